@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * handoff.h - TLS handshake in user space, record layer in the kernel.
+ *
+ * libhandoff runs a full TLS 1.2 / 1.3 handshake with GnuTLS on a socket you
+ * already connected (or accepted), then installs both directions' traffic
+ * keys into the kernel's TLS layer (kTLS).  From then on the socket is an
+ * ordinary file descriptor: read(2), write(2) and sendfile(2) on it are TLS,
+ * and the kernel does the record crypto.
+ *
+ * A client in five calls:
+ *
+ *	struct handoff_config *cfg = handoff_config_new();
+ *	handoff_config_set_ca_file(cfg, "/etc/ssl/certs/my-ca.pem");
+ *	struct handoff *h = handoff_client(cfg, fd, "www.example.com");
+ *	if (handoff_handshake(h) == -1)
+ *		errx(1, "%s", handoff_error(h));
+ *	write(fd, "GET / HTTP/1.0\r\n\r\n", 18);	// encrypted by the kernel
+ *	...
+ *	handoff_close(h);	// sends close_notify
+ *	handoff_free(h);
+ *	handoff_config_free(cfg);
+ *
+ * Return contract (libtls style): functions returning int give 0 on success
+ * and -1 on failure, with the reason in handoff_error() or
+ * handoff_config_error().  Calls that do I/O may also return
+ * HANDOFF_WANT_POLLIN or HANDOFF_WANT_POLLOUT on a non-blocking socket:
+ * poll(2) the fd for that event and call again.
+ *
+ * Defaults are the secure ones: TLS 1.3 and 1.2 only, AEAD ciphers the kernel
+ * accepts, the peer certificate verified against the system trust store
+ * (unless you set CA files), the server name checked, and no silent fallback
+ * to user-space encryption.  Anything weaker has "insecure" in its name.
+ *
+ * Ownership: the caller owns the file descriptor; handoff never closes it.
+ * A connection holds a reference on its config, so a config may be freed
+ * while connections made from it are still alive.  Configuring a config
+ * while another thread creates connections from it is not supported.
+ * Strings returned by the library stay valid until the object that returned
+ * them is freed, unless a function says otherwise.
+ */
+#ifndef HANDOFF_H
+#define HANDOFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when the API changes incompatibly. */
+#define HANDOFF_API_VERSION 1
+
+#define HANDOFF_WANT_POLLIN  (-2)
+#define HANDOFF_WANT_POLLOUT (-3)
+
+/* Protocol versions, for handoff_config_set_protocols(). */
+#define HANDOFF_PROTOCOL_TLSv1_2 (1u << 0)
+#define HANDOFF_PROTOCOL_TLSv1_3 (1u << 1)
+#define HANDOFF_PROTOCOLS_DEFAULT (HANDOFF_PROTOCOL_TLSv1_2 | HANDOFF_PROTOCOL_TLSv1_3)
+
+struct handoff_config;
+struct handoff;
+struct handoff_cache;
+
+/* ---------------------------------------------------------------- config */
+
+/*
+ * handoff_config_new - a configuration with secure defaults.
+ * Returns NULL with errno set (ENOMEM, or EIO if GnuTLS cannot initialise).
+ * Free it with handoff_config_free().
+ */
+struct handoff_config *handoff_config_new(void);
+
+/* handoff_config_free - drop the caller's reference. NULL is allowed. */
+void handoff_config_free(struct handoff_config *cfg);
+
+/*
+ * handoff_config_error - text of the last failed config call, or NULL.
+ * Valid until the next call on cfg.
+ */
+const char *handoff_config_error(struct handoff_config *cfg);
+
+/*
+ * Trust.  Each call adds trust anchors; several CA files and directories may
+ * be combined (federation).  If none is set, the system trust store is used.
+ * PEM files; a directory is read like OpenSSL's (every *.pem / *.crt).
+ */
+int handoff_config_add_ca_file(struct handoff_config *cfg, const char *path);
+int handoff_config_add_ca_dir(struct handoff_config *cfg, const char *path);
+/* Add the system trust store explicitly (e.g. on top of a private CA). */
+int handoff_config_add_system_ca(struct handoff_config *cfg);
+/* Add certificate revocation lists (PEM) that peer chains are checked against. */
+int handoff_config_add_crl_file(struct handoff_config *cfg, const char *path);
+
+/*
+ * handoff_config_set_keypair_file - our certificate chain (PEM, leaf first)
+ * and private key (PEM).  Servers need one unless they use PSK only;
+ * clients present it when the server asks (mutual TLS).
+ */
+int handoff_config_set_keypair_file(struct handoff_config *cfg,
+				    const char *cert_file, const char *key_file);
+
+/*
+ * handoff_config_set_psk - a TLS 1.3 external pre-shared key.  The key is
+ * copied (and wiped when the config is freed); identity is an ASCII name.
+ * A server with a PSK accepts clients that present this identity and key.
+ * With a PSK set and no keypair, a client offers PSK only.
+ */
+int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
+			   const uint8_t *key, size_t key_len);
+
+/*
+ * handoff_config_set_protocols - a mask of HANDOFF_PROTOCOL_*.  Nothing
+ * older than TLS 1.2 can be enabled.  Default HANDOFF_PROTOCOLS_DEFAULT.
+ */
+int handoff_config_set_protocols(struct handoff_config *cfg, unsigned protocols);
+
+/*
+ * handoff_config_set_ciphers - the AEAD ciphers to offer, in priority order,
+ * separated by ':' or ',': any of "AES-128-GCM", "AES-256-GCM",
+ * "CHACHA20-POLY1305", "AES-128-CCM".  Default: all four, in that order.
+ * At handshake time a cipher is only offered if the running kernel accepts
+ * it for that protocol version (see handoff_kernel_probe()).
+ */
+int handoff_config_set_ciphers(struct handoff_config *cfg, const char *list);
+
+/* handoff_config_set_alpn - ALPN protocols, comma separated ("h2,http/1.1"). */
+int handoff_config_set_alpn(struct handoff_config *cfg, const char *list);
+
+/*
+ * Client certificates, for servers.  verify_client requires one (the
+ * handshake fails without it); verify_client_optional asks for one and
+ * verifies it if sent.  Default: not requested.
+ */
+void handoff_config_verify_client(struct handoff_config *cfg);
+void handoff_config_verify_client_optional(struct handoff_config *cfg);
+
+/* handoff_config_set_handshake_timeout - milliseconds; 0 = none. Default 30000. */
+void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms);
+
+/*
+ * Session resumption.
+ *
+ * Servers issue TLS 1.3 tickets and TLS 1.2 session tickets by default, with
+ * a random ticket key made per config.  A fleet of servers behind a load
+ * balancer shares one key: load it from a file (64 bytes, as written by
+ * handoff_ticket_key_generate()).  GnuTLS derives the key that seals
+ * tickets from it and rotates that derived key on its own, so servers that
+ * share the file rotate in step.  Setting a new key replaces it for new
+ * connections; tickets sealed under the old one then fail to decrypt and
+ * those clients fall back to a full handshake.  TLS 1.2 session IDs are
+ * served from a per-config in-memory cache.
+ *
+ * Clients resume through a session cache: attach one to the config and
+ * every connection made from it looks up and stores sessions by server name
+ * and port.  TLS 1.3 tickets arrive after the hand-off, on the kernel's
+ * receive path: handoff_read() stores them.
+ */
+int handoff_config_set_ticket_key_file(struct handoff_config *cfg, const char *path);
+int handoff_config_set_ticket_key(struct handoff_config *cfg, const uint8_t *key,
+				  size_t key_len);
+/* Writes a fresh 64-byte ticket key to path (mode 0600). */
+int handoff_ticket_key_generate(const char *path);
+/* Turn off ticket issuing on a server. */
+void handoff_config_disable_tickets(struct handoff_config *cfg);
+/* The cache is referenced, not copied; it must outlive the config's users. */
+void handoff_config_set_session_cache(struct handoff_config *cfg,
+				      struct handoff_cache *cache);
+
+/*
+ * handoff_cache_new - an in-memory client session cache holding at most
+ * max_entries sessions (least recently stored dropped first).  Thread-safe.
+ * Returns NULL with errno set.
+ */
+struct handoff_cache *handoff_cache_new(size_t max_entries);
+void handoff_cache_free(struct handoff_cache *cache);
+
+/*
+ * Weakening verification, for tests and closed networks only.
+ *	noverifycert: accept any peer certificate (implies noverifyname/time);
+ *	noverifyname: do not check the server name against the certificate;
+ *	noverifytime: accept certificates outside their validity period.
+ */
+void handoff_config_insecure_noverifycert(struct handoff_config *cfg);
+void handoff_config_insecure_noverifyname(struct handoff_config *cfg);
+void handoff_config_insecure_noverifytime(struct handoff_config *cfg);
+
+/*
+ * handoff_config_insecure_userspace_fallback - when the kernel cannot take
+ * the keys (no kTLS, cipher not supported), keep the connection in GnuTLS
+ * user space instead of failing.  The connection is still encrypted, but
+ * plain read()/write() on the fd no longer work: use handoff_read() and
+ * handoff_write(), and check handoff_conn_ktls().  Off by default: without
+ * it, handoff_handshake() fails closed when kTLS is missing.
+ */
+void handoff_config_insecure_userspace_fallback(struct handoff_config *cfg);
+
+/* ----------------------------------------------------------- connections */
+
+/*
+ * handoff_client / handoff_server - a TLS endpoint on a connected stream
+ * socket fd (TCP for kTLS).  The fd may be blocking or non-blocking.
+ * servername is sent as SNI and checked against the server's certificate
+ * (DNS or IP address SAN); it may be NULL only with noverifyname or PSK.
+ * Returns NULL with errno set (ENOMEM, EINVAL).  The fd stays the caller's.
+ */
+struct handoff *handoff_client(struct handoff_config *cfg, int fd,
+			       const char *servername);
+struct handoff *handoff_server(struct handoff_config *cfg, int fd);
+
+/*
+ * handoff_handshake - run the handshake, then hand the keys to the kernel.
+ * Returns 0 once the kernel owns the record layer (or, with the userspace
+ * fallback, once GnuTLS does), -1 on failure (handoff_error() says why; a
+ * failed handshake has sent the peer an alert where one applies), or
+ * HANDOFF_WANT_POLLIN / HANDOFF_WANT_POLLOUT on a non-blocking fd.
+ * The handshake timeout counts from the first call.
+ */
+int handoff_handshake(struct handoff *h);
+
+/*
+ * handoff_read - read application data after the hand-off.  Use it instead
+ * of read(2) when the peer may send anything but data: it consumes the
+ * records the kernel hands back (TLS 1.3 session tickets are stored, a
+ * KeyUpdate re-keys the kernel where it can), and maps alerts:
+ * close_notify reads as 0 (EOF); a fatal alert or any failure is -1 with
+ * the alert named in handoff_error().  May return HANDOFF_WANT_POLLIN.
+ */
+ssize_t handoff_read(struct handoff *h, void *buf, size_t len);
+
+/* handoff_write - write application data; as write(2), or -1 / WANT_*. */
+ssize_t handoff_write(struct handoff *h, const void *buf, size_t len);
+
+/*
+ * handoff_close - send close_notify (through the kernel once it owns the
+ * socket).  Does not close the fd.  0, -1, or HANDOFF_WANT_POLLOUT.
+ */
+int handoff_close(struct handoff *h);
+
+/* handoff_free - release everything and wipe key material. NULL allowed. */
+void handoff_free(struct handoff *h);
+
+/* handoff_error - why the last call on h failed, or NULL. */
+const char *handoff_error(struct handoff *h);
+
+/* ------------------------------------------------- what was negotiated */
+
+int handoff_conn_fd(struct handoff *h);
+/* "TLSv1.3" or "TLSv1.2"; NULL before the handshake completes. */
+const char *handoff_conn_version(struct handoff *h);
+/* "AES-128-GCM" etc.; NULL before the handshake completes. */
+const char *handoff_conn_cipher(struct handoff *h);
+/* 1 if this handshake resumed an earlier session, 0 if not. */
+int handoff_conn_resumed(struct handoff *h);
+/* The ALPN protocol both sides agreed on, or NULL. */
+const char *handoff_conn_alpn(struct handoff *h);
+/* Client: the name we asked for; server: the SNI the client sent, or NULL. */
+const char *handoff_conn_servername(struct handoff *h);
+/* The PSK identity used, or NULL. */
+const char *handoff_conn_psk_identity(struct handoff *h);
+/* Distinguished name of the peer's certificate, or NULL if it sent none. */
+const char *handoff_conn_peer_subject(struct handoff *h);
+/* 1 if the kernel does the record crypto, 0 if GnuTLS does (fallback). */
+int handoff_conn_ktls(struct handoff *h);
+
+/* ---------------------------------------------------------- the kernel */
+
+enum handoff_cipher {
+	HANDOFF_CIPHER_AES_128_GCM,
+	HANDOFF_CIPHER_AES_256_GCM,
+	HANDOFF_CIPHER_CHACHA20_POLY1305,
+	HANDOFF_CIPHER_AES_128_CCM,
+	HANDOFF_CIPHER_COUNT
+};
+
+enum handoff_tls_version {
+	HANDOFF_TLS_1_2,
+	HANDOFF_TLS_1_3,
+	HANDOFF_TLS_VERSION_COUNT
+};
+
+/*
+ * What the running kernel offers, as probed (not guessed from a version).
+ * Each *_errno is 0 when the feature works, or the errno the kernel gave.
+ */
+struct handoff_kernel_info {
+	char release[65];		/* uname -r */
+	int ulp_errno;			/* TCP_ULP "tls" attach */
+	int tx_errno[HANDOFF_TLS_VERSION_COUNT][HANDOFF_CIPHER_COUNT]; /* TLS_TX */
+	int rx_errno[HANDOFF_TLS_VERSION_COUNT][HANDOFF_CIPHER_COUNT]; /* TLS_RX */
+	int handshake_family_errno;	/* generic netlink family "handshake" */
+	int tls_stat_errno;		/* /proc/net/tls_stat readable */
+};
+
+/*
+ * handoff_kernel_probe - probe the kernel (over a loopback TCP pair and a
+ * generic-netlink query).  The result is cached for the process; pass
+ * refresh=1 to probe again (e.g. after modprobe).  0 or -1 with errno set if
+ * the probe itself could not run.
+ */
+int handoff_kernel_probe(struct handoff_kernel_info *info, int refresh);
+
+/* 1 if the kernel accepts cipher for version in both directions. */
+int handoff_kernel_supports(const struct handoff_kernel_info *info,
+			    enum handoff_tls_version version,
+			    enum handoff_cipher cipher);
+
+/* "AES-128-GCM" ... ; "TLSv1.2" / "TLSv1.3". NULL for out-of-range values. */
+const char *handoff_cipher_name(enum handoff_cipher cipher);
+const char *handoff_tls_version_name(enum handoff_tls_version version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HANDOFF_H */

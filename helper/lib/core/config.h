@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * struct handoff_config: policy only (who we are, whom we trust, what we
+ * offer).  The handshake engine reads it; it never holds per-connection
+ * state.  Shared by connections through a reference count.
+ */
+#ifndef HANDOFF_CORE_CONFIG_H
+#define HANDOFF_CORE_CONFIG_H
+
+#include <gnutls/gnutls.h>
+#include <pthread.h>
+
+#include "common.h"
+#include "util/errbuf.h"
+
+struct session_db;
+
+enum verify_client_mode {
+	VERIFY_CLIENT_NONE,
+	VERIFY_CLIENT_OPTIONAL,
+	VERIFY_CLIENT_REQUIRED,
+};
+
+#define CONFIG_MAX_ALPN 8
+
+struct handoff_config {
+	int refs;			/* atomic */
+	struct errbuf err;
+
+	/* X.509: one credentials object collects every CA, CRL and keypair. */
+	gnutls_certificate_credentials_t x509;
+	unsigned n_ca;			/* trust anchors loaded so far */
+	bool system_ca;			/* system store added */
+	bool have_keypair;
+	pthread_mutex_t x509_lock;	/* guards lazy system-CA loading */
+
+	/* TLS 1.3 external PSK (identity + raw key). */
+	char *psk_identity;
+	gnutls_datum_t psk_key;		/* wiped on free */
+	gnutls_psk_client_credentials_t psk_client;
+	gnutls_psk_server_credentials_t psk_server;
+
+	unsigned protocols;		/* HANDOFF_PROTOCOL_* */
+	enum handoff_cipher ciphers[HANDOFF_CIPHER_COUNT];
+	size_t n_ciphers;
+
+	gnutls_datum_t alpn[CONFIG_MAX_ALPN];
+	size_t n_alpn;
+	char *alpn_buf;			/* backing store of alpn[].data */
+
+	enum verify_client_mode verify_client;
+	unsigned timeout_ms;
+
+	/* Resumption. */
+	gnutls_datum_t ticket_key;	/* server; wiped on free */
+	bool tickets_disabled;
+	struct session_db *server_db;	/* TLS 1.2 session-ID cache */
+	struct handoff_cache *client_cache;
+
+	bool insecure_noverifycert;
+	bool insecure_noverifyname;
+	bool insecure_noverifytime;
+	bool insecure_userspace_fallback;
+};
+
+/* Take / drop a reference (connections hold one). */
+struct handoff_config *config_ref(struct handoff_config *cfg);
+void config_unref(struct handoff_config *cfg);
+
+/*
+ * config_x509_ready - make sure trust anchors exist (the system store when
+ * the caller set none) before a handshake needs them.  0 or negative errno;
+ * the reason goes to err.
+ */
+int config_x509_ready(struct handoff_config *cfg, struct errbuf *err);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * struct handoff: one TLS endpoint on a caller-owned fd, through its life:
+ * handshake in GnuTLS, then either the kernel (kTLS) or, when the caller
+ * allowed it, GnuTLS in user space carries the records.
+ */
+#ifndef HANDOFF_CORE_CONN_H
+#define HANDOFF_CORE_CONN_H
+
+#include <gnutls/gnutls.h>
+#include <time.h>
+
+#include "common.h"
+#include "core/config.h"
+#include "handshake/transport.h"
+#include "util/errbuf.h"
+
+enum conn_state {
+	CONN_NEW,		/* created, handshake not started */
+	CONN_HANDSHAKING,	/* handshake under way (WANT_POLL* given) */
+	CONN_KTLS,		/* kernel owns the record layer */
+	CONN_USERSPACE,		/* GnuTLS owns it (insecure_userspace_fallback) */
+	CONN_CLOSED,		/* close_notify seen or sent */
+	CONN_FAILED,		/* unusable; only handoff_free() is left */
+};
+
+/* Internal test switches (never set by the public API). */
+#define CONN_TEST_NO_INSTALL (1u << 0)	/* stop after the handshake, keys not installed */
+#define CONN_TEST_NO_PROBE (1u << 1)	/* do not filter ciphers by the kernel probe */
+
+struct handoff {
+	struct handoff_config *cfg;	/* referenced */
+	int fd;				/* not owned */
+	bool is_server;
+	char *servername;		/* client: what we asked for; server: SNI seen */
+	enum conn_state state;
+	struct errbuf err;
+
+	gnutls_session_t session;
+	struct transport transport;
+	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
+
+	/* Filled when the handshake completes. */
+	enum handoff_tls_version version;
+	enum handoff_cipher cipher;
+	bool resumed;
+	char *alpn;
+	char *peer_subject;
+	char *psk_identity;
+	char *cache_key;		/* client session cache key (server:port) */
+
+	bool sent_close;
+	bool in_kernel;			/* keys went to the kernel (stays true after close) */
+	unsigned test_flags;		/* CONN_TEST_* */
+};
+
+/* Set a test switch; used by tests/unit only. */
+void conn_set_test_flags(struct handoff *h, unsigned flags);
+
+/* Mark the connection failed with a message; returns -1. */
+int conn_fail(struct handoff *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kernel TLS: turning a finished GnuTLS session into kernel crypto state,
+ * and talking to a socket once the kernel owns its record layer.
+ *
+ * keys.c    GnuTLS record state -> struct tls12_crypto_info_* (pure, testable)
+ * install.c TCP_ULP "tls", setsockopt(SOL_TLS, TLS_TX / TLS_RX)
+ * record.c  recvmsg/sendmsg with TLS_GET_RECORD_TYPE / TLS_SET_RECORD_TYPE
+ *
+ * All functions return 0 / a length on success and a negative errno on
+ * failure; none of them prints.
+ */
+#ifndef HANDOFF_KTLS_H
+#define HANDOFF_KTLS_H
+
+#include <gnutls/gnutls.h>
+#include <linux/tls.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "handoff.h"
+
+/* One direction's kernel crypto parameters; len says how much of u is used. */
+struct ktls_crypto_info {
+	union {
+		struct tls_crypto_info base;
+		struct tls12_crypto_info_aes_gcm_128 aes_gcm_128;
+		struct tls12_crypto_info_aes_gcm_256 aes_gcm_256;
+		struct tls12_crypto_info_aes_ccm_128 aes_ccm_128;
+		struct tls12_crypto_info_chacha20_poly1305 chacha20_poly1305;
+	} u;
+	size_t len;
+};
+
+/* Record content types (RFC 8446 5.1). */
+#define KTLS_RECORD_CHANGE_CIPHER_SPEC 20
+#define KTLS_RECORD_ALERT 21
+#define KTLS_RECORD_HANDSHAKE 22
+#define KTLS_RECORD_APPLICATION_DATA 23
+
+/* GnuTLS cipher -> our enum; -EOPNOTSUPP for anything the kernel cannot take. */
+int ktls_cipher_from_gnutls(gnutls_cipher_algorithm_t alg, enum handoff_cipher *out);
+/* GnuTLS protocol -> our enum; -EOPNOTSUPP for anything but TLS 1.2 / 1.3. */
+int ktls_version_from_gnutls(gnutls_protocol_t proto, enum handoff_tls_version *out);
+
+/*
+ * ktls_crypto_info_build - fill info for cipher/version from raw key
+ * material (as GnuTLS's record state gives it: key, the full IV, and the
+ * 8-byte big-endian sequence number of the next record).  Checks lengths.
+ */
+int ktls_crypto_info_build(struct ktls_crypto_info *info,
+			   enum handoff_tls_version version, enum handoff_cipher cipher,
+			   const uint8_t *key, size_t key_len,
+			   const uint8_t *iv, size_t iv_len,
+			   const uint8_t seq[8]);
+
+/*
+ * ktls_keys_from_session - the read (read=1) or write (read=0) direction of
+ * an established session, via gnutls_record_get_state().  The caller wipes
+ * info when done (wipe(info, sizeof(*info))).
+ */
+int ktls_keys_from_session(gnutls_session_t session, int read,
+			   struct ktls_crypto_info *info);
+
+/* Attach the "tls" upper-layer protocol to a connected TCP socket. */
+int ktls_attach_ulp(int fd);
+/* Set TLS_TX or TLS_RX (dir) from info. */
+int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info);
+
+/*
+ * ktls_install - the whole hand-off for an established session: attach the
+ * ULP, set TLS_TX and TLS_RX from the session's keys, wipe every copy.
+ * On failure *step names what failed ("TCP_ULP", "TLS_TX", "TLS_RX").
+ * If the ULP attached but a key could not be set the socket is unusable
+ * for plain I/O; the caller must fail the connection.
+ */
+int ktls_install(int fd, gnutls_session_t session, const char **step);
+
+/*
+ * ktls_recv_record - recvmsg() on a kTLS socket.  Returns the payload
+ * length and sets *type to the record's content type (application data
+ * unless a TLS_GET_RECORD_TYPE control message says otherwise).  A
+ * non-data record is returned whole and alone; data never straddles it.
+ * flags as for recvmsg (MSG_DONTWAIT ...).  0 means the TCP peer closed.
+ */
+ssize_t ktls_recv_record(int fd, void *buf, size_t len, int flags, uint8_t *type);
+
+/* ktls_send_record - send one record of the given content type (alert, handshake). */
+ssize_t ktls_send_record(int fd, uint8_t type, const void *buf, size_t len, int flags);
+
+#endif
