@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The config object: everything about policy, nothing about a connection.
+ */
+#include "common.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/x509.h>
+
+#include "core/config.h"
+#include "core/conn.h"
+#include "handshake/session.h"
+#include "util/wipe.h"
+
+#define TICKET_KEY_SIZE 64	/* GnuTLS's ticket master key */
+#define PSK_MAX_LEN 512
+
+static int psk_server_key(gnutls_session_t session, const char *username,
+			  gnutls_datum_t *key);
+
+struct handoff_config *handoff_config_new(void)
+{
+	struct handoff_config *cfg;
+	size_t i;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return NULL;
+	cfg->refs = 1;
+	cfg->protocols = HANDOFF_PROTOCOLS_DEFAULT;
+	for (i = 0; i < HANDOFF_CIPHER_COUNT; i++)
+		cfg->ciphers[i] = (enum handoff_cipher)i;
+	cfg->n_ciphers = HANDOFF_CIPHER_COUNT;
+	cfg->timeout_ms = 30000;
+	pthread_mutex_init(&cfg->x509_lock, NULL);
+
+	if (gnutls_certificate_allocate_credentials(&cfg->x509) < 0)
+		goto err_free;
+	/* A random per-config key: tickets work out of the box on one server. */
+	if (gnutls_session_ticket_key_generate(&cfg->ticket_key) < 0)
+		goto err_x509;
+	cfg->server_db = session_db_new(4096);
+	if (!cfg->server_db)
+		goto err_ticket;
+	return cfg;
+
+err_ticket:
+	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
+	gnutls_free(cfg->ticket_key.data);
+err_x509:
+	gnutls_certificate_free_credentials(cfg->x509);
+err_free:
+	pthread_mutex_destroy(&cfg->x509_lock);
+	free(cfg);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct handoff_config *config_ref(struct handoff_config *cfg)
+{
+	__atomic_add_fetch(&cfg->refs, 1, __ATOMIC_RELAXED);
+	return cfg;
+}
+
+void config_unref(struct handoff_config *cfg)
+{
+	if (!cfg || __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+
+	gnutls_certificate_free_credentials(cfg->x509);
+	if (cfg->psk_client)
+		gnutls_psk_free_client_credentials(cfg->psk_client);
+	if (cfg->psk_server)
+		gnutls_psk_free_server_credentials(cfg->psk_server);
+	free(cfg->psk_identity);
+	wipe_free(cfg->psk_key.data, cfg->psk_key.size);
+	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
+	gnutls_free(cfg->ticket_key.data);
+	free(cfg->alpn_buf);
+	session_db_free(cfg->server_db);
+	pthread_mutex_destroy(&cfg->x509_lock);
+	free(cfg);
+}
+
+void handoff_config_free(struct handoff_config *cfg)
+{
+	config_unref(cfg);
+}
+
+const char *handoff_config_error(struct handoff_config *cfg)
+{
+	return cfg ? errbuf_get(&cfg->err) : NULL;
+}
+
+/* GnuTLS says "Error while reading file." for a missing file; errno is clearer. */
+static int check_readable(struct handoff_config *cfg, const char *what, const char *path)
+{
+	if (!path || !*path)
+		return errbuf_set(&cfg->err, "%s: no path given", what);
+	if (access(path, R_OK) < 0)
+		return errbuf_set_errno(&cfg->err, errno, "%s %s", what, path);
+	return 0;
+}
+
+int handoff_config_add_ca_file(struct handoff_config *cfg, const char *path)
+{
+	int ret;
+
+	if (check_readable(cfg, "CA file", path) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_trust_file(cfg->x509, path, GNUTLS_X509_FMT_PEM);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "CA file %s: %s", path, gnutls_strerror(ret));
+	if (ret == 0)
+		return errbuf_set(&cfg->err, "CA file %s: no PEM certificates in it", path);
+	cfg->n_ca += (unsigned)ret;
+	return 0;
+}
+
+int handoff_config_add_ca_dir(struct handoff_config *cfg, const char *path)
+{
+	int ret;
+
+	if (check_readable(cfg, "CA directory", path) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_trust_dir(cfg->x509, path, GNUTLS_X509_FMT_PEM);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "CA directory %s: %s", path, gnutls_strerror(ret));
+	if (ret == 0)
+		return errbuf_set(&cfg->err, "CA directory %s: no PEM certificates in it", path);
+	cfg->n_ca += (unsigned)ret;
+	return 0;
+}
+
+int handoff_config_add_system_ca(struct handoff_config *cfg)
+{
+	int ret;
+
+	pthread_mutex_lock(&cfg->x509_lock);
+	if (cfg->system_ca) {
+		pthread_mutex_unlock(&cfg->x509_lock);
+		return 0;
+	}
+	ret = gnutls_certificate_set_x509_system_trust(cfg->x509);
+	if (ret > 0) {
+		cfg->system_ca = true;
+		cfg->n_ca += (unsigned)ret;
+	}
+	pthread_mutex_unlock(&cfg->x509_lock);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "system trust store: %s", gnutls_strerror(ret));
+	if (ret == 0)
+		return errbuf_set(&cfg->err,
+				  "system trust store is empty (install ca-certificates, or add a CA file)");
+	return 0;
+}
+
+int config_x509_ready(struct handoff_config *cfg, struct errbuf *err)
+{
+	if (cfg->n_ca > 0 || cfg->system_ca)
+		return 0;
+	if (handoff_config_add_system_ca(cfg) < 0) {
+		errbuf_set(err, "no trust anchors: %s", errbuf_get(&cfg->err));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int handoff_config_add_crl_file(struct handoff_config *cfg, const char *path)
+{
+	int ret;
+
+	if (check_readable(cfg, "CRL file", path) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_crl_file(cfg->x509, path, GNUTLS_X509_FMT_PEM);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "CRL file %s: %s", path, gnutls_strerror(ret));
+	if (ret == 0)
+		return errbuf_set(&cfg->err, "CRL file %s: no PEM CRLs in it", path);
+	return 0;
+}
+
+int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert_file,
+				    const char *key_file)
+{
+	int ret;
+
+	if (cfg->have_keypair)
+		return errbuf_set(&cfg->err, "a certificate and key are already set");
+	if (check_readable(cfg, "certificate file", cert_file) < 0 ||
+	    check_readable(cfg, "key file", key_file) < 0)
+		return -1;
+	ret = gnutls_certificate_set_x509_key_file2(cfg->x509, cert_file, key_file,
+						    GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_file, key_file,
+				  gnutls_strerror(ret));
+	cfg->have_keypair = true;
+	return 0;
+}
+
+static int psk_server_key(gnutls_session_t session, const char *username,
+			  gnutls_datum_t *key)
+{
+	struct handoff *h = gnutls_session_get_ptr(session);
+	struct handoff_config *cfg = h->cfg;
+
+	if (!cfg->psk_identity || strcmp(username, cfg->psk_identity) != 0)
+		return -1;	/* GnuTLS answers with unknown_psk_identity */
+	key->data = gnutls_malloc(cfg->psk_key.size);
+	if (!key->data)
+		return -1;
+	memcpy(key->data, cfg->psk_key.data, cfg->psk_key.size);
+	key->size = cfg->psk_key.size;
+	return 0;
+}
+
+int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
+			   const uint8_t *key, size_t key_len)
+{
+	gnutls_datum_t k;
+	const char *p;
+	int ret;
+
+	if (!identity || !*identity || strlen(identity) > 255)
+		return errbuf_set(&cfg->err, "PSK identity must be 1 to 255 characters");
+	for (p = identity; *p; p++)
+		if (!isprint((unsigned char)*p))
+			return errbuf_set(&cfg->err, "PSK identity must be printable ASCII");
+	if (!key || key_len < 16 || key_len > PSK_MAX_LEN)
+		return errbuf_set(&cfg->err, "PSK must be 16 to %d bytes (got %zu)", PSK_MAX_LEN,
+				  key_len);
+	if (cfg->psk_identity)
+		return errbuf_set(&cfg->err, "a PSK is already set");
+
+	cfg->psk_identity = strdup(identity);
+	cfg->psk_key.data = malloc(key_len);
+	if (!cfg->psk_identity || !cfg->psk_key.data)
+		goto err_nomem;
+	memcpy(cfg->psk_key.data, key, key_len);
+	cfg->psk_key.size = (unsigned)key_len;
+
+	if (gnutls_psk_allocate_client_credentials(&cfg->psk_client) < 0 ||
+	    gnutls_psk_allocate_server_credentials(&cfg->psk_server) < 0)
+		goto err_nomem;
+	k = cfg->psk_key;
+	ret = gnutls_psk_set_client_credentials(cfg->psk_client, identity, &k,
+						GNUTLS_PSK_KEY_RAW);
+	if (ret < 0) {
+		errbuf_set(&cfg->err, "PSK: %s", gnutls_strerror(ret));
+		goto err_undo;
+	}
+	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	return 0;
+
+err_nomem:
+	errbuf_set(&cfg->err, "PSK: out of memory");
+err_undo:
+	if (cfg->psk_client)
+		gnutls_psk_free_client_credentials(cfg->psk_client);
+	if (cfg->psk_server)
+		gnutls_psk_free_server_credentials(cfg->psk_server);
+	cfg->psk_client = NULL;
+	cfg->psk_server = NULL;
+	free(cfg->psk_identity);
+	cfg->psk_identity = NULL;
+	wipe_free(cfg->psk_key.data, key_len);
+	cfg->psk_key.data = NULL;
+	cfg->psk_key.size = 0;
+	return -1;
+}
+
+int handoff_config_set_protocols(struct handoff_config *cfg, unsigned protocols)
+{
+	if (protocols & ~HANDOFF_PROTOCOLS_DEFAULT)
+		return errbuf_set(&cfg->err, "unknown protocol bits 0x%x (only TLS 1.2 and 1.3 exist here)",
+				  protocols & ~HANDOFF_PROTOCOLS_DEFAULT);
+	if (!protocols)
+		return errbuf_set(&cfg->err, "no protocol version enabled");
+	cfg->protocols = protocols;
+	return 0;
+}
+
+int handoff_config_set_ciphers(struct handoff_config *cfg, const char *list)
+{
+	enum handoff_cipher out[HANDOFF_CIPHER_COUNT];
+	size_t n = 0, i, len;
+	const char *p = list, *end;
+	bool found;
+
+	if (!list || !*list)
+		return errbuf_set(&cfg->err, "empty cipher list");
+	while (*p) {
+		end = p + strcspn(p, ":,");
+		len = (size_t)(end - p);
+		found = false;
+		for (i = 0; i < HANDOFF_CIPHER_COUNT; i++) {
+			const char *name = handoff_cipher_name((enum handoff_cipher)i);
+
+			if (strlen(name) == len && strncasecmp(p, name, len) == 0) {
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return errbuf_set(&cfg->err,
+					  "unknown cipher \"%.*s\" (kTLS takes AES-128-GCM, AES-256-GCM, CHACHA20-POLY1305, AES-128-CCM)",
+					  (int)len, p);
+		for (size_t j = 0; j < n; j++)
+			if (out[j] == (enum handoff_cipher)i)
+				return errbuf_set(&cfg->err, "cipher %s listed twice",
+						  handoff_cipher_name((enum handoff_cipher)i));
+		out[n++] = (enum handoff_cipher)i;
+		p = *end ? end + 1 : end;
+	}
+	memcpy(cfg->ciphers, out, n * sizeof(out[0]));
+	cfg->n_ciphers = n;
+	return 0;
+}
+
+int handoff_config_set_alpn(struct handoff_config *cfg, const char *list)
+{
+	gnutls_datum_t alpn[CONFIG_MAX_ALPN];
+	size_t n = 0;
+	char *buf, *p, *tok, *save = NULL;
+
+	if (!list || !*list)
+		return errbuf_set(&cfg->err, "empty ALPN list");
+	buf = strdup(list);
+	if (!buf)
+		return errbuf_set(&cfg->err, "ALPN: out of memory");
+	for (p = buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		size_t len = strlen(tok);
+
+		if (len == 0 || len > 255 || n == CONFIG_MAX_ALPN) {
+			free(buf);
+			return errbuf_set(&cfg->err,
+					  "ALPN list \"%s\": at most %d names of 1 to 255 bytes",
+					  list, CONFIG_MAX_ALPN);
+		}
+		alpn[n].data = (unsigned char *)tok;
+		alpn[n].size = (unsigned)len;
+		n++;
+	}
+	if (n == 0) {
+		free(buf);
+		return errbuf_set(&cfg->err, "ALPN list \"%s\" names no protocol", list);
+	}
+	free(cfg->alpn_buf);
+	cfg->alpn_buf = buf;
+	memcpy(cfg->alpn, alpn, n * sizeof(alpn[0]));
+	cfg->n_alpn = n;
+	return 0;
+}
+
+void handoff_config_verify_client(struct handoff_config *cfg)
+{
+	cfg->verify_client = VERIFY_CLIENT_REQUIRED;
+}
+
+void handoff_config_verify_client_optional(struct handoff_config *cfg)
+{
+	cfg->verify_client = VERIFY_CLIENT_OPTIONAL;
+}
+
+void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms)
+{
+	cfg->timeout_ms = ms;
+}
+
+int handoff_config_set_ticket_key(struct handoff_config *cfg, const uint8_t *key,
+				  size_t key_len)
+{
+	uint8_t *copy;
+
+	if (!key || key_len != TICKET_KEY_SIZE)
+		return errbuf_set(&cfg->err, "ticket key must be exactly %d bytes (got %zu)",
+				  TICKET_KEY_SIZE, key_len);
+	copy = gnutls_malloc(key_len);
+	if (!copy)
+		return errbuf_set(&cfg->err, "ticket key: out of memory");
+	memcpy(copy, key, key_len);
+	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
+	gnutls_free(cfg->ticket_key.data);
+	cfg->ticket_key.data = copy;
+	cfg->ticket_key.size = (unsigned)key_len;
+	return 0;
+}
+
+int handoff_config_set_ticket_key_file(struct handoff_config *cfg, const char *path)
+{
+	uint8_t key[TICKET_KEY_SIZE + 1];
+	ssize_t n;
+	int fd, ret;
+
+	if (check_readable(cfg, "ticket key file", path) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set_errno(&cfg->err, errno, "ticket key file %s", path);
+	n = read(fd, key, sizeof(key));
+	close(fd);
+	if (n < 0)
+		return errbuf_set_errno(&cfg->err, errno, "ticket key file %s", path);
+	if (n != TICKET_KEY_SIZE) {
+		wipe(key, sizeof(key));
+		return errbuf_set(&cfg->err, "ticket key file %s: must hold exactly %d bytes",
+				  path, TICKET_KEY_SIZE);
+	}
+	ret = handoff_config_set_ticket_key(cfg, key, TICKET_KEY_SIZE);
+	wipe(key, sizeof(key));
+	return ret;
+}
+
+int handoff_ticket_key_generate(const char *path)
+{
+	gnutls_datum_t key = { NULL, 0 };
+	ssize_t n;
+	int fd, err = 0;
+
+	if (gnutls_session_ticket_key_generate(&key) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	/* An existing file keeps its mode through O_CREAT: tighten it. */
+	if (fchmod(fd, 0600) < 0)
+		err = errno;
+	else if ((n = write(fd, key.data, key.size)) != (ssize_t)key.size)
+		err = n < 0 ? errno : EIO;
+	if (close(fd) < 0 && !err)
+		err = errno;
+out:
+	wipe(key.data, key.size);
+	gnutls_free(key.data);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void handoff_config_disable_tickets(struct handoff_config *cfg)
+{
+	cfg->tickets_disabled = true;
+}
+
+void handoff_config_set_session_cache(struct handoff_config *cfg, struct handoff_cache *cache)
+{
+	cfg->client_cache = cache;
+}
+
+void handoff_config_insecure_noverifycert(struct handoff_config *cfg)
+{
+	cfg->insecure_noverifycert = true;
+}
+
+void handoff_config_insecure_noverifyname(struct handoff_config *cfg)
+{
+	cfg->insecure_noverifyname = true;
+}
+
+void handoff_config_insecure_noverifytime(struct handoff_config *cfg)
+{
+	cfg->insecure_noverifytime = true;
+	gnutls_certificate_set_verify_flags(cfg->x509, GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+						       GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS);
+}
+
+void handoff_config_insecure_userspace_fallback(struct handoff_config *cfg)
+{
+	cfg->insecure_userspace_fallback = true;
+}

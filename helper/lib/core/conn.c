@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The connection object: creation, the handshake-then-hand-off sequence,
+ * and what was negotiated.  I/O after the hand-off lives in core/io.c.
+ */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/conn.h"
+#include "handshake/engine.h"
+#include "handshake/posthandshake.h"
+#include "ktls/ktls.h"
+#include "probe/probe.h"
+
+int conn_fail(struct handoff *h, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[sizeof(h->err.msg)];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errbuf_set(&h->err, "%s", msg);
+	h->state = CONN_FAILED;
+	return -1;
+}
+
+void conn_set_test_flags(struct handoff *h, unsigned flags)
+{
+	h->test_flags = flags;
+}
+
+static struct handoff *conn_new(struct handoff_config *cfg, int fd, bool is_server,
+				const char *servername)
+{
+	struct handoff *h;
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (!cfg || fd < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* kTLS lives on stream sockets; refuse anything else before it can mislead. */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return NULL;
+	if (type != SOCK_STREAM) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	h->is_server = is_server;
+	h->state = CONN_NEW;
+	if (servername && !(h->servername = strdup(servername))) {
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
+	h->cfg = config_ref(cfg);
+	return h;
+}
+
+struct handoff *handoff_client(struct handoff_config *cfg, int fd, const char *servername)
+{
+	return conn_new(cfg, fd, false, servername);
+}
+
+struct handoff *handoff_server(struct handoff_config *cfg, int fd)
+{
+	return conn_new(cfg, fd, true, NULL);
+}
+
+/* Fail before any byte goes out when the kernel could not take the keys anyway. */
+static int check_kernel(struct handoff *h)
+{
+	struct handoff_kernel_info info;
+
+	if ((h->test_flags & CONN_TEST_NO_PROBE) || h->cfg->insecure_userspace_fallback)
+		return 0;
+	if (handoff_kernel_probe(&info, 0) < 0)
+		return conn_fail(h, "cannot probe kernel TLS support: %s", strerror(errno));
+	if (info.ulp_errno)
+		return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)",
+				 strerror(info.ulp_errno), probe_advice("ulp", info.ulp_errno));
+	return 0;
+}
+
+static void set_deadline(struct handoff *h)
+{
+	unsigned ms = h->cfg->timeout_ms;
+
+	if (!ms)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
+	h->deadline.tv_sec += ms / 1000;
+	h->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (h->deadline.tv_nsec >= 1000000000L) {
+		h->deadline.tv_sec++;
+		h->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+/* For non-blocking callers: GnuTLS only times out inside a blocking wait. */
+static bool deadline_passed(const struct handoff *h)
+{
+	struct timespec now;
+
+	if (!h->deadline.tv_sec && !h->deadline.tv_nsec)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > h->deadline.tv_sec ||
+	       (now.tv_sec == h->deadline.tv_sec && now.tv_nsec >= h->deadline.tv_nsec);
+}
+
+/*
+ * Hand the record layer to the kernel, or (only when the caller chose it)
+ * keep it in GnuTLS.  Once the ULP is attached there is no way back: a
+ * failure after that point fails the connection.
+ */
+static int hand_off(struct handoff *h)
+{
+	struct handoff_kernel_info info;
+	const char *step = NULL;
+	int ret;
+
+	if (h->test_flags & CONN_TEST_NO_INSTALL) {
+		h->state = CONN_KTLS;
+		return posthandshake_begin(h);
+	}
+	if (!(h->test_flags & CONN_TEST_NO_PROBE) && handoff_kernel_probe(&info, 0) == 0 &&
+	    !handoff_kernel_supports(&info, h->version, h->cipher)) {
+		if (h->cfg->insecure_userspace_fallback)
+			goto userspace;
+		return conn_fail(h, "kernel TLS cannot run %s with %s (see 'handoff check')",
+				 handoff_tls_version_name(h->version), handoff_cipher_name(h->cipher));
+	}
+	ret = ktls_install(h->fd, h->session, &step);
+	if (ret < 0) {
+		if (step && strcmp(step, "TCP_ULP") == 0 && h->cfg->insecure_userspace_fallback)
+			goto userspace;
+		if (step && strcmp(step, "TCP_ULP") == 0)
+			return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)",
+					 strerror(-ret), probe_advice("ulp", -ret));
+		return conn_fail(h, "installing %s %s keys into the kernel failed at %s: %s",
+				 handoff_tls_version_name(h->version),
+				 handoff_cipher_name(h->cipher), step ? step : "?", strerror(-ret));
+	}
+	h->state = CONN_KTLS;
+	h->in_kernel = true;
+	return posthandshake_begin(h);
+
+userspace:
+	h->state = CONN_USERSPACE;
+	return 0;
+}
+
+int handoff_handshake(struct handoff *h)
+{
+	int ret;
+
+	if (!h) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (h->state) {
+	case CONN_KTLS:
+	case CONN_USERSPACE:
+		return 0;
+	case CONN_CLOSED:
+	case CONN_FAILED:
+		if (!errbuf_get(&h->err))
+			errbuf_set(&h->err, "connection is closed");
+		return -1;
+	case CONN_NEW:
+		errbuf_clear(&h->err);
+		set_deadline(h);
+		if (check_kernel(h) < 0 || engine_setup(h) < 0)
+			return -1;
+		h->state = CONN_HANDSHAKING;
+		break;
+	case CONN_HANDSHAKING:
+		if (deadline_passed(h))
+			return conn_fail(h, "handshake timed out after %u ms", h->cfg->timeout_ms);
+		break;
+	}
+	ret = engine_handshake(h);
+	if (ret != 0)
+		return ret;
+	return hand_off(h);
+}
+
+void handoff_free(struct handoff *h)
+{
+	if (!h)
+		return;
+	if (h->session)
+		gnutls_deinit(h->session);	/* GnuTLS wipes its own key material */
+	free(h->servername);
+	free(h->alpn);
+	free(h->peer_subject);
+	free(h->psk_identity);
+	free(h->cache_key);
+	config_unref(h->cfg);
+	free(h);
+}
+
+const char *handoff_error(struct handoff *h)
+{
+	return h ? errbuf_get(&h->err) : NULL;
+}
+
+int handoff_conn_fd(struct handoff *h)
+{
+	return h->fd;
+}
+
+static bool established(const struct handoff *h)
+{
+	return h->state == CONN_KTLS || h->state == CONN_USERSPACE ||
+	       (h->state == CONN_CLOSED && h->session);
+}
+
+const char *handoff_conn_version(struct handoff *h)
+{
+	return established(h) ? handoff_tls_version_name(h->version) : NULL;
+}
+
+const char *handoff_conn_cipher(struct handoff *h)
+{
+	return established(h) ? handoff_cipher_name(h->cipher) : NULL;
+}
+
+int handoff_conn_resumed(struct handoff *h)
+{
+	return established(h) && h->resumed;
+}
+
+const char *handoff_conn_alpn(struct handoff *h)
+{
+	return h->alpn;
+}
+
+const char *handoff_conn_servername(struct handoff *h)
+{
+	return h->servername;
+}
+
+const char *handoff_conn_psk_identity(struct handoff *h)
+{
+	return h->psk_identity;
+}
+
+const char *handoff_conn_peer_subject(struct handoff *h)
+{
+	return h->peer_subject;
+}
+
+int handoff_conn_ktls(struct handoff *h)
+{
+	return h->state == CONN_KTLS || (h->state == CONN_CLOSED && h->in_kernel);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "common.h"
+
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "handshake/transport.h"
+
+void transport_init(struct transport *t, int fd)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+}
+
+void transport_attach(struct transport *t, gnutls_session_t session)
+{
+	gnutls_transport_set_ptr(session, t);
+	gnutls_transport_set_pull_function(session, transport_pull);
+	gnutls_transport_set_push_function(session, transport_push);
+	gnutls_transport_set_pull_timeout_function(session, transport_pull_timeout);
+}
+
+int transport_mid_record(const struct transport *t)
+{
+	return t->header_got != 0 || t->body_left != 0;
+}
+
+/*
+ * GnuTLS asks for as much as its buffer holds.  We hand it at most the rest
+ * of the record it is in, so the kernel socket buffer keeps everything that
+ * follows the last handshake record.
+ */
+ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct transport *t = ptr;
+	size_t want;
+	ssize_t n;
+
+	if (t->body_left == 0)
+		want = TRANSPORT_RECORD_HEADER - t->header_got;
+	else
+		want = t->body_left;
+	if (want > len)
+		want = len;
+
+	do
+		n = recv(t->fd, buf, want, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n;	/* GnuTLS takes errno (EAGAIN ...) as it is */
+
+	if (t->body_left == 0) {
+		memcpy(t->header + t->header_got, buf, (size_t)n);
+		t->header_got += (size_t)n;
+		if (t->header_got == TRANSPORT_RECORD_HEADER) {
+			t->body_left = ((size_t)t->header[3] << 8) | t->header[4];
+			t->header_got = 0;
+		}
+	} else {
+		t->body_left -= (size_t)n;
+	}
+	return n;
+}
+
+ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	struct transport *t = ptr;
+	ssize_t n;
+
+	do
+		n = send(t->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* GnuTLS calls this before a pull when a handshake timeout is set. */
+int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct transport *t = ptr;
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	int timeout = ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms;
+	int ret;
+
+	do
+		ret = poll(&pfd, 1, timeout);
+	while (ret < 0 && errno == EINTR);
+	return ret;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "handshake/verify.h"
+
+static bool is_ip_literal(const char *name)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+int verify_setup(struct handoff *h)
+{
+	struct handoff_config *cfg = h->cfg;
+	const char *name;
+	int ret;
+
+	if (h->is_server) {
+		if (cfg->verify_client == VERIFY_CLIENT_NONE)
+			return 0;
+		ret = config_x509_ready(cfg, &h->err);
+		if (ret < 0)
+			return conn_fail(h, "client certificates requested but %s", errbuf_get(&h->err));
+		gnutls_certificate_server_set_request(h->session,
+						      cfg->verify_client == VERIFY_CLIENT_REQUIRED ?
+							      GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_cert(h->session, NULL, 0);
+		return 0;
+	}
+
+	/* SNI carries host names only (RFC 6066 section 3). */
+	if (h->servername && !is_ip_literal(h->servername)) {
+		ret = gnutls_server_name_set(h->session, GNUTLS_NAME_DNS, h->servername,
+					     strlen(h->servername));
+		if (ret < 0)
+			return conn_fail(h, "server name \"%s\": %s", h->servername,
+					 gnutls_strerror(ret));
+	}
+	if (cfg->insecure_noverifycert)
+		return 0;
+	/* A PSK-only client never sees a certificate: nothing to trust. */
+	if (cfg->psk_identity && !cfg->have_keypair && cfg->n_ca == 0)
+		return 0;
+	if (config_x509_ready(cfg, &h->err) < 0)
+		return -1;
+	name = cfg->insecure_noverifyname ? NULL : h->servername;
+	if (!name && !cfg->insecure_noverifyname)
+		return conn_fail(h, "no server name to verify the certificate against "
+				    "(give one, or use insecure_noverifyname)");
+	/* GnuTLS checks an IP literal against IP-address SANs, names against DNS SANs. */
+	gnutls_session_set_verify_cert(h->session, name, 0);
+	return 0;
+}
+
+static const struct {
+	unsigned bit;
+	const char *text;
+} reasons[] = {
+	{ GNUTLS_CERT_REVOKED, "it is revoked (listed in a CRL)" },
+	{ GNUTLS_CERT_EXPIRED, "it has expired" },
+	{ GNUTLS_CERT_NOT_ACTIVATED, "it is not yet valid" },
+	{ GNUTLS_CERT_SIGNER_NOT_FOUND, "it is not signed by a trusted CA" },
+	{ GNUTLS_CERT_SIGNER_NOT_CA, "its issuer is not a CA" },
+	{ GNUTLS_CERT_INSECURE_ALGORITHM, "it uses an insecure algorithm" },
+	{ GNUTLS_CERT_SIGNATURE_FAILURE, "its signature does not verify" },
+	{ GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED, "the CRL is superseded" },
+	{ GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE, "the CRL is issued in the future" },
+	{ GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE, "its issuer's constraints forbid it" },
+	{ GNUTLS_CERT_PURPOSE_MISMATCH, "it is not meant for this purpose (key usage)" },
+	{ GNUTLS_CERT_MISSING_OCSP_STATUS, "the required OCSP status is missing" },
+};
+
+int verify_explain(struct handoff *h, int gnutls_err)
+{
+	char text[400];
+	size_t used = 0, i;
+	unsigned status;
+
+	if (gnutls_err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+	    gnutls_err != GNUTLS_E_CERTIFICATE_ERROR)
+		return 0;
+	status = gnutls_session_get_verify_cert_status(h->session);
+	text[0] = '\0';
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		used += (size_t)snprintf(text, sizeof(text), "it is not valid for the name \"%s\"",
+					 h->servername ? h->servername : "");
+	for (i = 0; i < ARRAY_SIZE(reasons) && used < sizeof(text); i++) {
+		if (!(status & reasons[i].bit))
+			continue;
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s",
+					 used ? "; " : "", reasons[i].text);
+	}
+	if (!used)
+		snprintf(text, sizeof(text), "status 0x%x", status);
+	conn_fail(h, "%s certificate rejected: %s", h->is_server ? "client" : "server", text);
+	return 1;
+}

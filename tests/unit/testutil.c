@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void tu_tcp_pair(int fds[2])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int l, c, s, one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(s, 0);
+	close(l);
+	/* Small records must not sit in Nagle's buffer while a test waits. */
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fds[0] = c;
+	fds[1] = s;
+}
+
+const char *tu_pki(const char *name)
+{
+	static __thread char ring[16][512];
+	static __thread unsigned next;
+	const char *dir = getenv("HANDOFF_PKI");
+	char *out = ring[next++ % 16];
+
+	ck_assert_msg(dir && *dir, "HANDOFF_PKI is not set (run through make check)");
+	snprintf(out, sizeof(ring[0]), "%s/%s", dir, name);
+	return out;
+}
+
+struct trampoline {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static void *run_trampoline(void *p)
+{
+	struct trampoline t = *(struct trampoline *)p;
+
+	free(p);
+	return (void *)(intptr_t)t.fn(t.arg);
+}
+
+pthread_t tu_spawn(int (*fn)(void *), void *arg)
+{
+	struct trampoline *t = malloc(sizeof(*t));
+	pthread_t th;
+
+	ck_assert_ptr_nonnull(t);
+	t->fn = fn;
+	t->arg = arg;
+	ck_assert_int_eq(pthread_create(&th, NULL, run_trampoline, t), 0);
+	return th;
+}
+
+int tu_join(pthread_t t)
+{
+	void *ret;
+
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	return (int)(intptr_t)ret;
+}
+
+int tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
