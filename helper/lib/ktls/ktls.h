@@ -45,8 +45,10 @@ int ktls_version_from_gnutls(gnutls_protocol_t proto, enum handoff_tls_version *
 
 /*
  * ktls_crypto_info_build - fill info for cipher/version from raw key
- * material (as GnuTLS's record state gives it: key, the full IV, and the
- * 8-byte big-endian sequence number of the next record).  Checks lengths.
+ * material as GnuTLS's record state gives it: the key; the IV (for TLS 1.2
+ * AES-GCM/CCM only the 4-byte implicit part, otherwise the full 12 bytes);
+ * and the 8-byte big-endian sequence number of the next record.  Lengths
+ * must match the cipher exactly.
  */
 int ktls_crypto_info_build(struct ktls_crypto_info *info,
 			   enum handoff_tls_version version, enum handoff_cipher cipher,
@@ -75,6 +77,14 @@ int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info);
  * for plain I/O; the caller must fail the connection.
  */
 int ktls_install(int fd, gnutls_session_t session, const char **step);
+
+/*
+ * ktls_install_infos - the second half of ktls_install(), from extracted
+ * parameters: attach, set TX, set RX, and wipe *tx and *rx on every path.
+ * Exposed so the unit tests can prove the wiping.
+ */
+int ktls_install_infos(int fd, struct ktls_crypto_info *tx, struct ktls_crypto_info *rx,
+		       const char **step);
 
 /*
  * ktls_recv_record - recvmsg() on a kTLS socket.  Returns the payload

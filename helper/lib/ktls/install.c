@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Handing a socket's record layer to the kernel: attach the "tls" ULP,
+ * then give it one crypto_info per direction.
+ */
+#include "common.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "ktls/ktls.h"
+#include "util/wipe.h"
+
+/* Older libc headers predate kTLS; the numbers are kernel ABI and fixed. */
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#ifndef SOL_TCP
+#define SOL_TCP IPPROTO_TCP
+#endif
+
+int ktls_attach_ulp(int fd)
+{
+	/* The kernel reads the name up to its NUL; sizeof includes it. */
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0)
+		return -errno;
+	return 0;
+}
+
+int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info)
+{
+	if (dir != TLS_TX && dir != TLS_RX)
+		return -EINVAL;
+	if (!info || info->len < sizeof(info->u.base) || info->len > sizeof(info->u))
+		return -EINVAL;
+	if (setsockopt(fd, SOL_TLS, dir, &info->u, (socklen_t)info->len) < 0)
+		return -errno;
+	return 0;
+}
+
+int ktls_install_infos(int fd, struct ktls_crypto_info *tx,
+		       struct ktls_crypto_info *rx, const char **step)
+{
+	const char *failed;
+	int ret;
+
+	ret = ktls_attach_ulp(fd);
+	if (ret < 0) {
+		failed = "TCP_ULP";
+		goto out;
+	}
+	/* Each copy goes as soon as the kernel has taken it. */
+	ret = ktls_set_crypto(fd, TLS_TX, tx);
+	wipe(tx, sizeof(*tx));
+	if (ret < 0) {
+		failed = "TLS_TX";
+		goto out;
+	}
+	ret = ktls_set_crypto(fd, TLS_RX, rx);
+	if (ret < 0)
+		failed = "TLS_RX";
+out:
+	wipe(tx, sizeof(*tx));
+	wipe(rx, sizeof(*rx));
+	if (ret < 0 && step)
+		*step = failed;
+	return ret;
+}
+
+int ktls_install(int fd, gnutls_session_t session, const char **step)
+{
+	struct ktls_crypto_info tx, rx;
+	int ret;
+
+	/*
+	 * Extract both directions before touching the socket: once the ULP is
+	 * attached there is no way back to plain TCP, so anything that can
+	 * fail without the kernel fails first.
+	 */
+	ret = ktls_keys_from_session(session, 0, &tx);
+	if (ret < 0) {
+		if (step)
+			*step = "TLS_TX";
+		return ret;
+	}
+	ret = ktls_keys_from_session(session, 1, &rx);
+	if (ret < 0) {
+		wipe(&tx, sizeof(tx));
+		if (step)
+			*step = "TLS_RX";
+		return ret;
+	}
+	return ktls_install_infos(fd, &tx, &rx, step);
+}
