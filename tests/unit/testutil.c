@@ -12,24 +12,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * One listener per process, like a real server: clients that cache sessions
+ * by address and port find the same port on every connection.
+ */
+static int listener(struct sockaddr_in *sa)
+{
+	static int l = -1;
+	static struct sockaddr_in addr;
+	socklen_t len = sizeof(addr);
+
+	if (l < 0) {
+		addr.sin_family = AF_INET;
+		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(l, 0);
+		ck_assert_int_eq(bind(l, (struct sockaddr *)&addr, sizeof(addr)), 0);
+		ck_assert_int_eq(listen(l, 16), 0);
+		ck_assert_int_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+	}
+	*sa = addr;
+	return l;
+}
+
 void tu_tcp_pair(int fds[2])
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
+	struct sockaddr_in sa;
 	int l, c, s, one = 1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	l = listener(&sa);
 	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(c, 0);
 	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(s, 0);
-	close(l);
 	/* Small records must not sit in Nagle's buffer while a test waits. */
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -142,6 +142,9 @@ static int hand_off(struct handoff *h)
 		return conn_fail(h, "kernel TLS cannot run %s with %s (see 'handoff check')",
 				 handoff_tls_version_name(h->version), handoff_cipher_name(h->cipher));
 	}
+	/* Bytes GnuTLS already decrypted would never reach the kernel's reader. */
+	if (gnutls_record_check_pending(h->session) > 0)
+		return conn_fail(h, "peer data arrived inside the handshake and cannot be handed to the kernel");
 	ret = ktls_install(h->fd, h->session, &step);
 	if (ret < 0) {
 		if (step && strcmp(step, "TCP_ULP") == 0 && h->cfg->insecure_userspace_fallback)

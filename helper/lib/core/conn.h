@@ -47,7 +47,8 @@ struct handoff {
 	char *alpn;
 	char *peer_subject;
 	char *psk_identity;
-	char *cache_key;		/* client session cache key (server:port) */
+	char *cache_key;		/* client session cache key (name|addr|port) */
+	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
 
 	bool sent_close;
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */

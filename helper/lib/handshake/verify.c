@@ -14,10 +14,37 @@ static bool is_ip_literal(const char *name)
 	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+/*
+ * Called by GnuTLS once the peer's certificate message is in.  One function
+ * for both roles, so a client certificate that is optional can be absent
+ * without that counting as a failed verification.
+ */
+static int verify_peer(gnutls_session_t session)
+{
+	struct handoff *h = gnutls_session_get_ptr(session);
+	const char *name = NULL;
+	unsigned n = 0;
+	int ret;
+
+	if (gnutls_auth_get_type(session) != GNUTLS_CRD_CERTIFICATE)
+		return 0;	/* PSK: the key itself authenticated the peer */
+	if (!gnutls_certificate_get_peers(session, &n) || n == 0)
+		/* Required certificates are enforced by GnuTLS before we are called. */
+		return h->is_server ? 0 : -1;
+	if (!h->is_server && !h->cfg->insecure_noverifyname)
+		name = h->servername;
+	/* GnuTLS checks an IP literal against IP-address SANs, a name against DNS SANs. */
+	ret = gnutls_certificate_verify_peers3(session, name, &h->verify_status);
+	if (ret < 0) {
+		h->verify_status = GNUTLS_CERT_INVALID;
+		return -1;
+	}
+	return h->verify_status ? -1 : 0;
+}
+
 int verify_setup(struct handoff *h)
 {
 	struct handoff_config *cfg = h->cfg;
-	const char *name;
 	int ret;
 
 	if (h->is_server) {
@@ -29,7 +56,7 @@ int verify_setup(struct handoff *h)
 		gnutls_certificate_server_set_request(h->session,
 						      cfg->verify_client == VERIFY_CLIENT_REQUIRED ?
 							      GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
-		gnutls_session_set_verify_cert(h->session, NULL, 0);
+		gnutls_session_set_verify_function(h->session, verify_peer);
 		return 0;
 	}
 
@@ -48,12 +75,10 @@ int verify_setup(struct handoff *h)
 		return 0;
 	if (config_x509_ready(cfg, &h->err) < 0)
 		return -1;
-	name = cfg->insecure_noverifyname ? NULL : h->servername;
-	if (!name && !cfg->insecure_noverifyname)
+	if (!h->servername && !cfg->insecure_noverifyname)
 		return conn_fail(h, "no server name to verify the certificate against "
 				    "(give one, or use insecure_noverifyname)");
-	/* GnuTLS checks an IP literal against IP-address SANs, names against DNS SANs. */
-	gnutls_session_set_verify_cert(h->session, name, 0);
+	gnutls_session_set_verify_function(h->session, verify_peer);
 	return 0;
 }
 
@@ -84,7 +109,7 @@ int verify_explain(struct handoff *h, int gnutls_err)
 	if (gnutls_err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
 	    gnutls_err != GNUTLS_E_CERTIFICATE_ERROR)
 		return 0;
-	status = gnutls_session_get_verify_cert_status(h->session);
+	status = h->verify_status;
 	text[0] = '\0';
 	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
 		used += (size_t)snprintf(text, sizeof(text), "it is not valid for the name \"%s\"",
@@ -95,7 +120,9 @@ int verify_explain(struct handoff *h, int gnutls_err)
 		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s",
 					 used ? "; " : "", reasons[i].text);
 	}
-	if (!used)
+	if (!used && !status)
+		snprintf(text, sizeof(text), "it was not sent");
+	else if (!used)
 		snprintf(text, sizeof(text), "status 0x%x", status);
 	conn_fail(h, "%s certificate rejected: %s", h->is_server ? "client" : "server", text);
 	return 1;
