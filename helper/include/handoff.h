@@ -11,7 +11,7 @@
  * A client in five calls:
  *
  *	struct handoff_config *cfg = handoff_config_new();
- *	handoff_config_set_ca_file(cfg, "/etc/ssl/certs/my-ca.pem");
+ *	handoff_config_add_ca_file(cfg, "/etc/ssl/certs/my-ca.pem");
  *	struct handoff *h = handoff_client(cfg, fd, "www.example.com");
  *	if (handoff_handshake(h) == -1)
  *		errx(1, "%s", handoff_error(h));
