@@ -19,7 +19,9 @@ WORK=
 
 : "${HANDOFF_CLI:?HANDOFF_CLI must point at the handoff binary}"
 : "${HANDOFF_PKI:?HANDOFF_PKI must point at the test PKI (tests/pki/mkcerts.sh)}"
-: "${top_builddir:=.}"
+: "${top_builddir:=${HANDOFF_BUILDDIR:-.}}"
+# Where each test keeps its files; the VM points this at a tmpfs (its root is read-only).
+: "${HANDOFF_TEST_WORKDIR:=$top_builddir/tests/interop/out}"
 PKI=$HANDOFF_PKI
 
 # Every external command gets a hard bound: a hang is a failure, not a stuck CI.
@@ -80,7 +82,7 @@ setup() {
 	T_NAME=$1
 	[ -x "$HANDOFF_CLI" ] || { echo "FAIL - $HANDOFF_CLI is not executable"; exit 1; }
 	[ -f "$PKI/ca.pem" ] || { echo "FAIL - no test PKI in $PKI"; exit 1; }
-	WORK=$top_builddir/tests/interop/out/$T_NAME
+	WORK=$HANDOFF_TEST_WORKDIR/$T_NAME
 	rm -rf "$WORK"
 	mkdir -p "$WORK" || exit 1
 	trap cleanup EXIT
