@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The public read/write/close after the hand-off.  With kTLS the kernel
+ * carries application data and gives back, typed, every other record;
+ * those go to handshake/posthandshake.c.  With the user-space fallback
+ * GnuTLS does it all and we only translate its return codes.
+ *
+ * A TCP EOF that did not follow a close_notify is an error here, not an
+ * EOF: an attacker who can inject a FIN must not be able to cut a message
+ * short unnoticed (TLS truncation).  Peers that close without close_notify
+ * therefore read as -1 "connection closed without close_notify".
+ */
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/conn.h"
+#include "handshake/posthandshake.h"
+#include "handshake/session.h"
+#include "ktls/ktls.h"
+#include "util/wipe.h"
+
+/* Largest record plaintext (RFC 8446 5.1, RFC 5246 6.2.1): a non-data record always fits. */
+#define IO_MAX_PLAINTEXT 16384
+
+static int not_ready(struct handoff *h)
+{
+	if (h->state == CONN_FAILED) {
+		if (!errbuf_get(&h->err))
+			errbuf_set(&h->err, "connection has failed");
+		return -1;
+	}
+	return errbuf_set(&h->err, "the handshake has not completed");
+}
+
+/* ------------------------------------------------------------ kernel */
+
+/*
+ * Whether the kernel path carries this connection, also once it is closed.
+ * Under CONN_TEST_NO_INSTALL the unit tests play the kernel themselves.
+ */
+static bool kernel_path(const struct handoff *h)
+{
+	return h->in_kernel || (h->test_flags & CONN_TEST_NO_INSTALL);
+}
+
+static ssize_t kernel_read_error(struct handoff *h, ssize_t err)
+{
+	switch (-err) {
+	case EAGAIN:
+		return HANDOFF_WANT_POLLIN;
+	case EKEYEXPIRED:
+		/* We re-key as soon as we see a KeyUpdate; this means someone else consumed it. */
+		return conn_fail(h, "the kernel waits for a new receive key after a KeyUpdate that "
+				    "handoff_read did not see (was the socket read directly?)");
+	case EBADMSG:
+		return conn_fail(h, "a record failed authentication (bad record MAC): the data "
+				    "was corrupted or forged; the connection is unusable");
+	case EMSGSIZE:
+		return conn_fail(h, "peer sent an oversized TLS record");
+	case EIO:
+		return conn_fail(h, "kernel TLS reported an I/O error reading a record");
+	default:
+		return conn_fail(h, "reading from kernel TLS failed: %s", strerror((int)-err));
+	}
+}
+
+/* One whole non-data record: the caller's buffer may be too small to hold it. */
+static int kernel_control_record(struct handoff *h)
+{
+	uint8_t *rec = malloc(IO_MAX_PLAINTEXT);
+	uint8_t type;
+	ssize_t n;
+	int ret;
+
+	if (!rec)
+		return conn_fail(h, "out of memory reading a TLS control record");
+	n = ktls_recv_record(h->fd, rec, IO_MAX_PLAINTEXT, 0, &type);
+	if (n < 0) {
+		wipe_free(rec, IO_MAX_PLAINTEXT);
+		return (int)kernel_read_error(h, n);
+	}
+	if (type == KTLS_RECORD_APPLICATION_DATA) {
+		wipe_free(rec, IO_MAX_PLAINTEXT);
+		return conn_fail(h, "records changed under a read: concurrent reads on one "
+				    "connection are not supported");
+	}
+	ret = posthandshake_record(h, type, rec, (size_t)n);
+	wipe_free(rec, IO_MAX_PLAINTEXT);	/* tickets are secrets */
+	return ret;
+}
+
+static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
+{
+	uint8_t peek, type;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		/*
+		 * A small buffer could cut a control record in two.  A one-byte
+		 * peek tells its type first, so such records are read whole
+		 * into our own buffer and data straight into the caller's.
+		 */
+		if (len < IO_MAX_PLAINTEXT) {
+			n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK, &type);
+			if (n < 0)
+				return kernel_read_error(h, n);
+			if (n > 0 && type != KTLS_RECORD_APPLICATION_DATA) {
+				ret = kernel_control_record(h);
+				if (ret < 0)
+					return -1;
+				if (ret == 1)
+					return 0;	/* close_notify */
+				continue;
+			}
+		}
+		n = ktls_recv_record(h->fd, buf, len, 0, &type);
+		if (n < 0)
+			return kernel_read_error(h, n);
+		if (n == 0)
+			return conn_fail(h, "connection closed without close_notify (possible "
+					    "truncation attack)");
+		if (type == KTLS_RECORD_APPLICATION_DATA)
+			return n;
+		if (len < IO_MAX_PLAINTEXT) {
+			wipe(buf, len);
+			return conn_fail(h, "records changed under a read: concurrent reads on "
+					    "one connection are not supported");
+		}
+		ret = posthandshake_record(h, type, buf, (size_t)n);
+		wipe(buf, (size_t)n);
+		if (ret < 0)
+			return -1;
+		if (ret == 1)
+			return 0;
+	}
+}
+
+static ssize_t kernel_write(struct handoff *h, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(h->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return HANDOFF_WANT_POLLOUT;
+	return conn_fail(h, "writing to kernel TLS failed: %s", strerror(errno));
+}
+
+static int kernel_close(struct handoff *h)
+{
+	static const uint8_t close_notify[2] = { GNUTLS_AL_WARNING, GNUTLS_A_CLOSE_NOTIFY };
+	ssize_t n;
+
+	n = ktls_send_record(h->fd, KTLS_RECORD_ALERT, close_notify, sizeof(close_notify),
+			     MSG_DONTWAIT);
+	if (n == -EAGAIN || n == -EWOULDBLOCK)
+		return HANDOFF_WANT_POLLOUT;
+	if (n < 0)
+		return errbuf_set_errno(&h->err, (int)n, "sending close_notify failed");
+	if ((size_t)n != sizeof(close_notify))
+		return errbuf_set(&h->err, "sending close_notify failed: short write");
+	return 0;
+}
+
+/* --------------------------------------------------------- user space */
+
+/*
+ * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a
+ * post-handshake message, even on a blocking socket.  This hook tells that
+ * apart from a real "no data yet" (and notices tickets).  It has no user
+ * pointer; the read is synchronous on this thread.
+ */
+struct user_seen {
+	gnutls_session_t session;
+	unsigned messages;
+	unsigned tickets;
+};
+
+static __thread struct user_seen *user_current;
+
+static int user_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+		     unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct user_seen *seen = user_current;
+
+	(void)when;
+	(void)msg;
+	if (!incoming || !seen || seen->session != session)
+		return 0;
+	seen->messages++;
+	if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+		seen->tickets++;
+	return 0;
+}
+
+static int user_want(struct handoff *h)
+{
+	return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT : HANDOFF_WANT_POLLIN;
+}
+
+static ssize_t user_read(struct handoff *h, void *buf, size_t len)
+{
+	struct user_seen seen = { .session = h->session };
+	ssize_t n;
+
+	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+					   user_hook);
+	for (;;) {
+		seen.messages = seen.tickets = 0;
+		user_current = &seen;
+		n = gnutls_record_recv(h->session, buf, len);
+		user_current = NULL;
+		if (seen.tickets && !h->is_server)
+			session_client_store(h);
+		if (n > 0)
+			return n;
+		if (n == 0) {
+			h->state = CONN_CLOSED;
+			return 0;
+		}
+		switch (n) {
+		case GNUTLS_E_AGAIN:
+			if (seen.messages || gnutls_record_check_pending(h->session))
+				continue;
+			return user_want(h);
+		case GNUTLS_E_INTERRUPTED:
+			continue;
+		case GNUTLS_E_WARNING_ALERT_RECEIVED:
+			continue;
+		case GNUTLS_E_REHANDSHAKE:
+			/* Same policy as with the kernel: no renegotiation, say so and go on. */
+			gnutls_alert_send(h->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+			continue;
+		case GNUTLS_E_PREMATURE_TERMINATION:
+			return conn_fail(h, "connection closed without close_notify (possible "
+					    "truncation attack)");
+		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+			gnutls_alert_description_t a = gnutls_alert_get(h->session);
+			const char *strname = gnutls_alert_get_strname(a);
+
+			return conn_fail(h, "peer sent fatal alert: %s (%s)", gnutls_alert_get_name(a),
+					 strname ? strname : "unknown");
+		}
+		case GNUTLS_E_DECRYPTION_FAILED:
+			return conn_fail(h, "a record failed authentication (bad record MAC): the "
+					    "data was corrupted or forged");
+		case GNUTLS_E_PULL_ERROR:
+			return conn_fail(h, "reading from the socket failed: %s", strerror(errno));
+		default:
+			return conn_fail(h, "TLS read failed: %s", gnutls_strerror((int)n));
+		}
+	}
+}
+
+static ssize_t user_write(struct handoff *h, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = gnutls_record_send(h->session, buf, len);
+	while (n == GNUTLS_E_INTERRUPTED);
+	if (n >= 0)
+		return n;
+	if (n == GNUTLS_E_AGAIN)
+		return user_want(h);
+	if (n == GNUTLS_E_PUSH_ERROR)
+		return conn_fail(h, "writing to the socket failed: %s", strerror(errno));
+	return conn_fail(h, "TLS write failed: %s", gnutls_strerror((int)n));
+}
+
+static int user_close(struct handoff *h)
+{
+	int ret;
+
+	do
+		ret = gnutls_bye(h->session, GNUTLS_SHUT_WR);
+	while (ret == GNUTLS_E_INTERRUPTED);
+	if (ret == GNUTLS_E_AGAIN)
+		return user_want(h);
+	if (ret < 0)
+		return errbuf_set(&h->err, "sending close_notify failed: %s", gnutls_strerror(ret));
+	return 0;
+}
+
+/* ------------------------------------------------------------ public */
+
+ssize_t handoff_read(struct handoff *h, void *buf, size_t len)
+{
+	if (!h || (!buf && len)) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (h->state) {
+	case CONN_KTLS:
+		/* recvmsg with an empty buffer reads as EOF: never ask it. */
+		return len ? kernel_read(h, buf, len) : 0;
+	case CONN_USERSPACE:
+		return len ? user_read(h, buf, len) : 0;
+	case CONN_CLOSED:
+		return 0;	/* the peer's close_notify stays an EOF */
+	default:
+		return not_ready(h);
+	}
+}
+
+ssize_t handoff_write(struct handoff *h, const void *buf, size_t len)
+{
+	if (!h || (!buf && len)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (h->sent_close && (h->state == CONN_KTLS || h->state == CONN_USERSPACE ||
+			      h->state == CONN_CLOSED))
+		return errbuf_set(&h->err, "cannot write: close_notify was already sent");
+	switch (h->state) {
+	case CONN_KTLS:
+		return len ? kernel_write(h, buf, len) : 0;
+	case CONN_USERSPACE:
+		return user_write(h, buf, len);
+	case CONN_CLOSED:
+		/* The peer closed its direction; ours stays open until handoff_close(). */
+		if (kernel_path(h))
+			return len ? kernel_write(h, buf, len) : 0;
+		if (h->session)
+			return user_write(h, buf, len);
+		return not_ready(h);
+	default:
+		return not_ready(h);
+	}
+}
+
+/*
+ * Only our direction closes: state stays as it is (CONN_CLOSED means the
+ * peer's close_notify arrived), so the caller may still read the peer's
+ * last data and its close_notify after calling this.
+ */
+int handoff_close(struct handoff *h)
+{
+	int ret;
+
+	if (!h) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (h->sent_close)
+		return 0;
+	switch (h->state) {
+	case CONN_KTLS:
+		ret = kernel_close(h);
+		break;
+	case CONN_USERSPACE:
+		ret = user_close(h);
+		break;
+	case CONN_CLOSED:
+		if (kernel_path(h))
+			ret = kernel_close(h);
+		else if (h->session)
+			ret = user_close(h);
+		else
+			return not_ready(h);
+		break;
+	default:
+		return not_ready(h);
+	}
+	if (ret == 0)
+		h->sent_close = true;
+	return ret;
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * After the hand-off the kernel decrypts every record, but it only
+ * understands application data: alerts and post-handshake messages come
+ * back to us (recvmsg with TLS_GET_RECORD_TYPE).  TLS 1.3 messages go into
+ * the GnuTLS session that did the handshake through the QUIC-style API
+ * (gnutls_handshake_write), so GnuTLS parses, buffers and validates them
+ * and derives the next keys; we only move those keys into the kernel.
+ *
+ * Facts this relies on (GnuTLS 3.7.9 source):
+ *  - gnutls_handshake_write() after the initial negotiation runs
+ *    _gnutls13_recv_async_handshake(), which loops over every complete
+ *    message buffered (coalesced messages) and returns GNUTLS_E_AGAIN when
+ *    a message is still incomplete (fragmented across records) instead of
+ *    reading the transport, because a handshake read function is set.
+ *  - A received KeyUpdate switches GnuTLS's read epoch at once: the new
+ *    read key with sequence number 0 is what gnutls_record_get_state()
+ *    returns right after.  With update_requested GnuTLS only schedules its
+ *    reply for the next gnutls_record_send(), which kTLS never calls, so we
+ *    send it ourselves with gnutls_session_key_update(session, 0).
+ *  - Everything GnuTLS then writes as a handshake message reaches the read
+ *    function, not the transport; it has to be sent under the old write
+ *    key, before the new one goes into the kernel.
+ *  - gnutls_handshake_write() refuses TLS 1.2 sessions once the handshake
+ *    is over, so TLS 1.2 records are parsed here (only renegotiation can
+ *    arrive, and kTLS cannot renegotiate).
+ */
+#include "common.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handshake/posthandshake.h"
+#include "handshake/session.h"
+#include "ktls/ktls.h"
+#include "util/wipe.h"
+
+#define HS_HEADER 4
+#define HS_HELLO_REQUEST 0
+#define HS_CLIENT_HELLO 1
+
+/*
+ * What GnuTLS reported through the handshake hook during one
+ * gnutls_handshake_write() call.  The hook has no user pointer of its own
+ * and struct handoff has no room for it; the call is synchronous on this
+ * thread, so a thread-local pointer to the caller's stack is exact.
+ */
+struct ph_seen {
+	gnutls_session_t session;
+	unsigned tickets;
+	bool key_update;
+	bool update_requested;
+	bool after_key_update;	/* a message followed a KeyUpdate in the same record */
+	int send_err;		/* negative errno from sending our KeyUpdate */
+};
+
+static __thread struct ph_seen *ph_current;
+
+/*
+ * Once the kernel owns the socket, bytes GnuTLS read or wrote itself would
+ * be kernel-decrypted plaintext taken for records, or plaintext put on the
+ * wire.  Nothing in this file needs the transport, so make any use of it a
+ * hard error instead of a silent corruption.
+ */
+static ssize_t refuse_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	(void)ptr;
+	(void)buf;
+	(void)len;
+	errno = EIO;
+	return -1;
+}
+
+static ssize_t refuse_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	(void)ptr;
+	(void)buf;
+	(void)len;
+	errno = EIO;
+	return -1;
+}
+
+static int refuse_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	(void)ptr;
+	(void)ms;
+	errno = EIO;
+	return -1;
+}
+
+/* Post-handshake sends are a few bytes; a full send buffer is waited out, bounded by the handshake timeout. */
+static int send_record(struct handoff *h, uint8_t type, const void *buf, size_t len)
+{
+	int timeout = h->cfg->timeout_ms ? (int)h->cfg->timeout_ms : -1;
+	struct pollfd pfd = { .fd = h->fd, .events = POLLOUT };
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = ktls_send_record(h->fd, type, buf, len, 0);
+		if (n >= 0)
+			break;
+		if (n != -EAGAIN && n != -EWOULDBLOCK)
+			return (int)n;
+		do
+			ret = poll(&pfd, 1, timeout);
+		while (ret < 0 && errno == EINTR);
+		if (ret < 0)
+			return -errno;
+		if (ret == 0)
+			return -ETIMEDOUT;
+	}
+	/* A record type travels per sendmsg: a remainder sent later would be a second record. */
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static void send_alert(struct handoff *h, gnutls_alert_level_t level,
+		       gnutls_alert_description_t desc)
+{
+	uint8_t alert[2] = { (uint8_t)level, (uint8_t)desc };
+
+	/* Best effort: we are failing the connection anyway. */
+	(void)send_record(h, KTLS_RECORD_ALERT, alert, sizeof(alert));
+}
+
+static int fail_fatal(struct handoff *h, gnutls_alert_description_t desc, const char *what)
+{
+	send_alert(h, GNUTLS_AL_FATAL, desc);
+	return conn_fail(h, "%s", what);
+}
+
+static const char *alert_name(unsigned desc, char *buf, size_t len)
+{
+	const char *name = gnutls_alert_get_name((gnutls_alert_description_t)desc);
+	const char *strname = gnutls_alert_get_strname((gnutls_alert_description_t)desc);
+
+	if (name && strname)
+		snprintf(buf, len, "%s (%s)", name, strname);
+	else
+		snprintf(buf, len, "unknown alert %u", desc);
+	return buf;
+}
+
+static bool is_tls13(const struct handoff *h)
+{
+	return gnutls_protocol_get_version(h->session) == GNUTLS_TLS1_3;
+}
+
+static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
+{
+	char name[128];
+	unsigned level, desc;
+
+	if (len != 2) {
+		send_alert(h, GNUTLS_AL_FATAL, GNUTLS_A_DECODE_ERROR);
+		return conn_fail(h, "peer sent a malformed alert record (%zu bytes, an alert is 2)", len);
+	}
+	level = data[0];
+	desc = data[1];
+	if (level != GNUTLS_AL_WARNING && level != GNUTLS_AL_FATAL) {
+		send_alert(h, GNUTLS_AL_FATAL, GNUTLS_A_ILLEGAL_PARAMETER);
+		return conn_fail(h, "peer sent an alert with invalid level %u", level);
+	}
+	if (desc == GNUTLS_A_CLOSE_NOTIFY) {
+		h->state = CONN_CLOSED;
+		return 1;
+	}
+	/*
+	 * user_canceled announces a close_notify; TLS 1.2 warnings such as
+	 * no_renegotiation do not end the connection.  In TLS 1.3 every other
+	 * alert is fatal whatever level it claims (RFC 8446 6).
+	 */
+	if (desc == GNUTLS_A_USER_CANCELED || (!is_tls13(h) && level == GNUTLS_AL_WARNING))
+		return 0;
+	return conn_fail(h, "peer sent fatal alert: %s", alert_name(desc, name, sizeof(name)));
+}
+
+/*
+ * TLS 1.2 after the handshake: only renegotiation can start here, and the
+ * kernel's record state cannot be swapped under a running connection, so
+ * we decline it politely (RFC 5246 7.2.2) and carry on.
+ */
+static int on_handshake_tls12(struct handoff *h, const uint8_t *data, size_t len)
+{
+	static const uint8_t no_reneg[2] = { GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION };
+	size_t off = 0, body;
+	uint8_t type;
+	int ret;
+
+	while (off < len) {
+		if (len - off < HS_HEADER)
+			return fail_fatal(h, GNUTLS_A_DECODE_ERROR,
+					  "peer sent a truncated TLS 1.2 handshake message after the handshake");
+		type = data[off];
+		body = ((size_t)data[off + 1] << 16) | ((size_t)data[off + 2] << 8) | data[off + 3];
+		if (body > len - off - HS_HEADER)
+			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+					  "peer sent a fragmented TLS 1.2 handshake message after the "
+					  "handshake (renegotiation is not supported over kernel TLS)");
+		if (!((type == HS_HELLO_REQUEST && body == 0 && !h->is_server) ||
+		      (type == HS_CLIENT_HELLO && h->is_server))) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg),
+				 "peer sent an unexpected handshake message after the handshake: %s",
+				 gnutls_handshake_description_get_name(type));
+			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE, msg);
+		}
+		ret = send_record(h, KTLS_RECORD_ALERT, no_reneg, sizeof(no_reneg));
+		if (ret < 0)
+			return conn_fail(h, "declining renegotiation failed: %s", strerror(-ret));
+		off += HS_HEADER + body;
+	}
+	return 0;
+}
+
+/* GnuTLS's outgoing post-handshake messages (our KeyUpdate) land here. */
+static int ph_send_handshake(gnutls_session_t session, gnutls_record_encryption_level_t level,
+			     gnutls_handshake_description_t htype, const void *data, size_t len)
+{
+	struct handoff *h = gnutls_session_get_ptr(session);
+	struct ph_seen *seen = ph_current;
+	int ret;
+
+	(void)level;
+	(void)htype;
+	ret = send_record(h, KTLS_RECORD_HANDSHAKE, data, len);
+	if (ret < 0) {
+		if (seen && seen->session == session)
+			seen->send_err = ret;
+		return GNUTLS_E_PUSH_ERROR;
+	}
+	return 0;
+}
+
+static int ph_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+		   unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct ph_seen *seen = ph_current;
+
+	(void)when;
+	if (!incoming || !seen || seen->session != session)
+		return 0;
+	if (seen->key_update)
+		seen->after_key_update = true;
+	if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET) {
+		seen->tickets++;
+	} else if (htype == GNUTLS_HANDSHAKE_KEY_UPDATE) {
+		seen->key_update = true;
+		/* GnuTLS checked the length already; byte 1 means "update yours too". */
+		if (msg && msg->size == 1 && msg->data[0] == 1)
+			seen->update_requested = true;
+	}
+	return 0;
+}
+
+/* Give the kernel the key GnuTLS just derived for one direction. */
+static int rekey(struct handoff *h, int read)
+{
+	struct ktls_crypto_info ci;
+	int ret;
+
+	if (!h->in_kernel)
+		return 0;	/* nothing was installed (tests): GnuTLS's state is the whole truth */
+	ret = ktls_keys_from_session(h->session, read, &ci);
+	if (ret < 0)
+		return conn_fail(h, "cannot take the new %s key from GnuTLS after a KeyUpdate: %s",
+				 read ? "receive" : "send", strerror(-ret));
+	ret = ktls_set_crypto(h->fd, read ? TLS_RX : TLS_TX, &ci);
+	wipe(&ci, sizeof(ci));
+	/* Before 6.14 a second TLS_RX/TLS_TX is refused: crypto info can be set only once. */
+	if (ret == -EBUSY)
+		return conn_fail(h, "peer sent a TLS 1.3 KeyUpdate, but this kernel cannot re-key "
+				    "kernel TLS (needs Linux 6.14+)");
+	if (ret < 0)
+		return conn_fail(h, "installing the new %s key after a KeyUpdate failed: %s",
+				 read ? "receive" : "send", strerror(-ret));
+	return 0;
+}
+
+static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len)
+{
+	struct ph_seen seen = { .session = h->session };
+	char msg[200];
+	int ret, alert, level;
+
+	ph_current = &seen;
+	ret = gnutls_handshake_write(h->session, GNUTLS_ENCRYPTION_LEVEL_APPLICATION, data, len);
+	ph_current = NULL;
+	/* The record ended inside a message: GnuTLS keeps the part until the rest arrives. */
+	if (ret == GNUTLS_E_AGAIN)
+		ret = 0;
+	if (ret < 0) {
+		if (ret == GNUTLS_E_UNEXPECTED_PACKET)
+			snprintf(msg, sizeof(msg),
+				 "peer sent an unexpected handshake message after the handshake: %s",
+				 gnutls_handshake_description_get_name(
+					 gnutls_handshake_get_last_in(h->session)));
+		else
+			snprintf(msg, sizeof(msg), "peer sent an invalid post-handshake message: %s",
+				 gnutls_strerror(ret));
+		alert = gnutls_error_to_alert(ret, &level);
+		if (alert < 0)
+			alert = GNUTLS_A_INTERNAL_ERROR;
+		return fail_fatal(h, (gnutls_alert_description_t)alert, msg);
+	}
+
+	if (seen.tickets && !h->is_server)
+		session_client_store(h);
+
+	if (!seen.key_update)
+		return 0;
+	/*
+	 * RFC 8446 5.1: handshake messages must not span a key change.
+	 * GnuTLS rejects a whole message after a KeyUpdate but keeps a
+	 * partial one (under 4 bytes) for later, which would then be
+	 * completed by bytes sent under the new key, and it takes a second
+	 * KeyUpdate in the same record.  The KeyUpdate has to be the last
+	 * thing in its record.
+	 */
+	if (seen.after_key_update ||
+	    (len >= 5 && (data[len - 5] != GNUTLS_HANDSHAKE_KEY_UPDATE || data[len - 4] != 0 ||
+			 data[len - 3] != 0 || data[len - 2] != 1)))
+		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+				  "peer sent handshake data after a KeyUpdate in the same record");
+	/* The peer already sends under its new key: the kernel must decrypt with it next. */
+	if (rekey(h, 1) < 0)
+		return -1;
+	if (!seen.update_requested)
+		return 0;
+	ph_current = &seen;
+	ret = gnutls_session_key_update(h->session, 0);
+	ph_current = NULL;
+	if (ret < 0) {
+		if (seen.send_err)
+			return conn_fail(h, "sending our KeyUpdate failed: %s", strerror(-seen.send_err));
+		return conn_fail(h, "answering the peer's KeyUpdate failed: %s", gnutls_strerror(ret));
+	}
+	/* Our KeyUpdate went out under the old key; everything after it uses the new one. */
+	return rekey(h, 0);
+}
+
+int posthandshake_begin(struct handoff *h)
+{
+	gnutls_transport_set_pull_function(h->session, refuse_pull);
+	gnutls_transport_set_pull_timeout_function(h->session, refuse_pull_timeout);
+	gnutls_transport_set_push_function(h->session, refuse_push);
+	if (!is_tls13(h))
+		return 0;
+	/*
+	 * Only now: set during the handshake, the read function would have
+	 * taken GnuTLS's outgoing handshake messages off the wire.
+	 */
+	gnutls_handshake_set_read_function(h->session, ph_send_handshake);
+	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+					   ph_hook);
+	return 0;
+}
+
+int posthandshake_record(struct handoff *h, uint8_t type, const uint8_t *data, size_t len)
+{
+	char msg[120];
+
+	if (!data && len)
+		return conn_fail(h, "internal error: post-handshake record without data");
+	switch (type) {
+	case KTLS_RECORD_ALERT:
+		return on_alert(h, data, len);
+	case KTLS_RECORD_HANDSHAKE:
+		/* RFC 8446 5.1 / RFC 5246 6.2.1: no zero-length handshake fragments. */
+		if (len == 0)
+			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+					  "peer sent an empty handshake record after the handshake");
+		return is_tls13(h) ? on_handshake_tls13(h, data, len) :
+				     on_handshake_tls12(h, data, len);
+	case KTLS_RECORD_CHANGE_CIPHER_SPEC:
+		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+				  "peer sent ChangeCipherSpec after the handshake");
+	case KTLS_RECORD_APPLICATION_DATA:
+		return conn_fail(h, "internal error: application data passed as a post-handshake record");
+	default:
+		snprintf(msg, sizeof(msg), "peer sent a record of unknown content type %u", type);
+		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE, msg);
+	}
+}
