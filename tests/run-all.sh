@@ -1,0 +1,66 @@
+#!/bin/bash
+# run-all.sh - the whole test suite, from a fresh clone on Debian 12.
+#
+# Installs what it needs, builds with warnings as errors, runs the host
+# suite (unit tests and interop tests against gnutls/openssl peers), checks
+# the release tarball (make distcheck), then runs the same suite inside each
+# kernel of the VM matrix (Linux 6.12 and 7.x), where kTLS is real.
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$top" || exit 1
+start=$SECONDS
+passed=0
+failed=0
+
+step() { printf '\n===== %s (%ds)\n' "$*" $((SECONDS - start)); }
+# count LOG: add automake's PASS/FAIL totals of a test-suite.log to ours.
+count() {
+	local p f
+	p=$(sed -n 's/^# PASS: *//p' "$1" | head -n1)
+	f=$(( $(sed -n 's/^# FAIL: *//p' "$1" | head -n1) + $(sed -n 's/^# ERROR: *//p' "$1" | head -n1) ))
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + f))
+}
+finish() {
+	printf '\nrun-all: %d passed, %d failed (%ds)\n' "$passed" "$failed" $((SECONDS - start))
+	[[ $failed -eq 0 && $1 -eq 0 ]] && exit 0
+	exit 1
+}
+
+step "dependencies"
+bash tests/install-deps.sh || finish 1
+
+step "build"
+autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; finish 1; }
+./configure --enable-werror >/dev/null || finish 1
+make -j2 >/dev/null || { make; finish 1; }
+
+step "host tests (make check)"
+make -j2 check
+rc=$?
+[[ -f test-suite.log ]] && count test-suite.log
+if [[ $rc -ne 0 ]]; then
+	# The logs of what failed, so CI output says why.
+	for log in tests/*/*.log; do
+		[[ $log == */test-suite.log ]] && continue
+		grep -q '^:test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null && { echo "----- $log"; tail -n 60 "$log"; }
+	done
+	finish 1
+fi
+
+step "release tarball (make distcheck)"
+make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror TESTS= >/tmp/handoff-distcheck.log 2>&1 ||
+	{ tail -n 60 /tmp/handoff-distcheck.log; failed=$((failed + 1)); finish 1; }
+passed=$((passed + 1))
+echo "distcheck: ok"
+
+step "the suite in real kernels (make check-vm)"
+make check-vm 2>&1 | tee /tmp/handoff-vm.log
+rc=${PIPESTATUS[0]}
+while read -r p f; do
+	passed=$((passed + p))
+	failed=$((failed + f))
+done < <(sed -n 's/^vm\[[^]]*\]: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' /tmp/handoff-vm.log)
+[[ $rc -ne 0 && $failed -eq 0 ]] && failed=1
+finish "$rc"
