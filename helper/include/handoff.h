@@ -227,7 +227,15 @@ int handoff_handshake(struct handoff *h);
  * records the kernel hands back (TLS 1.3 session tickets are stored, a
  * KeyUpdate re-keys the kernel where it can), and maps alerts:
  * close_notify reads as 0 (EOF); a fatal alert or any failure is -1 with
- * the alert named in handoff_error().  May return HANDOFF_WANT_POLLIN.
+ * the alert named in handoff_error().  A TCP close without close_notify is
+ * -1 too ("possible truncation"), never a silent EOF.  May return
+ * HANDOFF_WANT_POLLIN.
+ *
+ * A plain read(2) on a kTLS socket fails with EIO when the next record is
+ * not data; handoff_read() is the way past it.  With the user-space
+ * fallback, GnuTLS may hold decrypted data that poll(2) cannot see: on a
+ * non-blocking fd, call handoff_read() until HANDOFF_WANT_POLLIN before
+ * polling again.
  */
 ssize_t handoff_read(struct handoff *h, void *buf, size_t len);
 
@@ -236,7 +244,9 @@ ssize_t handoff_write(struct handoff *h, const void *buf, size_t len);
 
 /*
  * handoff_close - send close_notify (through the kernel once it owns the
- * socket).  Does not close the fd.  0, -1, or HANDOFF_WANT_POLLOUT.
+ * socket), once; later calls return 0.  It closes our direction only: the
+ * peer's remaining data can still be read until its own close_notify.
+ * Does not close the fd.  0, -1, or HANDOFF_WANT_POLLOUT.
  */
 int handoff_close(struct handoff *h);
 

@@ -20,7 +20,7 @@ enum conn_state {
 	CONN_HANDSHAKING,	/* handshake under way (WANT_POLL* given) */
 	CONN_KTLS,		/* kernel owns the record layer */
 	CONN_USERSPACE,		/* GnuTLS owns it (insecure_userspace_fallback) */
-	CONN_CLOSED,		/* close_notify seen or sent */
+	CONN_CLOSED,		/* the peer's close_notify seen (ours: sent_close) */
 	CONN_FAILED,		/* unusable; only handoff_free() is left */
 };
 
