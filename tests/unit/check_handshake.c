@@ -7,6 +7,9 @@
  * parameters open, and the other way round.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +252,119 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/*
+ * Both ends non-blocking, driven by one poll loop in one thread: the
+ * WANT_POLLIN / WANT_POLLOUT contract must be enough to finish.
+ */
+START_TEST(test_nonblocking)
+{
+	struct hs_case c = { HANDOFF_PROTOCOLS_DEFAULT, "AES-128-GCM", AUTH_MTLS, "TLSv1.3" };
+	struct handoff_config *ccfg = make_config(&c, false), *scfg = make_config(&c, true);
+	struct handoff *hs[2];
+	int fds[2], ret[2] = { 1, 1 }, wants = 0, i, rounds = 0;
+
+	tu_tcp_pair(fds);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
+	hs[0] = handoff_client(ccfg, fds[0], "localhost");
+	hs[1] = handoff_server(scfg, fds[1]);
+	for (i = 0; i < 2; i++)
+		conn_set_test_flags(hs[i], CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	while ((ret[0] != 0 || ret[1] != 0) && rounds++ < 1000) {
+		struct pollfd p[2];
+		int n = 0;
+
+		for (i = 0; i < 2; i++) {
+			if (ret[i] == 0)
+				continue;
+			ret[i] = handoff_handshake(hs[i]);
+			ck_assert_msg(ret[i] != -1, "%s: %s", i ? "server" : "client",
+				      handoff_error(hs[i]));
+			if (ret[i] == HANDOFF_WANT_POLLIN || ret[i] == HANDOFF_WANT_POLLOUT) {
+				wants++;
+				p[n].fd = fds[i];
+				p[n].events = ret[i] == HANDOFF_WANT_POLLIN ? POLLIN : POLLOUT;
+				n++;
+			}
+		}
+		if (n)
+			ck_assert_int_gt(poll(p, (nfds_t)n, 5000), 0);
+	}
+	ck_assert_int_eq(ret[0], 0);
+	ck_assert_int_eq(ret[1], 0);
+	/* It really was non-blocking: each side had to wait at least once. */
+	ck_assert_int_ge(wants, 2);
+	ck_assert_str_eq(handoff_conn_version(hs[0]), "TLSv1.3");
+	ck_assert_ptr_nonnull(handoff_conn_peer_subject(hs[1]));
+	/* Calling again after success is harmless. */
+	ck_assert_int_eq(handoff_handshake(hs[0]), 0);
+	for (i = 0; i < 2; i++) {
+		handoff_free(hs[i]);
+		close(fds[i]);
+	}
+	handoff_config_free(ccfg);
+	handoff_config_free(scfg);
+}
+END_TEST
+
+/* A non-blocking caller that keeps getting WANT_POLLIN still meets the deadline. */
+START_TEST(test_nonblocking_timeout)
+{
+	struct handoff_config *cfg = handoff_config_new();
+	struct handoff *h;
+	struct pollfd p;
+	int fds[2], ret, rounds = 0;
+
+	tu_tcp_pair(fds);
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(cfg, tu_pki("ca.pem")), 0);
+	handoff_config_set_handshake_timeout(cfg, 300);
+	h = handoff_client(cfg, fds[0], "localhost");
+	conn_set_test_flags(h, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	/* The peer (fds[1]) never answers. */
+	while ((ret = handoff_handshake(h)) == HANDOFF_WANT_POLLIN && rounds++ < 100) {
+		p.fd = fds[0];
+		p.events = POLLIN;
+		poll(&p, 1, 50);
+	}
+	ck_assert_int_eq(ret, -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(h), "timed out after 300 ms"));
+	ck_assert_int_lt(rounds, 20);
+	handoff_free(h);
+	handoff_config_free(cfg);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* A blocking caller whose peer never answers fails after the timeout, not never. */
+START_TEST(test_blocking_timeout)
+{
+	struct handoff_config *cfg = handoff_config_new();
+	struct handoff *h;
+	struct timespec t0, t1;
+	long ms;
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	ck_assert_int_eq(handoff_config_add_ca_file(cfg, tu_pki("ca.pem")), 0);
+	handoff_config_set_handshake_timeout(cfg, 300);
+	h = handoff_client(cfg, fds[0], "localhost");
+	conn_set_test_flags(h, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(handoff_handshake(h), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_ptr_nonnull(strstr(handoff_error(h), "timed out"));
+	ck_assert_int_ge(ms, 250);
+	ck_assert_int_lt(ms, 5000);
+	handoff_free(h);
+	handoff_config_free(cfg);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 /* A server without a certificate or PSK has nothing to authenticate with. */
 START_TEST(test_server_needs_credentials)
 {
@@ -278,6 +394,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_fails_closed_without_ktls);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_server_needs_credentials);
+	tcase_add_test(tc, test_nonblocking);
+	tcase_add_test(tc, test_nonblocking_timeout);
+	tcase_add_test(tc, test_blocking_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }

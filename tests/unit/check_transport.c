@@ -6,6 +6,7 @@
  * kernel, so after our handshake those bytes must still be in the socket.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -96,6 +97,12 @@ START_TEST(test_pull_eof_and_eagain)
 	tu_tcp_pair(fds);
 	transport_init(&t, fds[1]);
 	ck_assert_int_eq(transport_pull_timeout(&t, 10), 0);	/* nothing to read */
+	/* Non-blocking: no wait; recv() answers EAGAIN, which GnuTLS passes up. */
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(transport_pull_timeout(&t, 30000), 1);
+	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, 0), 0);
 	ck_assert_int_eq(recv(fds[1], buf, 1, MSG_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	close(fds[0]);

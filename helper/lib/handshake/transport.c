@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "common.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,13 +75,23 @@ ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
 	return n;
 }
 
-/* GnuTLS calls this before a pull when a handshake timeout is set. */
+/*
+ * GnuTLS calls this before a pull when a handshake timeout is set, with the
+ * time left, whatever the fd's mode.  On a non-blocking fd waiting here
+ * would stall a caller that is driving many connections from one poll
+ * loop: say "readable" and let recv() answer EAGAIN instead (the caller's
+ * deadline is enforced in core/conn.c).
+ */
 int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 {
 	struct transport *t = ptr;
 	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
 	int timeout = ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms;
-	int ret;
+	int ret, fl;
+
+	fl = fcntl(t->fd, F_GETFL);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		return 1;
 
 	do
 		ret = poll(&pfd, 1, timeout);
