@@ -185,7 +185,10 @@ fake_server stall stall && {
 	rc=$?
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	expect_fail handshake-timeout "timed out" "$WORK/timeout.log" $rc
-	if [ "$ms" -lt 900 ] || [ "$ms" -gt 2500 ]; then
+	# The lower bound proves the timeout was waited for; the upper one only
+	# that it ended (a hang detector, not a speed target: under TCG the
+	# per-process kernel probe alone takes over a second).
+	if [ "$ms" -lt 900 ] || [ "$ms" -gt 10000 ]; then
 		fail "handshake-timeout: took $ms ms for a 1000 ms timeout"
 	else
 		pass "handshake-timeout: gave up after $ms ms"
