@@ -8,7 +8,7 @@ pkgs=(
 	gcc make autoconf automake libtool pkg-config
 	libgnutls28-dev nettle-dev libmnl-dev check linux-libc-dev
 	# real TLS peers for the interop tests and the demo
-	gnutls-bin openssl curl ca-certificates python3
+	gnutls-bin openssl curl ca-certificates python3 valgrind
 	# the VM that carries a kernel with kTLS (tests/vm)
 	qemu-system-x86 kmod busybox-static xz-utils iproute2 cpio
 )

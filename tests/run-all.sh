@@ -49,6 +49,10 @@ if [[ $rc -ne 0 ]]; then
 	finish 1
 fi
 
+step "leaks and memory errors (make check-valgrind)"
+make check-valgrind || { failed=$((failed + 1)); finish 1; }
+passed=$((passed + 1))
+
 step "release tarball (make distcheck)"
 make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror TESTS= >/tmp/handoff-distcheck.log 2>&1 ||
 	{ tail -n 60 /tmp/handoff-distcheck.log; failed=$((failed + 1)); finish 1; }
