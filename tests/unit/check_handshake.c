@@ -64,19 +64,6 @@ static const uint8_t test_psk[32] = {
 	0x19, 0x1a, 0x1b, 0x1c,
 };
 
-struct side {
-	struct handoff *h;
-	int ret;
-};
-
-static int server_side(void *p)
-{
-	struct side *s = p;
-
-	s->ret = handoff_handshake(s->h);
-	return 0;
-}
-
 static struct handoff_config *make_config(const struct hs_case *c, bool server)
 {
 	struct handoff_config *cfg = handoff_config_new();
@@ -148,54 +135,42 @@ START_TEST(test_matrix)
 {
 	const struct hs_case *c = &cases[_i];
 	struct handoff_config *ccfg = make_config(c, false), *scfg = make_config(c, true);
-	struct side srv = { 0 };
-	struct handoff *cli;
-	pthread_t t;
-	int fds[2], ret;
+	struct tu_pair p;
+	struct handoff *cli, *srv;
 
-	tu_tcp_pair(fds);
-	cli = handoff_client(ccfg, fds[0], c->auth == AUTH_PSK ? NULL : "localhost");
-	srv.h = handoff_server(scfg, fds[1]);
-	ck_assert_ptr_nonnull(cli);
-	ck_assert_ptr_nonnull(srv.h);
-	conn_set_test_flags(cli, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	conn_set_test_flags(srv.h, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-
-	t = tu_spawn(server_side, &srv);
-	ret = handoff_handshake(cli);
-	tu_join(t);
-	ck_assert_msg(ret == 0, "client: %s", handoff_error(cli));
-	ck_assert_msg(srv.ret == 0, "server: %s", handoff_error(srv.h));
+	tu_handshake_pair(&p, ccfg, scfg, c->auth == AUTH_PSK ? NULL : "localhost",
+			  CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	cli = p.cli;
+	srv = p.srv;
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(cli));
+	ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(srv));
 
 	ck_assert_str_eq(handoff_conn_version(cli), c->want_version);
-	ck_assert_str_eq(handoff_conn_version(srv.h), c->want_version);
+	ck_assert_str_eq(handoff_conn_version(srv), c->want_version);
 	ck_assert_str_eq(handoff_conn_cipher(cli), c->cipher);
-	ck_assert_str_eq(handoff_conn_cipher(srv.h), c->cipher);
+	ck_assert_str_eq(handoff_conn_cipher(srv), c->cipher);
 	ck_assert_int_eq(handoff_conn_resumed(cli), 0);
 	ck_assert_str_eq(handoff_conn_alpn(cli), "h2");
-	ck_assert_str_eq(handoff_conn_alpn(srv.h), "h2");
+	ck_assert_str_eq(handoff_conn_alpn(srv), "h2");
 	if (c->auth == AUTH_PSK) {
 		ck_assert_str_eq(handoff_conn_psk_identity(cli), "handoff-test");
-		ck_assert_str_eq(handoff_conn_psk_identity(srv.h), "handoff-test");
+		ck_assert_str_eq(handoff_conn_psk_identity(srv), "handoff-test");
 		ck_assert_ptr_null(handoff_conn_peer_subject(cli));
 	} else {
 		ck_assert_ptr_nonnull(handoff_conn_peer_subject(cli));
-		ck_assert_str_eq(handoff_conn_servername(srv.h), "localhost");
+		ck_assert_str_eq(handoff_conn_servername(srv), "localhost");
 	}
 	if (c->auth == AUTH_MTLS)
-		ck_assert_ptr_nonnull(strstr(handoff_conn_peer_subject(srv.h), "client.test"));
+		ck_assert_ptr_nonnull(strstr(handoff_conn_peer_subject(srv), "client.test"));
 	else
-		ck_assert_ptr_null(handoff_conn_peer_subject(srv.h));
+		ck_assert_ptr_null(handoff_conn_peer_subject(srv));
 
-	check_direction(cli, srv.h, "client to server");
-	check_direction(srv.h, cli, "server to client");
+	check_direction(cli, srv, "client to server");
+	check_direction(srv, cli, "server to client");
 
-	handoff_free(cli);
-	handoff_free(srv.h);
+	tu_pair_free(&p);
 	handoff_config_free(ccfg);
 	handoff_config_free(scfg);
-	close(fds[0]);
-	close(fds[1]);
 }
 END_TEST
 

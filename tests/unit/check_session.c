@@ -15,19 +15,6 @@
 #include "core/conn.h"
 #include "testutil.h"
 
-struct side {
-	struct handoff *h;
-	int ret;
-};
-
-static int server_side(void *p)
-{
-	struct side *s = p;
-
-	s->ret = handoff_handshake(s->h);
-	return 0;
-}
-
 static struct handoff_config *server_config(unsigned protocols)
 {
 	struct handoff_config *cfg = handoff_config_new();
@@ -52,27 +39,15 @@ static struct handoff_config *client_config(unsigned protocols, struct handoff_c
 static int connect_once(struct handoff_config *ccfg, struct handoff_config *scfg,
 			const char *name)
 {
-	struct side srv = { 0 };
-	struct handoff *cli;
-	pthread_t t;
-	int fds[2], ret, resumed;
+	struct tu_pair p;
+	int resumed;
 
-	tu_tcp_pair(fds);
-	cli = handoff_client(ccfg, fds[0], name);
-	srv.h = handoff_server(scfg, fds[1]);
-	conn_set_test_flags(cli, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	conn_set_test_flags(srv.h, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	t = tu_spawn(server_side, &srv);
-	ret = handoff_handshake(cli);
-	tu_join(t);
-	ck_assert_msg(ret == 0, "client: %s", handoff_error(cli));
-	ck_assert_msg(srv.ret == 0, "server: %s", handoff_error(srv.h));
-	resumed = handoff_conn_resumed(cli);
-	ck_assert_int_eq(resumed, handoff_conn_resumed(srv.h));
-	handoff_free(cli);
-	handoff_free(srv.h);
-	close(fds[0]);
-	close(fds[1]);
+	tu_handshake_pair(&p, ccfg, scfg, name, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+	resumed = handoff_conn_resumed(p.cli);
+	ck_assert_int_eq(resumed, handoff_conn_resumed(p.srv));
+	tu_pair_free(&p);
 	return resumed;
 }
 

@@ -63,19 +63,6 @@ static const struct vcase cases[] = {
 	{ "mTLS required, not sent", "server", "localhost", S_REQUIRE, NULL, "sent no certificate, but one is required" },
 };
 
-struct side {
-	struct handoff *h;
-	int ret;
-};
-
-static int server_side(void *p)
-{
-	struct side *s = p;
-
-	s->ret = handoff_handshake(s->h);
-	return 0;
-}
-
 static char *pem(const char *base, const char *suffix)
 {
 	char name[128];
@@ -89,10 +76,7 @@ START_TEST(test_verify)
 	const struct vcase *c = &cases[_i];
 	struct handoff_config *ccfg = handoff_config_new(), *scfg = handoff_config_new();
 	char *cert = pem(c->server_cert, ""), *key = pem(c->server_cert, "-key");
-	struct side srv = { 0 };
-	struct handoff *cli;
-	pthread_t t;
-	int fds[2], ret;
+	struct tu_pair p;
 
 	ck_assert_msg(handoff_config_set_keypair_file(scfg, cert, key) == 0, "%s",
 		      handoff_config_error(scfg));
@@ -123,44 +107,32 @@ START_TEST(test_verify)
 		ck_assert_int_eq(handoff_config_set_keypair_file(ccfg, tu_pki("client.pem"),
 								 tu_pki("client-key.pem")), 0);
 
-	tu_tcp_pair(fds);
-	cli = handoff_client(ccfg, fds[0], c->servername);
-	srv.h = handoff_server(scfg, fds[1]);
-	conn_set_test_flags(cli, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	conn_set_test_flags(srv.h, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	t = tu_spawn(server_side, &srv);
-	ret = handoff_handshake(cli);
-	if (ret != 0)
-		shutdown(fds[0], SHUT_RDWR);	/* let the server see the end */
-	tu_join(t);
+	tu_handshake_pair(&p, ccfg, scfg, c->servername, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
 
 	if (c->server_err) {
-		ck_assert_msg(srv.ret == -1 && strstr(handoff_error(srv.h), c->server_err),
+		ck_assert_msg(p.srv_ret == -1 && strstr(handoff_error(p.srv), c->server_err),
 			      "%s: server error \"%s\" lacks \"%s\"", c->name,
-			      handoff_error(srv.h) ? handoff_error(srv.h) : "(none)", c->server_err);
+			      handoff_error(p.srv) ? handoff_error(p.srv) : "(none)", c->server_err);
 	} else if (!c->client_err) {
-		ck_assert_msg(ret == 0, "%s: client: %s", c->name, handoff_error(cli));
-		ck_assert_msg(srv.ret == 0, "%s: server: %s", c->name, handoff_error(srv.h));
+		ck_assert_msg(p.cli_ret == 0, "%s: client: %s", c->name, handoff_error(p.cli));
+		ck_assert_msg(p.srv_ret == 0, "%s: server: %s", c->name, handoff_error(p.srv));
 		if (c->flags & C_CERT)
-			ck_assert_ptr_nonnull(handoff_conn_peer_subject(srv.h));
+			ck_assert_ptr_nonnull(handoff_conn_peer_subject(p.srv));
 		else
-			ck_assert_ptr_null(handoff_conn_peer_subject(srv.h));
+			ck_assert_ptr_null(handoff_conn_peer_subject(p.srv));
 	} else {
-		ck_assert_msg(ret == -1, "%s: client handshake succeeded", c->name);
-		ck_assert_ptr_nonnull(handoff_error(cli));
-		ck_assert_msg(strstr(handoff_error(cli), c->client_err), "%s: client error \"%s\" lacks \"%s\"",
-			      c->name, handoff_error(cli), c->client_err);
-		ck_assert_int_eq(srv.ret, -1);
+		ck_assert_msg(p.cli_ret == -1, "%s: client handshake succeeded", c->name);
+		ck_assert_ptr_nonnull(handoff_error(p.cli));
+		ck_assert_msg(strstr(handoff_error(p.cli), c->client_err), "%s: client error \"%s\" lacks \"%s\"",
+			      c->name, handoff_error(p.cli), c->client_err);
+		ck_assert_int_eq(p.srv_ret, -1);
 	}
 
-	handoff_free(cli);
-	handoff_free(srv.h);
+	tu_pair_free(&p);
 	handoff_config_free(ccfg);
 	handoff_config_free(scfg);
 	free(cert);
 	free(key);
-	close(fds[0]);
-	close(fds[1]);
 }
 END_TEST
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "testutil.h"
 
+#include "common.h"
+#include "core/conn.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -96,6 +99,42 @@ int tu_join(pthread_t t)
 
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
 	return (int)(intptr_t)ret;
+}
+
+static int server_handshake(void *arg)
+{
+	struct tu_pair *p = arg;
+
+	p->srv_ret = handoff_handshake(p->srv);
+	return 0;
+}
+
+void tu_handshake_pair(struct tu_pair *p, struct handoff_config *ccfg,
+		       struct handoff_config *scfg, const char *servername, unsigned test_flags)
+{
+	pthread_t t;
+
+	tu_tcp_pair(p->fds);
+	p->cli = handoff_client(ccfg, p->fds[0], servername);
+	p->srv = handoff_server(scfg, p->fds[1]);
+	ck_assert_ptr_nonnull(p->cli);
+	ck_assert_ptr_nonnull(p->srv);
+	conn_set_test_flags(p->cli, test_flags);
+	conn_set_test_flags(p->srv, test_flags);
+	t = tu_spawn(server_handshake, p);
+	p->cli_ret = handoff_handshake(p->cli);
+	if (p->cli_ret != 0)
+		shutdown(p->fds[0], SHUT_RDWR);
+	tu_join(t);
+}
+
+void tu_pair_free(struct tu_pair *p)
+{
+	handoff_free(p->cli);
+	handoff_free(p->srv);
+	close(p->fds[0]);
+	close(p->fds[1]);
+	p->cli = p->srv = NULL;
 }
 
 int tu_run(Suite *s)

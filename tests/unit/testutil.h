@@ -20,6 +20,27 @@ const char *tu_pki(const char *name);
 pthread_t tu_spawn(int (*fn)(void *), void *arg);
 int tu_join(pthread_t t);
 
+struct handoff;
+struct handoff_config;
+
+/* Our client and our server, handshaken against each other over loopback. */
+struct tu_pair {
+	struct handoff *cli, *srv;
+	int fds[2];		/* client end, server end */
+	int cli_ret, srv_ret;	/* what handoff_handshake() returned on each side */
+};
+
+/*
+ * tu_handshake_pair - a fresh tu_tcp_pair, handoff_client(ccfg, servername)
+ * on one end and handoff_server(scfg) on the other with test_flags
+ * (CONN_TEST_*) set on both, the server's handshake in a thread.  If the
+ * client fails, its end is shut down so the server cannot wait forever.
+ * Results are in p; release with tu_pair_free().
+ */
+void tu_handshake_pair(struct tu_pair *p, struct handoff_config *ccfg,
+		       struct handoff_config *scfg, const char *servername, unsigned test_flags);
+void tu_pair_free(struct tu_pair *p);
+
 /* srunner boilerplate: run suite s, return the process exit status. */
 int tu_run(Suite *s);
 
