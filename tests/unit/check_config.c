@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "core/config.h"
@@ -145,6 +146,32 @@ START_TEST(test_files)
 }
 END_TEST
 
+/* A CA directory is read like OpenSSL's; the system store is there on Debian (ca-certificates). */
+START_TEST(test_ca_dir_and_system)
+{
+	char dir[] = "/tmp/handoff-cadir-XXXXXX", path[300], cmd[700];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", tu_pki("ca.pem"), path);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(handoff_config_add_ca_dir(cfg, dir) == 0, "%s", handoff_config_error(cfg));
+	ck_assert_int_eq(cfg->n_ca, 1);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_msg(handoff_config_add_system_ca(cfg) == 0, "%s", handoff_config_error(cfg));
+	ck_assert(cfg->system_ca);
+	ck_assert_int_gt(cfg->n_ca, 10);
+	/* Adding it twice is harmless and does not double-count. */
+	{
+		unsigned n = cfg->n_ca;
+
+		ck_assert_int_eq(handoff_config_add_system_ca(cfg), 0);
+		ck_assert_int_eq(cfg->n_ca, n);
+	}
+}
+END_TEST
+
 START_TEST(test_psk)
 {
 	uint8_t key[32] = { 1 };
@@ -201,6 +228,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_protocols);
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_ca_dir_and_system);
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);
 	tcase_add_test(tc, test_defaults);
