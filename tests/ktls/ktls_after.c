@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * After the hand-off, on a real kernel (the VM): what the peer sends
+ * besides data reaches handoff_read() through the kernel's receive path,
+ * and what we send (close_notify, our KeyUpdate) leaves through the
+ * kernel's transmit path.  The peer is a user-space GnuTLS session in a
+ * thread, so every record is checked by an independent implementation.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "ktlsutil.h"
+
+#define WAIT_MS 20000
+
+static gnutls_datum_t ticket_key;
+
+struct conn {
+	struct handoff_config *cfg;
+	bool own_cfg;
+	struct handoff *h;
+	struct kt_peer p;
+	int fds[2];
+	int ours, theirs;
+};
+
+/*
+ * Our side (client unless we_serve) against a GnuTLS peer; both handshakes
+ * done on return.  cfg: our config, or NULL for a fresh one for protocols.
+ */
+static void conn_start(struct conn *c, unsigned protocols, struct handoff_config *cfg,
+		       bool we_serve, bool peer_tickets)
+{
+	pthread_t t;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->own_cfg = !cfg;
+	tu_tcp_pair(c->fds);
+	c->ours = c->fds[we_serve];
+	c->theirs = c->fds[!we_serve];
+	kt_set_timeouts(c->ours);
+	c->cfg = cfg ? cfg : we_serve ? kt_server_config(protocols, "AES-128-GCM", false) :
+					kt_client_config(protocols, "AES-128-GCM", NULL);
+	c->h = we_serve ? handoff_server(c->cfg, c->ours) :
+			  handoff_client(c->cfg, c->ours, "localhost");
+	ck_assert_ptr_nonnull(c->h);
+	kt_peer_init(&c->p, c->theirs, !we_serve, protocols, "AES-128-GCM", 0);
+	if (!we_serve && peer_tickets) {
+		if (!ticket_key.data)
+			ck_assert_int_eq(gnutls_session_ticket_key_generate(&ticket_key), 0);
+		ck_assert_int_eq(gnutls_session_ticket_enable_server(c->p.s, &ticket_key), 0);
+	}
+	t = tu_spawn(kt_peer_handshake, &c->p);
+	ret = handoff_handshake(c->h);
+	/* A failed handshake (no kTLS) must not leave the peer waiting out its timeout. */
+	if (ret != 0)
+		shutdown(c->ours, SHUT_RDWR);
+	tu_join(t);
+	ck_assert_msg(ret == 0 && c->p.hs_ret == 0, "ours: %s / peer: %s",
+		      ret == 0 ? "ok" : handoff_error(c->h), gnutls_strerror(c->p.hs_ret));
+	ck_assert_int_eq(handoff_conn_ktls(c->h), 1);
+}
+
+static void conn_free(struct conn *c)
+{
+	handoff_free(c->h);
+	if (c->own_cfg)
+		handoff_config_free(c->cfg);
+	kt_peer_free(&c->p);
+	close(c->fds[0]);
+	close(c->fds[1]);
+}
+
+static void wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "nothing arrived within %d ms", WAIT_MS);
+}
+
+/* handoff_read until want arrived whole. */
+static void read_expect(struct conn *c, const char *want)
+{
+	char buf[256];
+	size_t got = 0, len = strlen(want);
+	ssize_t n;
+
+	while (got < len) {
+		wait_readable(c->ours);
+		n = handoff_read(c->h, buf + got, sizeof(buf) - got);
+		if (n == HANDOFF_WANT_POLLIN)
+			continue;
+		ck_assert_msg(n > 0, "handoff_read: %zd: %s", n, n < 0 ? handoff_error(c->h) : "EOF");
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(got, len);
+	ck_assert_int_eq(memcmp(buf, want, len), 0);
+}
+
+static void peer_send(struct conn *c, const char *text)
+{
+	ck_assert_int_eq(gnutls_record_send(c->p.s, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* The peer's gnutls_record_recv returns exactly want (taking any post-handshake messages on the way). */
+static void peer_expect(struct conn *c, const char *want)
+{
+	char buf[256];
+	size_t got = 0, len = strlen(want);
+	ssize_t n;
+
+	while (got < len) {
+		n = gnutls_record_recv(c->p.s, buf + got, sizeof(buf) - got);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			continue;
+		ck_assert_msg(n > 0, "peer recv: %s", n == 0 ? "EOF" : gnutls_strerror((int)n));
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(memcmp(buf, want, len), 0);
+}
+
+/* Linux 6.14 taught kTLS to take a new key (TLS 1.3 KeyUpdate). */
+static bool kernel_can_rekey(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	ck_assert_int_eq(uname(&u), 0);
+	ck_assert_int_ge(sscanf(u.release, "%u.%u", &major, &minor), 1);
+	return major > 6 || (major == 6 && minor >= 14);
+}
+
+/* ------------------------------------------------------------ (a) tickets */
+
+/* The server's tickets come through the kernel, land in the cache, and the next connection resumes. */
+START_TEST(test_ticket_then_resume)
+{
+	struct handoff_cache *cache = handoff_cache_new(4);
+	struct handoff_config *cfg;
+	struct conn c;
+	int i;
+
+	ck_assert_ptr_nonnull(cache);
+	cfg = kt_client_config(HANDOFF_PROTOCOL_TLSv1_3, "AES-128-GCM", cache);
+	for (i = 0; i < 2; i++) {
+		conn_start(&c, HANDOFF_PROTOCOL_TLSv1_3, cfg, false, true);
+		ck_assert_int_eq(handoff_conn_resumed(c.h), i);
+		ck_assert_int_eq(gnutls_session_is_resumed(c.p.s), i);
+		/* GnuTLS sent its tickets at the end of its handshake; the data follows them. */
+		peer_send(&c, "data after the tickets");
+		read_expect(&c, "data after the tickets");
+		ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+		peer_expect(&c, "pong");
+		conn_free(&c);
+	}
+	handoff_config_free(cfg);
+	handoff_cache_free(cache);
+}
+END_TEST
+
+/*
+ * For the documentation: a plain read(2) that meets a ticket record (the
+ * kernel cannot give its type without a control buffer) fails with EIO.
+ * That is why a TLS 1.3 client with a session cache reads with handoff_read().
+ */
+START_TEST(test_plain_read_meets_ticket)
+{
+	struct handoff_cache *cache = handoff_cache_new(4);
+	struct handoff_config *cfg = kt_client_config(HANDOFF_PROTOCOL_TLSv1_3, "AES-128-GCM", cache);
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_3, cfg, false, true);
+	peer_send(&c, "data");
+	wait_readable(c.ours);
+	n = read(c.ours, buf, sizeof(buf));
+	printf("TLS 1.3: plain read() on a NewSessionTicket record: %zd (%s)\n", n,
+	       n < 0 ? strerror(errno) : "data");
+	fflush(stdout);
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(errno, EIO);
+	conn_free(&c);
+	handoff_config_free(cfg);
+	handoff_cache_free(cache);
+}
+END_TEST
+
+/* ------------------------------------------------------ (b) close_notify */
+
+/* _i: the version index.  handoff_read gives 0 at close_notify, after the data before it. */
+START_TEST(test_close_notify_reads_eof)
+{
+	struct conn c;
+	char b;
+
+	conn_start(&c, kt_protocol[_i], NULL, false, false);
+	peer_send(&c, "last words");
+	ck_assert_int_eq(gnutls_bye(c.p.s, GNUTLS_SHUT_WR), 0);
+	read_expect(&c, "last words");
+	wait_readable(c.ours);
+	ck_assert_int_eq(handoff_read(c.h, &b, 1), 0);
+	ck_assert_int_eq(handoff_read(c.h, &b, 1), 0);	/* and stays EOF */
+	/* Our direction is still open: the peer reads our answer, then our close_notify. */
+	ck_assert_int_eq(write(c.ours, "bye", 3), 3);
+	peer_expect(&c, "bye");
+	ck_assert_int_eq(handoff_close(c.h), 0);
+	ck_assert_int_eq(gnutls_record_recv(c.p.s, &b, 1), 0);
+	conn_free(&c);
+}
+END_TEST
+
+/* For the documentation: what a plain read(2) returns at the peer's close_notify. */
+START_TEST(test_close_notify_plain_read)
+{
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+	int err;
+
+	conn_start(&c, kt_protocol[_i], NULL, false, false);
+	ck_assert_int_eq(gnutls_bye(c.p.s, GNUTLS_SHUT_WR), 0);
+	wait_readable(c.ours);
+	n = read(c.ours, buf, sizeof(buf));
+	err = errno;
+	printf("%s: plain read() on close_notify: %zd (%s)\n", handoff_conn_version(c.h), n,
+	       n < 0 ? strerror(err) : n == 0 ? "EOF" : "data");
+	fflush(stdout);
+	/* The alert record has no place in a plain read: the kernel refuses it with EIO. */
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(err, EIO);
+	conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------ (c) fatal alert */
+
+START_TEST(test_fatal_alert_named)
+{
+	struct conn c;
+	char b;
+
+	conn_start(&c, kt_protocol[_i], NULL, false, false);
+	ck_assert_int_eq(gnutls_alert_send(c.p.s, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR), 0);
+	wait_readable(c.ours);
+	ck_assert_int_eq(handoff_read(c.h, &b, 1), -1);
+	/* GnuTLS names it "Internal error (GNUTLS_A_INTERNAL_ERROR)"; RFC 8446 says internal_error. */
+	ck_assert_msg(strcasestr(handoff_error(c.h), "internal_error") != NULL, "error: %s",
+		      handoff_error(c.h));
+	/* (handoff_conn_version() is NULL once the connection failed, so name it ourselves.) */
+	printf("%s: fatal alert -> %s\n", _i ? "TLSv1.3" : "TLSv1.2", handoff_error(c.h));
+	fflush(stdout);
+	/* A failed connection stays failed. */
+	ck_assert_int_eq(handoff_read(c.h, &b, 1), -1);
+	conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------ (d) KeyUpdate */
+
+/*
+ * The peer updates its key and asks for ours.  6.14+: the data after it
+ * arrives, we answer under a new key of our own, data keeps flowing both
+ * ways.  Older kernels cannot take a second key: handoff_read says so
+ * (and does not hang).
+ */
+START_TEST(test_key_update)
+{
+	bool can = kernel_can_rekey();
+	struct utsname u;
+	struct conn c;
+	char b;
+	int round;
+	ssize_t n;
+
+	uname(&u);
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_3, NULL, false, false);
+	ck_assert_int_eq(gnutls_session_key_update(c.p.s, GNUTLS_KU_PEER), 0);
+	peer_send(&c, "after the key update");
+	if (!can) {
+		wait_readable(c.ours);
+		n = handoff_read(c.h, &b, 1);
+		printf("kernel %s: KeyUpdate -> handoff_read %zd: %s\n", u.release, n,
+		       handoff_error(c.h));
+		fflush(stdout);
+		ck_assert_int_eq(n, -1);
+		ck_assert_msg(strstr(handoff_error(c.h), "cannot re-key") != NULL, "error: %s",
+			      handoff_error(c.h));
+		ck_assert_ptr_nonnull(strstr(handoff_error(c.h), "6.14"));
+		conn_free(&c);
+		return;
+	}
+	read_expect(&c, "after the key update");
+	/* Our KeyUpdate went out before this; the peer takes it, then our data under the new key. */
+	ck_assert_int_eq(write(c.ours, "answer under our new key", 24), 24);
+	peer_expect(&c, "answer under our new key");
+	for (round = 0; round < 3; round++) {
+		/* Again, from both sides' new keys; the last round without asking us to update. */
+		ck_assert_int_eq(gnutls_session_key_update(c.p.s, round < 2 ? GNUTLS_KU_PEER : 0), 0);
+		peer_send(&c, "ping");
+		read_expect(&c, "ping");
+		ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+		peer_expect(&c, "pong");
+	}
+	printf("kernel %s: 4 KeyUpdates taken, data flowed both ways after each\n", u.release);
+	fflush(stdout);
+	ck_assert_int_eq(handoff_close(c.h), 0);
+	ck_assert_int_eq(gnutls_record_recv(c.p.s, &b, 1), 0);
+	conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------- (e) data in the Finished's segment */
+
+struct eager_peer {
+	struct kt_peer p;
+	const char *payload;
+	int ret;
+};
+
+/* Cork just before our Finished goes out, so the data that follows shares its segment. */
+static int cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
+				unsigned incoming, const gnutls_datum_t *msg)
+{
+	int fd = (int)(intptr_t)gnutls_session_get_ptr(session), on = 1;
+
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (!incoming)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	return 0;
+}
+
+static int eager_run(void *arg)
+{
+	struct eager_peer *e = arg;
+	int off = 0;
+
+	e->ret = kt_peer_handshake(&e->p);
+	if (e->ret == 0)
+		e->ret = (int)gnutls_record_send(e->p.s, e->payload, strlen(e->payload));
+	setsockopt(e->p.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	return 0;
+}
+
+/*
+ * _i: version * 2 + role.  The peer's Finished is the last handshake
+ * flight for a TLS 1.2 server and a TLS 1.3 client; the other two are run
+ * too (the cork then holds a flight until the kernel's 200 ms flush).
+ */
+START_TEST(test_data_in_finished_segment)
+{
+	unsigned protocols = kt_protocol[_i / 2];
+	bool we_serve = _i % 2;
+	struct handoff_config *cfg;
+	struct eager_peer e = { .payload = "sent in the same segment as Finished" };
+	struct handoff *h;
+	char buf[128];
+	int fds[2], ours, ret;
+	pthread_t t;
+	ssize_t n;
+
+	tu_tcp_pair(fds);
+	ours = fds[we_serve];
+	kt_set_timeouts(ours);
+	cfg = we_serve ? kt_server_config(protocols, "AES-128-GCM", false) :
+			 kt_client_config(protocols, "AES-128-GCM", NULL);
+	h = we_serve ? handoff_server(cfg, ours) : handoff_client(cfg, ours, "localhost");
+	kt_peer_init(&e.p, fds[!we_serve], !we_serve, protocols, "AES-128-GCM", 0);
+	gnutls_session_set_ptr(e.p.s, (void *)(intptr_t)fds[!we_serve]);
+	gnutls_handshake_set_hook_function(e.p.s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_PRE,
+					   cork_before_finished);
+	t = tu_spawn(eager_run, &e);
+	ret = handoff_handshake(h);
+	if (ret != 0) {
+		shutdown(ours, SHUT_RDWR);
+		tu_join(t);
+	}
+	ck_assert_msg(ret == 0, "%s", handoff_error(h));
+	ck_assert_int_eq(handoff_conn_ktls(h), 1);
+	wait_readable(ours);
+	/* The first plain read gets the whole payload: nothing was left in GnuTLS. */
+	n = read(ours, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(e.ret > 0, "peer: %s", gnutls_strerror(e.ret));
+	ck_assert_msg(n == (ssize_t)strlen(e.payload), "read %zd: %s", n,
+		      n < 0 ? strerror(errno) : "short");
+	ck_assert_int_eq(memcmp(buf, e.payload, (size_t)n), 0);
+	handoff_free(h);
+	handoff_config_free(cfg);
+	kt_peer_free(&e.p);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* ------------------------------------------------ (f) our close_notify */
+
+/* _i: version * 2 + role.  handoff_close goes through the kernel; GnuTLS reads a clean EOF. */
+START_TEST(test_our_close_notify)
+{
+	struct conn c;
+	char b;
+
+	conn_start(&c, kt_protocol[_i / 2], NULL, _i % 2, false);
+	ck_assert_int_eq(write(c.ours, "final", 5), 5);
+	ck_assert_int_eq(handoff_close(c.h), 0);
+	ck_assert_int_eq(handoff_close(c.h), 0);	/* sent once */
+	peer_expect(&c, "final");
+	ck_assert_int_eq(gnutls_record_recv(c.p.s, &b, 1), 0);
+	/* Writing after close_notify is refused by us, not sent. */
+	ck_assert_int_eq(handoff_write(c.h, "x", 1), -1);
+	conn_free(&c);
+}
+END_TEST
+
+static Suite *after_suite(void)
+{
+	Suite *s = suite_create("ktls_after");
+	TCase *tc = tcase_create("after");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_ticket_then_resume);
+	tcase_add_test(tc, test_plain_read_meets_ticket);
+	tcase_add_loop_test(tc, test_close_notify_reads_eof, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_loop_test(tc, test_close_notify_plain_read, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_loop_test(tc, test_fatal_alert_named, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_test(tc, test_key_update);
+	tcase_add_loop_test(tc, test_data_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	kt_require_ktls();
+	return tu_run(after_suite());
+}
