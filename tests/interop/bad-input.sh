@@ -98,7 +98,7 @@ fi
 
 gserv_cert cbc-only server.pem server-key.pem \
 	--priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC" &&
-	connect_case cbc-only "server sent fatal alert: Handshake failed" "${CA[@]}"
+	connect_case cbc-only "server sent fatal alert: handshake_failure (Handshake failed)" "${CA[@]}"
 stop_peer "$PEER_PID"
 
 # --- our server: a client without the required certificate

@@ -227,8 +227,7 @@ int handoff_conn_fd(struct handoff *h)
 
 static bool established(const struct handoff *h)
 {
-	return h->state == CONN_KTLS || h->state == CONN_USERSPACE ||
-	       (h->state == CONN_CLOSED && h->session);
+	return h->negotiated;
 }
 
 const char *handoff_conn_version(struct handoff *h)

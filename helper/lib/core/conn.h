@@ -40,7 +40,8 @@ struct handoff {
 	struct transport transport;
 	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
 
-	/* Filled when the handshake completes. */
+	/* Filled when the handshake completes; kept if the connection later fails. */
+	bool negotiated;
 	enum handoff_tls_version version;
 	enum handoff_cipher cipher;
 	bool resumed;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "core/conn.h"
+#include "handshake/alert.h"
 #include "handshake/posthandshake.h"
 #include "handshake/session.h"
 #include "ktls/ktls.h"
@@ -242,11 +243,10 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 			return conn_fail(h, "connection closed without close_notify (possible "
 					    "truncation attack)");
 		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
-			gnutls_alert_description_t a = gnutls_alert_get(h->session);
-			const char *strname = gnutls_alert_get_strname(a);
+			char name[128];
 
-			return conn_fail(h, "peer sent fatal alert: %s (%s)", gnutls_alert_get_name(a),
-					 strname ? strname : "unknown");
+			return conn_fail(h, "peer sent fatal alert: %s",
+					 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
 			return conn_fail(h, "a record failed authentication (bad record MAC): the "

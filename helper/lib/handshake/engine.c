@@ -12,6 +12,7 @@
 
 #include <gnutls/x509.h>
 
+#include "handshake/alert.h"
 #include "handshake/engine.h"
 #include "handshake/priority.h"
 #include "handshake/session.h"
@@ -103,9 +104,12 @@ static int explain_failure(struct handoff *h, int err)
 	switch (err) {
 	case GNUTLS_E_TIMEDOUT:
 		return conn_fail(h, "handshake timed out after %u ms", h->cfg->timeout_ms);
-	case GNUTLS_E_FATAL_ALERT_RECEIVED:
+	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+		char name[128];
+
 		return conn_fail(h, "%s sent fatal alert: %s", who,
-				 gnutls_alert_get_name(gnutls_alert_get(h->session)));
+				 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
+	}
 	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
 		return conn_fail(h, "%s offers no protocol version we accept (TLS 1.2 or 1.3 required)",
 				 who);
@@ -163,6 +167,7 @@ static int collect(struct handoff *h)
 		return conn_fail(h, "negotiated cipher %s, which kernel TLS cannot carry",
 				 gnutls_cipher_get_name(gnutls_cipher_get(s)));
 	h->resumed = gnutls_session_is_resumed(s);
+	h->negotiated = true;
 
 	if (gnutls_alpn_get_selected_protocol(s, &d) == 0 && !(h->alpn = dup_datum(&d)))
 		goto err_nomem;

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handshake/alert.h"
 #include "handshake/posthandshake.h"
 #include "handshake/session.h"
 #include "ktls/ktls.h"
@@ -131,18 +132,6 @@ static int fail_fatal(struct handoff *h, gnutls_alert_description_t desc, const 
 	return conn_fail(h, "%s", what);
 }
 
-static const char *alert_name(unsigned desc, char *buf, size_t len)
-{
-	const char *name = gnutls_alert_get_name((gnutls_alert_description_t)desc);
-	const char *strname = gnutls_alert_get_strname((gnutls_alert_description_t)desc);
-
-	if (name && strname)
-		snprintf(buf, len, "%s (%s)", name, strname);
-	else
-		snprintf(buf, len, "unknown alert %u", desc);
-	return buf;
-}
-
 static bool is_tls13(const struct handoff *h)
 {
 	return gnutls_protocol_get_version(h->session) == GNUTLS_TLS1_3;
@@ -174,7 +163,7 @@ static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
 	 */
 	if (desc == GNUTLS_A_USER_CANCELED || (!is_tls13(h) && level == GNUTLS_AL_WARNING))
 		return 0;
-	return conn_fail(h, "peer sent fatal alert: %s", alert_name(desc, name, sizeof(name)));
+	return conn_fail(h, "peer sent fatal alert: %s", alert_describe(desc, name, sizeof(name)));
 }
 
 /*

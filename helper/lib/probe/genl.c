@@ -127,8 +127,15 @@ int probe_genl_parse_reply(const void *buf, size_t len, uint32_t seq,
 	 * from the kernel is whole messages, so anything left over is damage.
 	 */
 	left = (int)len;
-	while (mnl_nlmsg_ok(nlh, left))
+	while (mnl_nlmsg_ok(nlh, left)) {
+		/*
+		 * mnl_nlmsg_ok() compares nlmsg_len as an int: 0x80000000 and
+		 * up pass, and mnl_nlmsg_next() then loops or runs off the buffer.
+		 */
+		if (nlh->nlmsg_len > (uint32_t)left)
+			return -EPROTO;
 		nlh = mnl_nlmsg_next(nlh, &left);
+	}
 	if (left > 0)
 		return -EPROTO;
 
@@ -136,8 +143,11 @@ int probe_genl_parse_reply(const void *buf, size_t len, uint32_t seq,
 	ret = mnl_cb_run(buf, len, seq, portid, family_msg_cb, &reply);
 	if (ret < 0) {
 		ret = errno;
-		/* libmnl says EBADMSG for a short error message: damage too. */
-		if (ret == 0 || ret == EBADMSG)
+		/*
+		 * libmnl says EBADMSG for a short error message: damage too.  So
+		 * is an error field that is no -errno: libmnl passes it on as is.
+		 */
+		if (ret <= 0 || ret >= 4096 || ret == EBADMSG)
 			ret = EPROTO;
 		return -ret;
 	}
