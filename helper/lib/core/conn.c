@@ -131,6 +131,8 @@ static int hand_off(struct handoff *h)
 	const char *step = NULL;
 	int ret;
 
+	if ((h->test_flags & CONN_TEST_USERSPACE) && h->cfg->insecure_userspace_fallback)
+		goto userspace;
 	if (h->test_flags & CONN_TEST_NO_INSTALL) {
 		h->state = CONN_KTLS;
 		return posthandshake_begin(h);

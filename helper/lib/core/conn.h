@@ -27,6 +27,7 @@ enum conn_state {
 /* Internal test switches (never set by the public API). */
 #define CONN_TEST_NO_INSTALL (1u << 0)	/* stop after the handshake, keys not installed */
 #define CONN_TEST_NO_PROBE (1u << 1)	/* do not filter ciphers by the kernel probe */
+#define CONN_TEST_USERSPACE (1u << 2)	/* take the user-space fallback even where kTLS works */
 
 struct handoff {
 	struct handoff_config *cfg;	/* referenced */
