@@ -58,6 +58,12 @@ for d in $VM_TMPFS; do
 	mount -t tmpfs -o mode=1777 tmpfs "/host$d" ||
 		say "warning: cannot put a tmpfs on $d"
 done
+# The caller's folder, when a tmpfs above would hide it (run.sh shares it).
+if [ -n "${VM_WORKSHARE:-}" ]; then
+	mkdir -p "/host$VM_WORKSHARE" || die "cannot create $VM_WORKSHARE in the guest"
+	mount -t 9p -o "$p9,ro,cache=$VM_9P_CACHE" handoffwork "/host$VM_WORKSHARE" ||
+		die "cannot mount the caller's folder $VM_WORKSHARE"
+fi
 
 # Kernel-initiated module loads (request_module) run /sbin/modprobe in this
 # initramfs, which has no modules: send them to the host's modprobe and the

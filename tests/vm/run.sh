@@ -80,8 +80,11 @@ hidden_in_guest() {
 	return 1
 }
 
-if d=$(hidden_in_guest "$cwd"); then
-	vm_die "the current folder $cwd is hidden by a tmpfs ($d) in the guest"
+# A build tree under /tmp (say, a CI checkout) would vanish under the
+# guest's tmpfs: it then gets a 9p share of its own, mounted at the same path.
+workshare=
+if hidden_in_guest "$cwd" >/dev/null; then
+	workshare=$cwd
 fi
 if d=$(hidden_in_guest "$(realpath -m "$VM_CACHE")"); then
 	vm_die "the cache $VM_CACHE is hidden by a tmpfs ($d) in the guest; set HANDOFF_VM_CACHE"
@@ -89,7 +92,11 @@ fi
 for t in "${tests[@]}"; do
 	[[ $t != *$'\n'* ]] || vm_die "test path with a newline: $t"
 	[[ -f $t && -x $t ]] || vm_die "$t: not an executable file"
-	if d=$(hidden_in_guest "$(realpath "$t")"); then
+	tp=$(realpath "$t")
+	if [[ -n $workshare && ( $tp == "$workshare" || $tp == "$workshare"/* ) ]]; then
+		continue
+	fi
+	if d=$(hidden_in_guest "$tp"); then
 		vm_die "$t is hidden by a tmpfs ($d) in the guest"
 	fi
 done
@@ -202,6 +209,7 @@ run_kernel() {
 		printf 'VM_MODULES=%s\n' "$(quote "$MODULES")"
 		printf 'VM_TMPFS=%s\n' "$(quote "$TMPFS")"
 		printf 'VM_CWD=%s\n' "$(quote "$cwd")"
+		printf 'VM_WORKSHARE=%s\n' "$(quote "$workshare")"
 		printf 'VM_TEST_TIMEOUT=%s\n' "$timeout_s"
 		printf 'VM_SHELL=%s\n' "$shell"
 		printf 'VM_TERM=%s\n' "$(quote "${TERM:-}")"
@@ -225,6 +233,9 @@ run_kernel() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$share,mount_tag=handoffjob,security_model=none"
 	)
+	if [[ -n $workshare ]]; then
+		qemu+=(-virtfs "local,path=$workshare,mount_tag=handoffwork,security_model=none,readonly=on,multidevs=remap")
+	fi
 	local start rc=0 budget=$BOOT_BUDGET
 	start=$(date +%s)
 	if [[ $shell -eq 1 ]]; then
