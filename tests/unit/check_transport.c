@@ -112,6 +112,26 @@ START_TEST(test_pull_eof_and_eagain)
 }
 END_TEST
 
+/* "Again" on a blocking fd means GnuTLS lost a write error: retry, but not forever. */
+START_TEST(test_retry_again)
+{
+	unsigned tries = 0, n = 0;
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	while (transport_retry_again(fds[0], &tries))
+		n++;
+	ck_assert_int_eq(n, TRANSPORT_MAX_RETRIES);
+	/* A non-blocking caller gets WANT_POLL* instead: never a retry. */
+	tries = 0;
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert(!transport_retry_again(fds[0], &tries));
+	ck_assert(!transport_retry_again(-1, &tries));
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 /* ---- the peer that sends data right after its Finished ---------------- */
 
 struct peer {
@@ -308,6 +328,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pull_stops_at_record_end);
 	tcase_add_test(tc, test_pull_split_header);
 	tcase_add_test(tc, test_pull_eof_and_eagain);
+	tcase_add_test(tc, test_retry_again);
 	tcase_add_test(tc, test_data_after_finished_tls13);
 	tcase_add_test(tc, test_data_after_finished_tls12);
 	tcase_add_test(tc, test_greedy_control_tls13);

@@ -261,11 +261,13 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 
 static ssize_t user_write(struct handoff *h, const void *buf, size_t len)
 {
+	unsigned tries = 0;
 	ssize_t n;
 
 	do
 		n = gnutls_record_send(h->session, buf, len);
-	while (n == GNUTLS_E_INTERRUPTED);
+	while (n == GNUTLS_E_INTERRUPTED ||
+	       (n == GNUTLS_E_AGAIN && transport_retry_again(h->fd, &tries)));
 	if (n >= 0)
 		return n;
 	if (n == GNUTLS_E_AGAIN)
@@ -277,11 +279,13 @@ static ssize_t user_write(struct handoff *h, const void *buf, size_t len)
 
 static int user_close(struct handoff *h)
 {
+	unsigned tries = 0;
 	int ret;
 
 	do
 		ret = gnutls_bye(h->session, GNUTLS_SHUT_WR);
-	while (ret == GNUTLS_E_INTERRUPTED);
+	while (ret == GNUTLS_E_INTERRUPTED ||
+	       (ret == GNUTLS_E_AGAIN && transport_retry_again(h->fd, &tries)));
 	if (ret == GNUTLS_E_AGAIN)
 		return user_want(h);
 	if (ret < 0)

@@ -98,3 +98,12 @@ int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 	while (ret < 0 && errno == EINTR);
 	return ret;
 }
+
+bool transport_retry_again(int fd, unsigned *tries)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return false;
+	return (*tries)++ < TRANSPORT_MAX_RETRIES;
+}

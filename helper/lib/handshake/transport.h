@@ -13,6 +13,7 @@
 #define HANDOFF_HANDSHAKE_TRANSPORT_H
 
 #include <gnutls/gnutls.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,16 @@ void transport_attach(struct transport *t, gnutls_session_t session);
 
 /* 1 if a record is partly read (header or body), 0 on a record boundary. */
 int transport_mid_record(const struct transport *t);
+
+/*
+ * transport_retry_again - after GNUTLS_E_AGAIN, whether to call GnuTLS again
+ * at once.  GnuTLS also says "again" on a blocking fd when part of a flight
+ * went out and the rest failed (its writev emulation drops that error); the
+ * retry then reports the real error.  Only blocking fds retry, at most
+ * TRANSPORT_MAX_RETRIES times per call (*tries counts).
+ */
+#define TRANSPORT_MAX_RETRIES 64
+bool transport_retry_again(int fd, unsigned *tries);
 
 /* The GnuTLS callbacks, exposed for unit tests. */
 ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
