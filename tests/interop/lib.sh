@@ -113,6 +113,13 @@ port_listening() {
 		/proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+# port_accepts PORT - a real connect to 127.0.0.1:PORT works.  A LISTEN line
+# is not enough: gnutls-serv opens its IPv6 socket before the IPv4 one, and
+# in a slow (TCG) guest a client can land in between.
+port_accepts() {
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
 random_port() {
 	local p
 	while :; do
@@ -137,8 +144,8 @@ start_peer() {
 		timeout 60 "${argv[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
 		PEER_PID=$!
 		T_PIDS+=("$PEER_PID")
-		for i in $(seq 1 100); do
-			if port_listening "$PORT"; then
+		for i in $(seq 1 200); do
+			if port_listening "$PORT" && port_accepts "$PORT"; then
 				return 0
 			fi
 			kill -0 "$PEER_PID" 2>/dev/null || break
