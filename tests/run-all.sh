@@ -59,6 +59,15 @@ make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror TESTS= >/tmp/handof
 passed=$((passed + 1))
 echo "distcheck: ok"
 
+step "the VM harness itself (failures, hangs and panics are reported as such)"
+bash tests/vm/selftest.sh --kernel 6.12 2>&1 | tee /tmp/handoff-vm-selftest.log
+rc=${PIPESTATUS[0]}
+while read -r p f; do
+	passed=$((passed + p))
+	failed=$((failed + f))
+done < <(sed -n 's/^vm-selftest: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' /tmp/handoff-vm-selftest.log)
+[[ $rc -eq 0 ]] || finish 1
+
 step "the suite in real kernels (make check-vm)"
 make check-vm 2>&1 | tee /tmp/handoff-vm.log
 rc=${PIPESTATUS[0]}

@@ -3,8 +3,9 @@
 #
 # Tests the harness itself on each kernel: a real kTLS smoke test must pass,
 # and a failing, a hanging and a kernel-crashing test must each be reported
-# as the failure it is; a clean run must exit 0, and a guest that outlives
-# the host-side watchdog must be killed and reported.
+# as the failure it is; a clean run must exit 0; a guest that crashes while
+# booting, before any test, is booted again; and a guest that outlives the
+# host-side watchdog must be killed and reported.
 #
 # run.sh's own output (which has expected failures in it) is kept in files
 # and shown, indented, only when a check fails, so that its summary lines
@@ -127,6 +128,15 @@ for id in "${ids[@]}"; do
 	n="$id clean"
 	expect_rc "$n" "$log" "run.sh succeeds" "$rc" 0
 	expect_line "$n" "$log" "summary line" "vm[$id]: 2 passed, 0 failed"
+
+	# A crash while booting, before any test: booted again, then all passes.
+	log=$logs/$id-bootpanic.log
+	rc=0
+	HANDOFF_VM_SELFTEST_BOOT_PANIC=1 tests/vm/run.sh --kernel "$id" -- "$smoke" >"$log" 2>&1 || rc=$?
+	n="$id boot panic"
+	expect_rc "$n" "$log" "run.sh succeeds after booting again" "$rc" 0
+	expect "$n" "$log" "the second boot is announced" "guest panicked while booting, before any test (boot 1); booting again"
+	expect_line "$n" "$log" "summary line" "vm[$id]: 1 passed, 0 failed"
 
 	log=$logs/$id-watchdog.log
 	rc=0
