@@ -624,6 +624,39 @@ START_TEST(test_records)
 }
 END_TEST
 
+/*
+ * A message that claims 16 MiB and never ends: we stop feeding GnuTLS past
+ * 128 KiB instead of letting it buffer the lot, and say why.
+ */
+START_TEST(test_oversized_message)
+{
+	static uint8_t rec[16384];
+	uint8_t sent[2];
+	struct pair p;
+	int i, ret = 0;
+
+	pair_start(&p, TLS13, NULL, NULL);
+	memset(rec, 0xab, sizeof(rec));
+	rec[0] = 4;	/* NewSessionTicket */
+	rec[1] = 0xff;
+	rec[2] = 0xff;
+	rec[3] = 0xff;
+	for (i = 0; i < 64 && ret == 0; i++) {
+		ret = posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, rec, sizeof(rec));
+		rec[0] = rec[1] = rec[2] = rec[3] = 0xab;	/* the rest is body */
+	}
+	ck_assert_int_eq(ret, -1);
+	/* Refused on the record that went past 128 KiB, not at the end of 1 MiB. */
+	ck_assert_int_eq(i, 128 * 1024 / (int)sizeof(rec) + 1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "larger than 128 KiB"));
+	ck_assert_int_eq(p.h->state, CONN_FAILED);
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
+	ck_assert_int_eq(sent[1], GNUTLS_A_RECORD_OVERFLOW);
+	pair_free(&p);
+}
+END_TEST
+
 /* The pull function must never run after the hand-off: it would eat kernel plaintext. */
 START_TEST(test_transport_fenced)
 {
@@ -828,6 +861,7 @@ static Suite *posthandshake_suite(void)
 	tcase_add_loop_test(tc, test_key_update, 0, (int)ARRAY_SIZE(ku_ciphers));
 	tcase_add_test(tc, test_key_update_not_requested);
 	tcase_add_loop_test(tc, test_records, 0, (int)ARRAY_SIZE(rec_cases));
+	tcase_add_test(tc, test_oversized_message);
 	tcase_add_test(tc, test_transport_fenced);
 	tcase_add_test(tc, test_io_kernel_path);
 	tcase_add_test(tc, test_io_after_peer_close);

@@ -53,6 +53,7 @@ struct handoff {
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
 
 	bool sent_close;
+	size_t ph_partial;		/* bytes of an unfinished post-handshake message fed to GnuTLS */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
 	unsigned test_flags;		/* CONN_TEST_* */
 };

@@ -39,6 +39,13 @@
 #include "util/wipe.h"
 
 #define HS_HEADER 4
+/*
+ * The most we let GnuTLS hold of a post-handshake message that has not
+ * ended yet.  A NewSessionTicket is at most ~130 KiB by its length fields
+ * and a few hundred bytes in practice; a KeyUpdate is 5 bytes.  GnuTLS
+ * itself would buffer a claimed 16 MiB message.
+ */
+#define PH_MAX_PARTIAL (128 * 1024)
 #define HS_HELLO_REQUEST 0
 #define HS_CLIENT_HELLO 1
 
@@ -279,8 +286,18 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 	ret = gnutls_handshake_write(h->session, GNUTLS_ENCRYPTION_LEVEL_APPLICATION, data, len);
 	ph_current = NULL;
 	/* The record ended inside a message: GnuTLS keeps the part until the rest arrives. */
-	if (ret == GNUTLS_E_AGAIN)
+	if (ret == GNUTLS_E_AGAIN) {
+		/* A message ended in this record: only what follows it is unfinished. */
+		if (seen.tickets || seen.key_update)
+			h->ph_partial = 0;
+		h->ph_partial += len;
+		if (h->ph_partial > PH_MAX_PARTIAL)
+			return fail_fatal(h, GNUTLS_A_RECORD_OVERFLOW,
+					  "peer sent a post-handshake message larger than 128 KiB");
 		ret = 0;
+	} else {
+		h->ph_partial = 0;
+	}
 	if (ret < 0) {
 		if (ret == GNUTLS_E_UNEXPECTED_PACKET)
 			snprintf(msg, sizeof(msg),
