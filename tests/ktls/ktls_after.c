@@ -328,20 +328,6 @@ struct eager_peer {
 	int ret;
 };
 
-/* Cork just before our Finished goes out, so the data that follows shares its segment. */
-static int cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
-				unsigned incoming, const gnutls_datum_t *msg)
-{
-	int fd = (int)(intptr_t)gnutls_session_get_ptr(session), on = 1;
-
-	(void)htype;
-	(void)when;
-	(void)msg;
-	if (!incoming)
-		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-	return 0;
-}
-
 static int eager_run(void *arg)
 {
 	struct eager_peer *e = arg;
@@ -380,7 +366,7 @@ START_TEST(test_data_in_finished_segment)
 	kt_peer_init(&e.p, fds[!we_serve], !we_serve, protocols, "AES-128-GCM", 0);
 	gnutls_session_set_ptr(e.p.s, (void *)(intptr_t)fds[!we_serve]);
 	gnutls_handshake_set_hook_function(e.p.s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_PRE,
-					   cork_before_finished);
+					   tu_cork_before_finished);
 	t = tu_spawn(eager_run, &e);
 	ret = handoff_handshake(h);
 	if (ret != 0) {

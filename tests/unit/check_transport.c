@@ -142,20 +142,6 @@ struct peer {
 	int ret;
 };
 
-/* Cork the socket just before our Finished goes out, so the data that follows shares its segment. */
-static int cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
-				unsigned incoming, const gnutls_datum_t *msg)
-{
-	int fd = (int)(intptr_t)gnutls_session_get_ptr(session), on = 1;
-
-	(void)htype;
-	(void)when;
-	(void)msg;
-	if (!incoming)
-		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-	return 0;
-}
-
 static int run_peer(void *p)
 {
 	struct peer *pe = p;
@@ -175,7 +161,7 @@ static int run_peer(void *p)
 	gnutls_transport_set_int(s, pe->fd);
 	gnutls_session_set_ptr(s, (void *)(intptr_t)pe->fd);
 	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_PRE,
-					   cork_before_finished);
+					   tu_cork_before_finished);
 	do
 		ret = gnutls_handshake(s);
 	while (ret < 0 && !gnutls_error_is_fatal(ret));

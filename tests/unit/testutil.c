@@ -137,6 +137,19 @@ void tu_pair_free(struct tu_pair *p)
 	p->cli = p->srv = NULL;
 }
 
+int tu_cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
+			    unsigned incoming, const gnutls_datum_t *msg)
+{
+	int fd = (int)(intptr_t)gnutls_session_get_ptr(session), on = 1;
+
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (!incoming)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	return 0;
+}
+
 int tu_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);

@@ -4,6 +4,7 @@
 #define HANDOFF_TESTUTIL_H
 
 #include <check.h>
+#include <gnutls/gnutls.h>
 #include <pthread.h>
 
 /* A connected TCP pair over 127.0.0.1: fds[0] the client end, fds[1] the server end. */
@@ -40,6 +41,15 @@ struct tu_pair {
 void tu_handshake_pair(struct tu_pair *p, struct handoff_config *ccfg,
 		       struct handoff_config *scfg, const char *servername, unsigned test_flags);
 void tu_pair_free(struct tu_pair *p);
+
+/*
+ * tu_cork_before_finished - a GnuTLS handshake hook (GNUTLS_HANDSHAKE_FINISHED,
+ * GNUTLS_HOOK_PRE) for a peer whose session pointer is its fd: corks the
+ * socket just before the peer's own Finished goes out, so that data the peer
+ * sends right after the handshake (then uncorks) shares Finished's segment.
+ */
+int tu_cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
+			    unsigned incoming, const gnutls_datum_t *msg);
 
 /* srunner boilerplate: run suite s, return the process exit status. */
 int tu_run(Suite *s);
