@@ -78,18 +78,28 @@ struct handoff *handoff_server(struct handoff_config *cfg, int fd)
 	return conn_new(cfg, fd, true, NULL);
 }
 
-/* Fail before any byte goes out when the kernel could not take the keys anyway. */
+static int fail_no_ulp(struct handoff *h, int err)
+{
+	return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)", strerror(err),
+			 probe_advice("ulp", err));
+}
+
+/*
+ * Probe the kernel once for the whole handshake (the engine filters the
+ * ciphers with it, the hand-off checks the negotiated pair against it), and
+ * fail before any byte goes out when the kernel could not take the keys.
+ */
 static int check_kernel(struct handoff *h)
 {
-	struct handoff_kernel_info info;
-
-	if ((h->test_flags & CONN_TEST_NO_PROBE) || h->cfg->insecure_userspace_fallback)
+	if (h->test_flags & CONN_TEST_NO_PROBE)
 		return 0;
-	if (handoff_kernel_probe(&info, 0) < 0)
+	h->kernel_known = handoff_kernel_probe(&h->kernel, 0) == 0;
+	if (h->cfg->insecure_userspace_fallback)
+		return 0;
+	if (!h->kernel_known)
 		return conn_fail(h, "cannot probe kernel TLS support: %s", strerror(errno));
-	if (info.ulp_errno)
-		return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)",
-				 strerror(info.ulp_errno), probe_advice("ulp", info.ulp_errno));
+	if (h->kernel.ulp_errno)
+		return fail_no_ulp(h, h->kernel.ulp_errno);
 	return 0;
 }
 
@@ -127,7 +137,6 @@ static bool deadline_passed(const struct handoff *h)
  */
 static int hand_off(struct handoff *h)
 {
-	struct handoff_kernel_info info;
 	const char *step = NULL;
 	int ret;
 
@@ -137,8 +146,7 @@ static int hand_off(struct handoff *h)
 		h->state = CONN_KTLS;
 		return posthandshake_begin(h);
 	}
-	if (!(h->test_flags & CONN_TEST_NO_PROBE) && handoff_kernel_probe(&info, 0) == 0 &&
-	    !handoff_kernel_supports(&info, h->version, h->cipher)) {
+	if (h->kernel_known && !handoff_kernel_supports(&h->kernel, h->version, h->cipher)) {
 		if (h->cfg->insecure_userspace_fallback)
 			goto userspace;
 		return conn_fail(h, "kernel TLS cannot run %s with %s (see 'handoff check')",
@@ -152,8 +160,7 @@ static int hand_off(struct handoff *h)
 		if (step && strcmp(step, "TCP_ULP") == 0 && h->cfg->insecure_userspace_fallback)
 			goto userspace;
 		if (step && strcmp(step, "TCP_ULP") == 0)
-			return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)",
-					 strerror(-ret), probe_advice("ulp", -ret));
+			return fail_no_ulp(h, -ret);
 		return conn_fail(h, "installing %s %s keys into the kernel failed at %s: %s",
 				 handoff_tls_version_name(h->version),
 				 handoff_cipher_name(h->cipher), step ? step : "?", strerror(-ret));

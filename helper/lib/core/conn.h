@@ -40,6 +40,9 @@ struct handoff {
 	gnutls_session_t session;
 	struct transport transport;
 	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
+	/* The kernel probe, taken once when the handshake starts (unless CONN_TEST_NO_PROBE). */
+	struct handoff_kernel_info kernel;
+	bool kernel_known;
 
 	/* Filled when the handshake completes; kept if the connection later fails. */
 	bool negotiated;

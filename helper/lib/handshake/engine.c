@@ -47,7 +47,6 @@ int engine_setup(struct handoff *h)
 {
 	struct handoff_config *cfg = h->cfg;
 	const struct handoff_kernel_info *kinfo = NULL;
-	struct handoff_kernel_info info;
 	char prio[512];
 	const char *errpos = NULL;
 	unsigned flags;
@@ -69,9 +68,8 @@ int engine_setup(struct handoff *h)
 	transport_attach(&h->transport, h->session);
 
 	/* Offer only what the kernel can take over, unless user space may keep it. */
-	if (!(h->test_flags & CONN_TEST_NO_PROBE) && !cfg->insecure_userspace_fallback &&
-	    handoff_kernel_probe(&info, 0) == 0)
-		kinfo = &info;
+	if (h->kernel_known && !cfg->insecure_userspace_fallback)
+		kinfo = &h->kernel;
 	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
 	ret = gnutls_priority_set_direct(h->session, prio, &errpos);
