@@ -29,6 +29,22 @@ enum conn_state {
 #define CONN_TEST_NO_PROBE (1u << 1)	/* do not filter ciphers by the kernel probe */
 #define CONN_TEST_USERSPACE (1u << 2)	/* take the user-space fallback even where kTLS works */
 
+/*
+ * What GnuTLS's handshake hook saw during one call into GnuTLS after the
+ * hand-off (posthandshake_hook(), used by handshake/posthandshake.c and
+ * core/io.c).  The hook finds the connection with gnutls_session_get_ptr();
+ * it records only while `active` is set around such a call.
+ */
+struct conn_seen {
+	bool active;
+	unsigned messages;	/* every message GnuTLS took in */
+	unsigned tickets;
+	bool key_update;
+	bool update_requested;
+	bool after_key_update;	/* a message followed a KeyUpdate in the same record */
+	int send_err;		/* negative errno from sending our KeyUpdate */
+};
+
 struct handoff {
 	struct handoff_config *cfg;	/* referenced */
 	int fd;				/* not owned */
@@ -56,6 +72,7 @@ struct handoff {
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
 
 	bool sent_close;
+	struct conn_seen seen;
 	size_t ph_partial;		/* bytes of an unfinished post-handshake message fed to GnuTLS */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
 	unsigned test_flags;		/* CONN_TEST_* */

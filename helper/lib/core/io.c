@@ -174,33 +174,10 @@ static int kernel_close(struct handoff *h)
 
 /*
  * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a
- * post-handshake message, even on a blocking socket.  This hook tells that
- * apart from a real "no data yet" (and notices tickets).  It has no user
- * pointer; the read is synchronous on this thread.
+ * post-handshake message, even on a blocking socket: h->seen, filled by
+ * posthandshake_hook(), tells that apart from a real "no data yet" (and
+ * notices tickets).
  */
-struct user_seen {
-	gnutls_session_t session;
-	unsigned messages;
-	unsigned tickets;
-};
-
-static __thread struct user_seen *user_current;
-
-static int user_hook(gnutls_session_t session, unsigned int htype, unsigned when,
-		     unsigned int incoming, const gnutls_datum_t *msg)
-{
-	struct user_seen *seen = user_current;
-
-	(void)when;
-	(void)msg;
-	if (!incoming || !seen || seen->session != session)
-		return 0;
-	seen->messages++;
-	if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
-		seen->tickets++;
-	return 0;
-}
-
 static int user_want(struct handoff *h)
 {
 	return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT : HANDOFF_WANT_POLLIN;
@@ -208,17 +185,17 @@ static int user_want(struct handoff *h)
 
 static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 {
-	struct user_seen seen = { .session = h->session };
+	struct conn_seen *seen = &h->seen;
 	ssize_t n;
 
 	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
-					   user_hook);
+					   posthandshake_hook);
 	for (;;) {
-		seen.messages = seen.tickets = 0;
-		user_current = &seen;
+		memset(seen, 0, sizeof(*seen));
+		seen->active = true;
 		n = gnutls_record_recv(h->session, buf, len);
-		user_current = NULL;
-		if (seen.tickets && !h->is_server)
+		seen->active = false;
+		if (seen->tickets && !h->is_server)
 			session_client_store(h);
 		if (n > 0)
 			return n;
@@ -228,7 +205,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		switch (n) {
 		case GNUTLS_E_AGAIN:
-			if (seen.messages || gnutls_record_check_pending(h->session))
+			if (seen->messages || gnutls_record_check_pending(h->session))
 				continue;
 			return user_want(h);
 		case GNUTLS_E_INTERRUPTED:

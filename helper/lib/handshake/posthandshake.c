@@ -50,23 +50,6 @@
 #define HS_CLIENT_HELLO 1
 
 /*
- * What GnuTLS reported through the handshake hook during one
- * gnutls_handshake_write() call.  The hook has no user pointer of its own
- * and struct handoff has no room for it; the call is synchronous on this
- * thread, so a thread-local pointer to the caller's stack is exact.
- */
-struct ph_seen {
-	gnutls_session_t session;
-	unsigned tickets;
-	bool key_update;
-	bool update_requested;
-	bool after_key_update;	/* a message followed a KeyUpdate in the same record */
-	int send_err;		/* negative errno from sending our KeyUpdate */
-};
-
-static __thread struct ph_seen *ph_current;
-
-/*
  * Once the kernel owns the socket, bytes GnuTLS read or wrote itself would
  * be kernel-decrypted plaintext taken for records, or plaintext put on the
  * wire.  Nothing in this file needs the transport, so make any use of it a
@@ -217,28 +200,29 @@ static int ph_send_handshake(gnutls_session_t session, gnutls_record_encryption_
 			     gnutls_handshake_description_t htype, const void *data, size_t len)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
-	struct ph_seen *seen = ph_current;
 	int ret;
 
 	(void)level;
 	(void)htype;
 	ret = send_record(h, KTLS_RECORD_HANDSHAKE, data, len);
 	if (ret < 0) {
-		if (seen && seen->session == session)
-			seen->send_err = ret;
+		if (h->seen.active)
+			h->seen.send_err = ret;
 		return GNUTLS_E_PUSH_ERROR;
 	}
 	return 0;
 }
 
-static int ph_hook(gnutls_session_t session, unsigned int htype, unsigned when,
-		   unsigned int incoming, const gnutls_datum_t *msg)
+int posthandshake_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+		       unsigned int incoming, const gnutls_datum_t *msg)
 {
-	struct ph_seen *seen = ph_current;
+	struct handoff *h = gnutls_session_get_ptr(session);
+	struct conn_seen *seen = &h->seen;
 
 	(void)when;
-	if (!incoming || !seen || seen->session != session)
+	if (!incoming || !seen->active)
 		return 0;
+	seen->messages++;
 	if (seen->key_update)
 		seen->after_key_update = true;
 	if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET) {
@@ -278,17 +262,18 @@ static int rekey(struct handoff *h, int read)
 
 static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len)
 {
-	struct ph_seen seen = { .session = h->session };
+	struct conn_seen *seen = &h->seen;
 	char msg[200];
 	int ret, alert, level;
 
-	ph_current = &seen;
+	memset(seen, 0, sizeof(*seen));
+	seen->active = true;
 	ret = gnutls_handshake_write(h->session, GNUTLS_ENCRYPTION_LEVEL_APPLICATION, data, len);
-	ph_current = NULL;
+	seen->active = false;
 	/* The record ended inside a message: GnuTLS keeps the part until the rest arrives. */
 	if (ret == GNUTLS_E_AGAIN) {
 		/* A message ended in this record: only what follows it is unfinished. */
-		if (seen.tickets || seen.key_update)
+		if (seen->tickets || seen->key_update)
 			h->ph_partial = 0;
 		h->ph_partial += len;
 		if (h->ph_partial > PH_MAX_PARTIAL)
@@ -313,10 +298,10 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 		return fail_fatal(h, (gnutls_alert_description_t)alert, msg);
 	}
 
-	if (seen.tickets && !h->is_server)
+	if (seen->tickets && !h->is_server)
 		session_client_store(h);
 
-	if (!seen.key_update)
+	if (!seen->key_update)
 		return 0;
 	/*
 	 * RFC 8446 5.1: handshake messages must not span a key change.
@@ -326,7 +311,7 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 	 * KeyUpdate in the same record.  The KeyUpdate has to be the last
 	 * thing in its record.
 	 */
-	if (seen.after_key_update ||
+	if (seen->after_key_update ||
 	    (len >= 5 && (data[len - 5] != GNUTLS_HANDSHAKE_KEY_UPDATE || data[len - 4] != 0 ||
 			 data[len - 3] != 0 || data[len - 2] != 1)))
 		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
@@ -334,14 +319,14 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 	/* The peer already sends under its new key: the kernel must decrypt with it next. */
 	if (rekey(h, 1) < 0)
 		return -1;
-	if (!seen.update_requested)
+	if (!seen->update_requested)
 		return 0;
-	ph_current = &seen;
+	seen->active = true;
 	ret = gnutls_session_key_update(h->session, 0);
-	ph_current = NULL;
+	seen->active = false;
 	if (ret < 0) {
-		if (seen.send_err)
-			return conn_fail(h, "sending our KeyUpdate failed: %s", strerror(-seen.send_err));
+		if (seen->send_err)
+			return conn_fail(h, "sending our KeyUpdate failed: %s", strerror(-seen->send_err));
 		return conn_fail(h, "answering the peer's KeyUpdate failed: %s", gnutls_strerror(ret));
 	}
 	/* Our KeyUpdate went out under the old key; everything after it uses the new one. */
@@ -361,7 +346,7 @@ int posthandshake_begin(struct handoff *h)
 	 */
 	gnutls_handshake_set_read_function(h->session, ph_send_handshake);
 	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
-					   ph_hook);
+					   posthandshake_hook);
 	return 0;
 }
 

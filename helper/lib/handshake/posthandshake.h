@@ -13,6 +13,13 @@
 
 #include "core/conn.h"
 
+/*
+ * posthandshake_hook - the GnuTLS handshake hook (GNUTLS_HOOK_POST, any
+ * message) that fills h->seen while h->seen.active is set.
+ */
+int posthandshake_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+		       unsigned int incoming, const gnutls_datum_t *msg);
+
 /* Prepare h->session to take post-handshake messages; call once after install. */
 int posthandshake_begin(struct handoff *h);
 
