@@ -36,6 +36,24 @@ static int not_ready(struct handoff *h)
 	return errbuf_set(&h->err, "the handshake has not completed");
 }
 
+/* Failures both record paths (kernel and user space) report in the same words. */
+static int fail_truncated(struct handoff *h)
+{
+	return conn_fail(h, "connection closed without close_notify (possible truncation attack)");
+}
+
+static int fail_bad_mac(struct handoff *h)
+{
+	return conn_fail(h, "a record failed authentication (bad record MAC): the data was "
+			    "corrupted or forged; the connection is unusable");
+}
+
+static int fail_concurrent(struct handoff *h)
+{
+	return conn_fail(h, "records changed under a read: concurrent reads on one connection "
+			    "are not supported");
+}
+
 /* ------------------------------------------------------------ kernel */
 
 /*
@@ -57,8 +75,7 @@ static ssize_t kernel_read_error(struct handoff *h, ssize_t err)
 		return conn_fail(h, "the kernel waits for a new receive key after a KeyUpdate that "
 				    "handoff_read did not see (was the socket read directly?)");
 	case EBADMSG:
-		return conn_fail(h, "a record failed authentication (bad record MAC): the data "
-				    "was corrupted or forged; the connection is unusable");
+		return fail_bad_mac(h);
 	case EMSGSIZE:
 		return conn_fail(h, "peer sent an oversized TLS record");
 	case EIO:
@@ -85,8 +102,7 @@ static int kernel_control_record(struct handoff *h)
 	}
 	if (type == KTLS_RECORD_APPLICATION_DATA) {
 		wipe_free(rec, IO_MAX_PLAINTEXT);
-		return conn_fail(h, "records changed under a read: concurrent reads on one "
-				    "connection are not supported");
+		return fail_concurrent(h);
 	}
 	ret = posthandshake_record(h, type, rec, (size_t)n);
 	wipe_free(rec, IO_MAX_PLAINTEXT);	/* tickets are secrets */
@@ -122,14 +138,12 @@ static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
 		if (n < 0)
 			return kernel_read_error(h, n);
 		if (n == 0)
-			return conn_fail(h, "connection closed without close_notify (possible "
-					    "truncation attack)");
+			return fail_truncated(h);
 		if (type == KTLS_RECORD_APPLICATION_DATA)
 			return n;
 		if (len < IO_MAX_PLAINTEXT) {
 			wipe(buf, len);
-			return conn_fail(h, "records changed under a read: concurrent reads on "
-					    "one connection are not supported");
+			return fail_concurrent(h);
 		}
 		ret = posthandshake_record(h, type, buf, (size_t)n);
 		wipe(buf, (size_t)n);
@@ -217,8 +231,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 			gnutls_alert_send(h->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
 			continue;
 		case GNUTLS_E_PREMATURE_TERMINATION:
-			return conn_fail(h, "connection closed without close_notify (possible "
-					    "truncation attack)");
+			return fail_truncated(h);
 		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 			char name[128];
 
@@ -226,8 +239,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 					 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
-			return conn_fail(h, "a record failed authentication (bad record MAC): the "
-					    "data was corrupted or forged");
+			return fail_bad_mac(h);
 		case GNUTLS_E_PULL_ERROR:
 			return conn_fail(h, "reading from the socket failed: %s", strerror(errno));
 		default:
