@@ -325,6 +325,7 @@ END_TEST
 struct eager_peer {
 	struct kt_peer p;
 	const char *payload;
+	bool half_close;	/* also close_notify and FIN in the same segment */
 	int ret;
 };
 
@@ -336,6 +337,10 @@ static int eager_run(void *arg)
 	e->ret = kt_peer_handshake(&e->p);
 	if (e->ret == 0)
 		e->ret = (int)gnutls_record_send(e->p.s, e->payload, strlen(e->payload));
+	if (e->ret > 0 && e->half_close) {
+		gnutls_bye(e->p.s, GNUTLS_SHUT_WR);
+		shutdown(e->p.fd, SHUT_WR);
+	}
 	setsockopt(e->p.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
 	return 0;
 }
@@ -345,12 +350,13 @@ static int eager_run(void *arg)
  * flight for a TLS 1.2 server and a TLS 1.3 client; the other two are run
  * too (the cork then holds a flight until the kernel's 200 ms flush).
  */
-START_TEST(test_data_in_finished_segment)
+static void data_in_finished_segment(int i, bool half_close)
 {
-	unsigned protocols = kt_protocol[_i / 2];
-	bool we_serve = _i % 2;
+	unsigned protocols = kt_protocol[i / 2];
+	bool we_serve = i % 2;
 	struct handoff_config *cfg;
-	struct eager_peer e = { .payload = "sent in the same segment as Finished" };
+	struct eager_peer e = { .payload = "sent in the same segment as Finished",
+				.half_close = half_close };
 	struct handoff *h;
 	char buf[128];
 	int fds[2], ours, ret;
@@ -383,11 +389,29 @@ START_TEST(test_data_in_finished_segment)
 	ck_assert_msg(n == (ssize_t)strlen(e.payload), "read %zd: %s", n,
 		      n < 0 ? strerror(errno) : "short");
 	ck_assert_int_eq(memcmp(buf, e.payload, (size_t)n), 0);
+	if (half_close)
+		ck_assert_msg(handoff_read(h, buf, sizeof(buf)) == 0, "%s", handoff_error(h));
 	handoff_free(h);
 	handoff_config_free(cfg);
 	kt_peer_free(&e.p);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+START_TEST(test_data_in_finished_segment)
+{
+	data_in_finished_segment(_i, false);
+}
+END_TEST
+
+/*
+ * The peer's last flight, data, close_notify and FIN in one segment: our
+ * socket is in CLOSE_WAIT before we hand off, where the kernel refuses to
+ * attach the tls ULP.  It must have been attached before the handshake.
+ */
+START_TEST(test_half_close_in_finished_segment)
+{
+	data_in_finished_segment(_i, true);
 }
 END_TEST
 
@@ -424,6 +448,7 @@ static Suite *after_suite(void)
 	tcase_add_loop_test(tc, test_fatal_alert_named, 0, HANDOFF_TLS_VERSION_COUNT);
 	tcase_add_test(tc, test_key_update);
 	tcase_add_loop_test(tc, test_data_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_half_close_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	suite_add_tcase(s, tc);
 	return s;

@@ -103,6 +103,26 @@ static int check_kernel(struct handoff *h)
 	return 0;
 }
 
+/*
+ * The tls ULP goes on before the handshake, while the socket is surely
+ * established.  A peer may send its last flight, data, close_notify and a
+ * FIN all at once; by the time we hand off our socket is then in
+ * CLOSE_WAIT, where the kernel refuses the ULP (ENOTCONN).  Without keys
+ * the ULP passes bytes through untouched, so the handshake is unaffected.
+ */
+static int attach_ulp_early(struct handoff *h)
+{
+	int ret;
+
+	if (h->test_flags & (CONN_TEST_NO_INSTALL | CONN_TEST_USERSPACE))
+		return 0;
+	ret = ktls_attach_ulp(h->fd);
+	/* With the fallback allowed, the hand-off decides what a failure means. */
+	if (ret == 0 || h->cfg->insecure_userspace_fallback)
+		return 0;
+	return fail_no_ulp(h, -ret);
+}
+
 static void set_deadline(struct handoff *h)
 {
 	unsigned ms = h->cfg->timeout_ms;
@@ -194,7 +214,7 @@ int handoff_handshake(struct handoff *h)
 	case CONN_NEW:
 		errbuf_clear(&h->err);
 		set_deadline(h);
-		if (check_kernel(h) < 0 || engine_setup(h) < 0)
+		if (check_kernel(h) < 0 || attach_ulp_early(h) < 0 || engine_setup(h) < 0)
 			return -1;
 		h->state = CONN_HANDSHAKING;
 		break;

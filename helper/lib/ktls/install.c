@@ -49,6 +49,9 @@ int ktls_install_infos(int fd, struct ktls_crypto_info *tx,
 	int ret;
 
 	ret = ktls_attach_ulp(fd);
+	/* Attached already, by us, when the handshake started (core/conn.c). */
+	if (ret == -EEXIST)
+		ret = 0;
 	if (ret < 0) {
 		failed = "TCP_ULP";
 		goto out;

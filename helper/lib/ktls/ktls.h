@@ -71,7 +71,8 @@ int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info);
 
 /*
  * ktls_install - the whole hand-off for an established session: attach the
- * ULP, set TLS_TX and TLS_RX from the session's keys, wipe every copy.
+ * ULP (unless it is attached already), set TLS_TX and TLS_RX from the
+ * session's keys, wipe every copy.
  * On failure *step names what failed ("TCP_ULP", "TLS_TX", "TLS_RX").
  * If the ULP attached but a key could not be set the socket is unusable
  * for plain I/O; the caller must fail the connection.
