@@ -256,6 +256,18 @@ void handoff_free(struct handoff *h);
 /* handoff_error - why the last call on h failed, or NULL. */
 const char *handoff_error(struct handoff *h);
 
+/*
+ * handoff_error_code - the class of a connection's failure, as an errno
+ * value for callers that must answer in errno terms (a preloaded shim, the
+ * kernel's handshake upcall): 0 while the connection has not failed;
+ * ETIMEDOUT, the handshake ran out of time; ECONNRESET, the peer closed,
+ * reset or sent a fatal alert, or the stream ended without close_notify;
+ * EBADMSG, a record failed authentication; ECONNABORTED, we gave up on the
+ * peer (verification failed, protocol violation, no kernel TLS for it).
+ * The words stay in handoff_error().
+ */
+int handoff_error_code(struct handoff *h);
+
 /* ------------------------------------------------- what was negotiated */
 
 int handoff_conn_fd(struct handoff *h);

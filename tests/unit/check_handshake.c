@@ -304,6 +304,7 @@ START_TEST(test_nonblocking_timeout)
 	}
 	ck_assert_int_eq(ret, -1);
 	ck_assert_ptr_nonnull(strstr(handoff_error(h), "timed out after 300 ms"));
+	ck_assert_int_eq(handoff_error_code(h), ETIMEDOUT);
 	ck_assert_int_lt(rounds, 20);
 	handoff_free(h);
 	handoff_config_free(cfg);
@@ -331,6 +332,7 @@ START_TEST(test_blocking_timeout)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	ck_assert_ptr_nonnull(strstr(handoff_error(h), "timed out"));
+	ck_assert_int_eq(handoff_error_code(h), ETIMEDOUT);
 	ck_assert_int_ge(ms, 250);
 	ck_assert_int_lt(ms, 5000);
 	handoff_free(h);

@@ -726,6 +726,7 @@ START_TEST(test_io_kernel_path)
 	shutdown(p.fds[1], SHUT_WR);
 	ck_assert_int_eq(handoff_read(p.h, buf, sizeof(buf)), -1);
 	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "without close_notify"));
+	ck_assert_int_eq(handoff_error_code(p.h), ECONNRESET);
 	ck_assert_int_eq(p.h->state, CONN_FAILED);
 	ck_assert_int_eq(handoff_read(p.h, buf, sizeof(buf)), -1);
 	pair_free(&p);

@@ -125,6 +125,12 @@ START_TEST(test_verify)
 		ck_assert_ptr_nonnull(handoff_error(p.cli));
 		ck_assert_msg(strstr(handoff_error(p.cli), c->client_err), "%s: client error \"%s\" lacks \"%s\"",
 			      c->name, handoff_error(p.cli), c->client_err);
+		/* We rejected the server: the shim and handoffd report that as an abort, not a reset. */
+		ck_assert_msg(handoff_error_code(p.cli) == ECONNABORTED, "%s: client error code %d",
+			      c->name, handoff_error_code(p.cli));
+		/* The server saw our alert. */
+		ck_assert_msg(handoff_error_code(p.srv) == ECONNRESET, "%s: server error code %d (%s)",
+			      c->name, handoff_error_code(p.srv), handoff_error(p.srv));
 		ck_assert_int_eq(p.srv_ret, -1);
 	}
 

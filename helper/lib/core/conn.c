@@ -17,17 +17,37 @@
 #include "ktls/ktls.h"
 #include "probe/probe.h"
 
+static int conn_vfail(struct handoff *h, int code, const char *fmt, va_list ap)
+{
+	char msg[sizeof(h->err.msg)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	errbuf_set(&h->err, "%s", msg);
+	h->err_code = code;
+	h->state = CONN_FAILED;
+	return -1;
+}
+
 int conn_fail(struct handoff *h, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[sizeof(h->err.msg)];
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = conn_vfail(h, ECONNABORTED, fmt, ap);
 	va_end(ap);
-	errbuf_set(&h->err, "%s", msg);
-	h->state = CONN_FAILED;
-	return -1;
+	return ret;
+}
+
+int conn_fail_code(struct handoff *h, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = conn_vfail(h, code, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 void conn_set_test_flags(struct handoff *h, unsigned flags)
@@ -220,7 +240,8 @@ int handoff_handshake(struct handoff *h)
 		break;
 	case CONN_HANDSHAKING:
 		if (deadline_passed(h))
-			return conn_fail(h, "handshake timed out after %u ms", h->cfg->timeout_ms);
+			return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms",
+					      h->cfg->timeout_ms);
 		break;
 	}
 	ret = engine_handshake(h);
@@ -247,6 +268,11 @@ void handoff_free(struct handoff *h)
 const char *handoff_error(struct handoff *h)
 {
 	return h ? errbuf_get(&h->err) : NULL;
+}
+
+int handoff_error_code(struct handoff *h)
+{
+	return h && h->state == CONN_FAILED ? h->err_code : 0;
 }
 
 int handoff_conn_fd(struct handoff *h)

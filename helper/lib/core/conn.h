@@ -52,6 +52,7 @@ struct handoff {
 	char *servername;		/* client: what we asked for; server: SNI seen */
 	enum conn_state state;
 	struct errbuf err;
+	int err_code;			/* positive errno classifying the failure (handoff_error_code) */
 
 	gnutls_session_t session;
 	struct transport transport;
@@ -81,7 +82,14 @@ struct handoff {
 /* Set a test switch; used by tests/unit only. */
 void conn_set_test_flags(struct handoff *h, unsigned flags);
 
-/* Mark the connection failed with a message; returns -1. */
+/*
+ * Mark the connection failed with a message; returns -1.  conn_fail()
+ * classifies the failure as ECONNABORTED (we gave up on the peer: it failed
+ * verification, broke the protocol, or the kernel could not take the keys);
+ * conn_fail_code() names another class (see handoff_error_code()).
+ */
 int conn_fail(struct handoff *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int conn_fail_code(struct handoff *h, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -39,13 +39,15 @@ static int not_ready(struct handoff *h)
 /* Failures both record paths (kernel and user space) report in the same words. */
 static int fail_truncated(struct handoff *h)
 {
-	return conn_fail(h, "connection closed without close_notify (possible truncation attack)");
+	return conn_fail_code(h, ECONNRESET,
+			      "connection closed without close_notify (possible truncation attack)");
 }
 
 static int fail_bad_mac(struct handoff *h)
 {
-	return conn_fail(h, "a record failed authentication (bad record MAC): the data was "
-			    "corrupted or forged; the connection is unusable");
+	return conn_fail_code(h, EBADMSG,
+			      "a record failed authentication (bad record MAC): the data was "
+			      "corrupted or forged; the connection is unusable");
 }
 
 static int fail_concurrent(struct handoff *h)
@@ -235,8 +237,8 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 			char name[128];
 
-			return conn_fail(h, "peer sent fatal alert: %s",
-					 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
+			return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s",
+					      alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
 			return fail_bad_mac(h);

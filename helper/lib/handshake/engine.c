@@ -101,11 +101,11 @@ static int explain_failure(struct handoff *h, int err)
 		return -1;
 	switch (err) {
 	case GNUTLS_E_TIMEDOUT:
-		return conn_fail(h, "handshake timed out after %u ms", h->cfg->timeout_ms);
+		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
 	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 		char name[128];
 
-		return conn_fail(h, "%s sent fatal alert: %s", who,
+		return conn_fail_code(h, ECONNRESET, "%s sent fatal alert: %s", who,
 				 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
 	}
 	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
@@ -121,11 +121,13 @@ static int explain_failure(struct handoff *h, int err)
 	case GNUTLS_E_CERTIFICATE_REQUIRED:
 		return conn_fail(h, "%s sent no certificate, but one is required", who);
 	case GNUTLS_E_PREMATURE_TERMINATION:
-		return conn_fail(h, "%s closed the connection during the handshake", who);
+		return conn_fail_code(h, ECONNRESET, "%s closed the connection during the handshake",
+				      who);
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
-		return conn_fail(h, "connection to the %s failed during the handshake: %s", who,
-				 strerror(errno));
+		return conn_fail_code(h, errno == ETIMEDOUT ? ETIMEDOUT : ECONNRESET,
+				      "connection to the %s failed during the handshake: %s", who,
+				      strerror(errno));
 	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
 	case GNUTLS_E_UNEXPECTED_PACKET:
 	case GNUTLS_E_UNEXPECTED_HANDSHAKE_PACKET:

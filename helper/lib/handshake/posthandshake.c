@@ -153,7 +153,8 @@ static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
 	 */
 	if (desc == GNUTLS_A_USER_CANCELED || (!is_tls13(h) && level == GNUTLS_AL_WARNING))
 		return 0;
-	return conn_fail(h, "peer sent fatal alert: %s", alert_describe(desc, name, sizeof(name)));
+	return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s",
+			      alert_describe(desc, name, sizeof(name)));
 }
 
 /*
