@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * settings - the one vocabulary of TLS policy that every front door speaks.
+ *
+ * `handoff connect --ca-file F`, a `ca-file = F` line in the shim's INI file
+ * and (later) handoffd's config all end up here: a key, a value, applied to
+ * a struct handoff_config through the public API.  A name means the same
+ * thing wherever it is written, and no front door grows its own copy of the
+ * rules (which keys pair up, how a PSK file is read, what a protocol list
+ * may hold).
+ *
+ *	struct settings *s = settings_new();
+ *	settings_set(s, "ca-file", "/etc/ssl/ca.pem");
+ *	settings_set(s, "verify-client", "required");
+ *	if (settings_finish(s) < 0)
+ *		warnx("%s", settings_error(s));
+ *	cfg = settings_take_config(s);
+ *	settings_free(s);
+ *
+ * Keys (values are strings; a flag's value may be NULL, meaning "yes"):
+ *   ca-file, ca-dir, system-ca, crl, cert, key, psk-identity, psk-file,
+ *   protocols, ciphers, alpn, verify-client (required|optional|none),
+ *   verify-client-optional, timeout (ms), ticket-key, tickets (yes|no),
+ *   no-tickets, insecure-noverifycert, insecure-noverifyname,
+ *   insecure-noverifytime, insecure-userspace-fallback, servername.
+ * servername is kept for the caller (settings_servername()); the config
+ * has no place for it.
+ */
+#ifndef HANDOFF_SETTINGS_H
+#define HANDOFF_SETTINGS_H
+
+#include <stdbool.h>
+
+#include "handoff.h"
+
+#define SETTINGS_DEFAULT_TIMEOUT_MS 30000
+
+struct settings;
+
+/* A fresh config with secure defaults behind it; NULL with errno on failure. */
+struct settings *settings_new(void);
+/* Frees the config too unless it was taken.  NULL allowed. */
+void settings_free(struct settings *s);
+
+/*
+ * settings_set - apply one key.  0 on success; -1 with settings_error()
+ * saying why (the value, in the library's words); 1 if key is not a
+ * settings key at all (the caller may own it).  Keys that pair up (cert
+ * with key, psk-identity with psk-file) take effect in settings_finish().
+ */
+int settings_set(struct settings *s, const char *key, const char *value);
+
+/* Apply the paired keys and check the whole.  0 or -1 with settings_error(). */
+int settings_finish(struct settings *s);
+
+/* The last error's text (never NULL after a -1). */
+const char *settings_error(const struct settings *s);
+
+/* The config built so far; the settings keep ownership. */
+struct handoff_config *settings_config(struct settings *s);
+/* The config, now owned by the caller (settings_free() leaves it alone). */
+struct handoff_config *settings_take_config(struct settings *s);
+
+/* servername's value, or NULL.  Valid until settings_free(). */
+const char *settings_servername(const struct settings *s);
+/* The handshake timeout in effect, in ms. */
+unsigned settings_timeout_ms(const struct settings *s);
+/* Whether a certificate/key pair or a PSK was given (servers need one). */
+bool settings_has_identity(const struct settings *s);
+
+/* Whether value spells yes (1), no (0), or neither (-1): yes/no, true/false, on/off, 1/0. */
+int settings_parse_bool(const char *value);
+
+#endif
