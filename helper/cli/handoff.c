@@ -17,6 +17,7 @@ static const struct {
 	{ "check", cmd_check, "report what the running kernel's TLS layer can do" },
 	{ "connect", cmd_connect, "TLS client: handshake, hand off to the kernel, relay stdin/stdout" },
 	{ "serve", cmd_serve, "TLS server: accept, handshake, hand off; echo, send a file or run a command" },
+	{ "run", cmd_run, "run an unmodified program with TLS under its connections (the shim)" },
 };
 
 static void usage(FILE *f)

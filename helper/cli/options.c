@@ -18,13 +18,10 @@
 #include "options.h"
 #include "settings/settings.h"
 
-/*
- * The shared flags are the settings keys (helper/settings): --ca-file F is
- * `ca-file = F`.  Their getopt value is only "one of the shared flags".
- */
-#define OPT_SETTING 0x100
+/* The shared flags are the settings keys (helper/settings): --ca-file F is `ca-file = F`. */
+#define OPT_SETTING CLI_OPT_SETTING
 
-static const struct option shared_options[] = {
+const struct option cli_setting_options[] = {
 	{ "ca-file", required_argument, NULL, OPT_SETTING },
 	{ "ca-dir", required_argument, NULL, OPT_SETTING },
 	{ "system-ca", no_argument, NULL, OPT_SETTING },
@@ -46,6 +43,10 @@ static const struct option shared_options[] = {
 	{ "insecure-noverifytime", no_argument, NULL, OPT_SETTING },
 	{ "insecure-userspace-fallback", no_argument, NULL, OPT_SETTING },
 	{ "servername", required_argument, NULL, OPT_SETTING },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option other_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 };
@@ -88,7 +89,8 @@ static void usage_to(FILE *f, const struct cli_command *cmd)
 int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 	      struct cli_common *common, int *status)
 {
-	size_t n_shared = sizeof(shared_options) / sizeof(shared_options[0]);
+	size_t n_settings = sizeof(cli_setting_options) / sizeof(cli_setting_options[0]) - 1;
+	size_t n_other = sizeof(other_options) / sizeof(other_options[0]);
 	size_t n_extra = 0;
 	struct option *all;
 	struct settings *set;
@@ -99,15 +101,16 @@ int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 
 	while (cmd->longopts && cmd->longopts[n_extra].name)
 		n_extra++;
-	all = calloc(n_shared + n_extra + 1, sizeof(*all));
+	all = calloc(n_settings + n_other + n_extra + 1, sizeof(*all));
 	set = settings_new();
 	if (!all || !set) {
 		fprintf(stderr, "handoff: cannot create a TLS config: %s\n", strerror(errno));
 		goto err;
 	}
-	memcpy(all, shared_options, sizeof(shared_options));
+	memcpy(all, cli_setting_options, n_settings * sizeof(*all));
+	memcpy(all + n_settings, other_options, sizeof(other_options));
 	if (n_extra)
-		memcpy(all + n_shared, cmd->longopts, n_extra * sizeof(*all));
+		memcpy(all + n_settings + n_other, cmd->longopts, n_extra * sizeof(*all));
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+qh", all, &idx)) != -1) {

@@ -44,6 +44,14 @@ struct cli_command {
 int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 	      struct cli_common *common, int *status);
 
+/*
+ * The flags that are settings keys (helper/settings), {0}-terminated; their
+ * getopt value is CLI_OPT_SETTING.  `handoff run` writes them into the
+ * shim's INI text under the same names.
+ */
+#define CLI_OPT_SETTING 0x100
+extern const struct option cli_setting_options[];
+
 /* The usage lines of the shared flags, for the commands' --help. */
 extern const char cli_config_usage[];
 

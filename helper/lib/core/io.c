@@ -14,9 +14,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "core/conn.h"
+#include "core/frontdoor.h"
 #include "handshake/alert.h"
 #include "handshake/posthandshake.h"
 #include "handshake/session.h"
@@ -367,4 +370,58 @@ int handoff_close(struct handoff *h)
 	if (ret == 0)
 		h->sent_close = true;
 	return ret;
+}
+
+/* ------------------------------------------------- front doors (frontdoor.h) */
+
+int handoff_take_control_record(struct handoff *h)
+{
+	uint8_t peek, type;
+	ssize_t n;
+	int ret;
+
+	if (!h) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (h->state == CONN_CLOSED)
+		return 1;
+	if (h->state != CONN_KTLS)
+		return not_ready(h);
+	n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT, &type);
+	if (n < 0)
+		return (int)kernel_read_error(h, n);
+	/* Data (or the end of the stream) is next: the program's own read takes it. */
+	if (n == 0 || type == KTLS_RECORD_APPLICATION_DATA)
+		return 0;
+	ret = kernel_control_record(h);
+	if (ret < 0)
+		return -1;
+	return ret == 1 ? 1 : 0;
+}
+
+int handoff_zero_read(struct handoff *h)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (!h) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (h->state == CONN_CLOSED)
+		return 1;
+	if (h->state != CONN_KTLS)
+		return not_ready(h);
+	/*
+	 * Only a FIN moves TCP past ESTABLISHED on the receiving side
+	 * (CLOSE_WAIT, or LAST_ACK / CLOSING / TIME_WAIT once we closed too);
+	 * a 0 from a socket still ESTABLISHED (or FIN_WAIT, our own close) was
+	 * an empty record.
+	 */
+	if (getsockopt(h->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
+	     ti.tcpi_state == TCP_FIN_WAIT2))
+		return 0;
+	return fail_truncated(h);
 }

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * handoff run [OPTIONS] -- PROGRAM [ARGS...] - run an unmodified plaintext
+ * program with the shim (libhandoff-preload.so) preloaded: connections on
+ * the --accept listeners become TLS servers, connections to the --connect
+ * destinations TLS clients, and the kernel does the record crypto.
+ *
+ * With --config FILE the shim reads that INI file; otherwise the flags are
+ * written into INI text (the same keys under the same names) and handed
+ * over in HANDOFF_SHIM_INI.  Either way the configuration is loaded here
+ * first, so a mistake stops us before the program starts, not at its
+ * first connection.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config/conf.h"
+#include "options.h"
+
+#define PRELOAD_NAME "libhandoff-preload.so"
+
+enum {
+	OPT_ACCEPT = CLI_OPT_CMD_BASE,
+	OPT_CONNECT,
+	OPT_CONFIG,
+	OPT_CHECK_CONFIG,
+	OPT_DEBUG,
+	OPT_LOG,
+	OPT_INSECURE_PLAINTEXT,
+	OPT_VERIFY_ADDRESS,
+};
+
+static const struct option run_options[] = {
+	{ "accept", required_argument, NULL, OPT_ACCEPT },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "verify-address", no_argument, NULL, OPT_VERIFY_ADDRESS },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char run_usage[] =
+	"usage: handoff run [OPTIONS] -- PROGRAM [ARGS...]\n"
+	"  Run PROGRAM with TLS put under its TCP connections by the kernel.\n"
+	"  --accept [ADDR:]PORT    connections accepted on this listener become TLS\n"
+	"                          servers (repeatable; needs --cert/--key or a PSK)\n"
+	"  --connect [HOST:]PORT   connections to this destination become TLS clients\n"
+	"                          (repeatable); HOST may be a name, *.domain or an address\n"
+	"  --verify-address        (connect) with no name resolved, verify the address\n"
+	"  --config FILE           the shim's INI file instead of flags (handoff-preload(7))\n"
+	"  --check-config          load the configuration, report, and exit\n"
+	"  --log syslog|stderr|FILE  where the shim logs (default syslog)\n"
+	"  --debug                 log every connection to stderr\n"
+	"  The trust and identity flags below apply to every --accept and --connect.\n";
+
+struct run_args {
+	char *settings;		/* "key = value\n" lines */
+	size_t settings_len;
+	char **accept, **connect;
+	size_t n_accept, n_connect;
+	const char *config, *log;
+	bool check, debug, verify_address;
+};
+
+static int add_line(struct run_args *a, const char *key, const char *value)
+{
+	size_t need = strlen(key) + (value ? strlen(value) : 3) + 5;
+	char *grown;
+
+	/* A value is one INI line: a newline in it would be a line of its own. */
+	if (value && strpbrk(value, "\r\n")) {
+		fprintf(stderr, "handoff run: --%s: a value cannot contain a line break\n", key);
+		return -1;
+	}
+	grown = realloc(a->settings, a->settings_len + need + 1);
+	if (!grown)
+		return -1;
+	a->settings = grown;
+	a->settings_len += (size_t)snprintf(a->settings + a->settings_len, need + 1, "%s = %s\n", key,
+					    value ? value : "yes");
+	return 0;
+}
+
+static int add_spec(char ***list, size_t *n, const char *spec)
+{
+	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+
+	if (!grown)
+		return -1;
+	*list = grown;
+	(*list)[(*n)++] = (char *)spec;
+	return 0;
+}
+
+/* The INI text for the flags; NULL (after saying why) on failure. */
+static char *build_ini(const struct run_args *a)
+{
+	size_t len = 64, i, off = 0;
+	char *ini;
+
+	len += a->log ? strlen(a->log) : 0;
+	for (i = 0; i < a->n_accept; i++)
+		len += strlen(a->accept[i]) + 16 + a->settings_len;
+	for (i = 0; i < a->n_connect; i++)
+		len += strlen(a->connect[i]) + 40 + a->settings_len;
+	ini = malloc(len);
+	if (!ini)
+		return NULL;
+	off += (size_t)snprintf(ini + off, len - off, "[shim]\nlog = %s\ndebug = %s\n",
+				a->log ? a->log : "syslog", a->debug ? "yes" : "no");
+	for (i = 0; i < a->n_accept; i++)
+		off += (size_t)snprintf(ini + off, len - off, "[accept %s]\n%s", a->accept[i],
+					a->settings ? a->settings : "");
+	for (i = 0; i < a->n_connect; i++)
+		off += (size_t)snprintf(ini + off, len - off, "[connect %s]\n%s%s", a->connect[i],
+					a->verify_address ? "verify-address = yes\n" : "",
+					a->settings ? a->settings : "");
+	return ini;
+}
+
+/* Where the shim is: $HANDOFF_PRELOAD, else where `make install` put it. */
+static const char *preload_path(void)
+{
+	const char *env = getenv("HANDOFF_PRELOAD");
+
+	return env && *env ? env : PKGLIBDIR "/" PRELOAD_NAME;
+}
+
+static int parse(int argc, char **argv, struct run_args *a)
+{
+	size_t n_settings = 0;
+	struct option *all;
+	int opt, idx, ret = -1;
+
+	while (cli_setting_options[n_settings].name)
+		n_settings++;
+	all = calloc(n_settings + sizeof(run_options) / sizeof(run_options[0]), sizeof(*all));
+	if (!all)
+		return -1;
+	memcpy(all, cli_setting_options, n_settings * sizeof(*all));
+	memcpy(all + n_settings, run_options, sizeof(run_options));
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", all, &idx)) != -1) {
+		switch (opt) {
+		case 'h':
+			printf("%s\n%s", run_usage, cli_config_usage);
+			exit(CLI_EXIT_OK);
+		case '?':
+			fprintf(stderr, "%s\n%s", run_usage, cli_config_usage);
+			goto out;
+		case CLI_OPT_SETTING:
+			if (add_line(a, all[idx].name, optarg) < 0)
+				goto out;
+			break;
+		case OPT_ACCEPT:
+			if (add_spec(&a->accept, &a->n_accept, optarg) < 0)
+				goto out;
+			break;
+		case OPT_CONNECT:
+			if (add_spec(&a->connect, &a->n_connect, optarg) < 0)
+				goto out;
+			break;
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case OPT_CHECK_CONFIG:
+			a->check = true;
+			break;
+		case OPT_DEBUG:
+			a->debug = true;
+			break;
+		case OPT_LOG:
+			a->log = optarg;
+			break;
+		case OPT_VERIFY_ADDRESS:
+			a->verify_address = true;
+			break;
+		}
+	}
+	if (a->config && (a->n_accept || a->n_connect || a->settings)) {
+		fprintf(stderr, "handoff run: --config FILE says everything; drop the other flags "
+				"(or drop --config)\n");
+		goto out;
+	}
+	if (!a->config && !a->n_accept && !a->n_connect) {
+		fprintf(stderr, "handoff run: nothing to protect: give --accept, --connect or --config\n");
+		goto out;
+	}
+	ret = optind;
+out:
+	free(all);
+	return ret;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a = { 0 };
+	struct shim_conf *conf = NULL;
+	char err[1024], *ini = NULL, *preload_env = NULL;
+	const char *preload, *old;
+	int first, ret;
+
+	first = parse(argc, argv, &a);
+	if (first < 0) {
+		ret = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (!a.config && !(ini = build_ini(&a))) {
+		fprintf(stderr, "handoff run: out of memory\n");
+		ret = CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (a.config)
+		ret = shim_conf_load_file(a.config, &conf, err, sizeof(err));
+	else
+		ret = shim_conf_load_string(ini, "handoff run", &conf, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "handoff run: %s\n", err);
+		ret = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (a.check) {
+		printf("configuration ok: %u accept and %u connect rules\n", conf->n_accept,
+		       conf->n_connect);
+		ret = CLI_EXIT_OK;
+		goto out;
+	}
+	if (first >= argc) {
+		fprintf(stderr, "handoff run: no program to run (handoff run [OPTIONS] -- PROGRAM ...)\n");
+		ret = CLI_EXIT_USAGE;
+		goto out;
+	}
+	preload = preload_path();
+	if (access(preload, R_OK) < 0) {
+		fprintf(stderr, "handoff run: %s: %s (set HANDOFF_PRELOAD to the shim's path)\n",
+			preload, strerror(errno));
+		ret = CLI_EXIT_FAIL;
+		goto out;
+	}
+	old = getenv("LD_PRELOAD");
+	if (asprintf(&preload_env, "%s%s%s", preload, old && *old ? ":" : "", old ? old : "") < 0) {
+		ret = CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (setenv("LD_PRELOAD", preload_env, 1) < 0 ||
+	    (a.config ? setenv("HANDOFF_SHIM_CONFIG", a.config, 1) : unsetenv("HANDOFF_SHIM_CONFIG")) < 0 ||
+	    (a.config ? unsetenv("HANDOFF_SHIM_INI") : setenv("HANDOFF_SHIM_INI", ini, 1)) < 0 ||
+	    (a.debug && setenv("HANDOFF_SHIM_DEBUG", "1", 1) < 0)) {
+		fprintf(stderr, "handoff run: cannot set the environment: %s\n", strerror(errno));
+		ret = CLI_EXIT_FAIL;
+		goto out;
+	}
+	/* handoff ignores SIGPIPE for itself; the program gets the disposition it expects. */
+	signal(SIGPIPE, SIG_DFL);
+	shim_conf_free(conf);
+	conf = NULL;
+	execvp(argv[first], argv + first);
+	fprintf(stderr, "handoff run: %s: %s\n", argv[first], strerror(errno));
+	ret = errno == ENOENT ? 127 : 126;
+out:
+	shim_conf_free(conf);
+	free(ini);
+	free(preload_env);
+	free(a.settings);
+	free(a.accept);
+	free(a.connect);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The engine as the front doors see it, beyond handoff.h.
+ *
+ * The shim (libshim/) and handoffd reach the handshake and the key
+ * hand-off through the public API like any other caller.  What they need
+ * on top is here, and only here: a preloaded program reads a kTLS socket
+ * with its own read(2), readv(2) or recvmsg(2), so the shim must be able to
+ * let the engine act on the one record the kernel handed back instead of
+ * data, and to tell the end of the stream from an empty record, without
+ * handoff_read() taking the data itself.
+ */
+#ifndef HANDOFF_CORE_FRONTDOOR_H
+#define HANDOFF_CORE_FRONTDOOR_H
+
+#include "handoff.h"
+
+/*
+ * handoff_take_control_record - after the program's read on a kTLS socket
+ * failed with EIO (the next record is not data): read that record and act
+ * on it as handoff_read() would (ticket stored, KeyUpdate re-keyed, alert
+ * mapped).  Never blocks and never consumes application data.
+ * Returns 0 when the program may read again, 1 when it was the peer's
+ * close_notify (end of stream), HANDOFF_WANT_POLLIN when nothing is
+ * there, or -1 with handoff_error() / handoff_error_code().
+ */
+int handoff_take_control_record(struct handoff *h);
+
+/*
+ * handoff_zero_read - the program's read on a kTLS socket returned 0.
+ * Returns 0 if the stream goes on (an empty record was read: read again),
+ * 1 if it ended after the peer's close_notify, or -1 (ECONNRESET) if the
+ * peer closed without one: truncation.
+ */
+int handoff_zero_read(struct handoff *h);
+
+#endif

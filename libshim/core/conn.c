@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A program's TLS connection, from accept()/connect() to close(): the
+ * handshake driven from the program's own calls, the records the kernel
+ * hands back, close_notify, and what errno the program sees when it fails.
+ *
+ * The handshake runs in the thread that touches the connection, inside the
+ * program's own read/write: on a non-blocking fd one step per call (EAGAIN
+ * in between, as a socket with no data would say), on a blocking fd to the
+ * end.  That keeps an edge-triggered event loop honest: a call returns
+ * EAGAIN only after the socket itself said so, so the next byte from the
+ * peer is a new edge.  accept() and connect() never wait for a handshake.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <time.h>
+
+#include "core/fdtable.h"
+#include "core/frontdoor.h"
+#include "core/log.h"
+#include "core/real.h"
+#include "core/shim.h"
+
+/* Released connections, reused before new memory is taken (see struct shim_conn). */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_conn *pool_free;
+static struct shim_conn *pool_all;
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ULL + (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
+
+static struct shim_conn *conn_alloc(void)
+{
+	struct shim_conn *c;
+
+	pthread_mutex_lock(&pool_lock);
+	c = pool_free;
+	if (c) {
+		pool_free = c->next;
+	} else if ((c = calloc(1, sizeof(*c)))) {
+		pthread_mutex_init(&c->lock, NULL);
+		c->all_next = pool_all;
+		pool_all = c;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (c)
+		c->next = NULL;
+	return c;
+}
+
+/* Back to the pool; the caller holds no lock on c and has taken it out of the table. */
+static void conn_recycle(struct shim_conn *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	c->next = pool_free;
+	pool_free = c;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void describe_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (!sa) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char *servername,
+		const struct sockaddr *peer)
+{
+	struct shim_conn *c = conn_alloc();
+	int was, err;
+	unsigned timeout;
+
+	if (!c) {
+		errno = ENOMEM;
+		return -1;
+	}
+	was = shim_enter();
+	c->h = is_server ? handoff_server(rule->cfg, fd) : handoff_client(rule->cfg, fd, servername);
+	err = errno;
+	shim_leave(was);
+	if (!c->h) {
+		conn_recycle(c);
+		errno = err;
+		return -1;
+	}
+	c->fd = fd;
+	c->fds = 1;
+	c->rule = rule;
+	c->is_server = is_server;
+	c->nonblock_kicked = false;
+	c->timed_out = false;
+	c->forked = false;
+	c->closed_notify = false;
+	c->err = 0;
+	c->pending = NULL;
+	c->pending_len = 0;
+	describe_peer(peer, c->peer, sizeof(c->peer));
+	timeout = rule->timeout_ms;
+	c->deadline_ms = timeout ? now_ms() + timeout : 0;
+	__atomic_store_n(&c->state, SHIM_HANDSHAKE, __ATOMIC_RELEASE);
+	if (!fdtable_set(fd, c)) {
+		was = shim_enter();
+		handoff_free(c->h);
+		shim_leave(was);
+		c->h = NULL;
+		conn_recycle(c);
+		errno = EMFILE;
+		return -1;
+	}
+	watch_add(c);
+	shim_log(LOG_DEBUG, "fd %d: TLS %s for %s (rule [%s %s])", fd, is_server ? "server" : "client",
+		 c->peer, rule->kind == SHIM_RULE_ACCEPT ? "accept" : "connect", rule->spec);
+	return 0;
+}
+
+/* Under c->lock: the connection is over for the program; every call now gets err. */
+static int conn_fail_locked(struct shim_conn *c, int err)
+{
+	c->err = err;
+	__atomic_store_n(&c->state, SHIM_FAILED, __ATOMIC_RELEASE);
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	/* The peer (and the program's event loop) learn of it now, not at close(). */
+	SHIM_REAL(shutdown)(c->fd, SHUT_RDWR);
+	errno = err;
+	return -1;
+}
+
+/* The engine failed the connection: log its words, give the program its class. */
+static int engine_failed(struct shim_conn *c, const char *what)
+{
+	int code = handoff_error_code(c->h);
+	const char *why = handoff_error(c->h);
+
+	if (!code)
+		code = ECONNABORTED;
+	if (c->timed_out && (code == ECONNRESET || code == ECONNABORTED))
+		code = ETIMEDOUT;
+	shim_log(LOG_WARNING, "%s %s %s failed: %s", c->is_server ? "client" : "server", c->peer,
+		 what, c->timed_out ? "handshake timed out" : why ? why : strerror(code));
+	return conn_fail_locked(c, code);
+}
+
+/* Under c->lock, right after the handshake: what the program wrote meanwhile. */
+static int flush_pending(struct shim_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	size_t off = 0;
+	ssize_t n;
+	int timeout = c->rule->timeout_ms ? (int)c->rule->timeout_ms : -1;
+
+	while (off < c->pending_len) {
+		n = SHIM_REAL(send)(c->fd, c->pending + off, c->pending_len - off,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* The program was told these bytes were written: wait for room, bounded. */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, timeout) > 0)
+			continue;
+		shim_log(LOG_WARNING, "%s %s: sending data written during the handshake failed: %s",
+			 c->is_server ? "client" : "server", c->peer,
+			 n < 0 ? strerror(errno) : "no progress");
+		return conn_fail_locked(c, n < 0 && errno != EAGAIN ? errno : ECONNRESET);
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	return 0;
+}
+
+static void log_established(struct shim_conn *c)
+{
+	struct handoff *h = c->h;
+	const char *alpn = handoff_conn_alpn(h), *sni = handoff_conn_servername(h);
+	const char *subject = handoff_conn_peer_subject(h);
+
+	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s%s%s, kernel TLS", c->is_server ? "client" : "server",
+		 c->peer, handoff_conn_version(h), handoff_conn_cipher(h),
+		 handoff_conn_resumed(h) ? ", resumed" : "", sni ? ", name " : "", sni ? sni : "",
+		 alpn ? ", ALPN " : "", alpn ? alpn : "",
+		 subject ? ", peer certificate verified" : "");
+}
+
+/*
+ * A non-blocking connect() may still be under way when the program first
+ * writes; the handshake must not start before TCP is up (the kernel
+ * refuses the TLS ULP on an unconnected socket).  -1 with EAGAIN while it
+ * connects, or with connect's own error once it failed.
+ */
+static bool connected(struct shim_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int err = 0;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
+		return true;
+	len = sizeof(err);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		shim_log(LOG_WARNING, "server %s: connect failed: %s", c->peer, strerror(err));
+		conn_fail_locked(c, err);
+		return false;
+	}
+	errno = EAGAIN;
+	return false;
+}
+
+/* Under c->lock, in SHIM_HANDSHAKE: one step (or, on a blocking fd, all of it). */
+static int handshake_step(struct shim_conn *c)
+{
+	int ret, was;
+
+	if (c->timed_out)
+		return engine_failed(c, "handshake");
+	if (!c->is_server && !connected(c))
+		return -1;
+	was = shim_enter();
+	ret = handoff_handshake(c->h);
+	shim_leave(was);
+	if (ret == 0) {
+		__atomic_store_n(&c->state, SHIM_READY, __ATOMIC_RELEASE);
+		log_established(c);
+		return c->pending_len ? flush_pending(c) : 0;
+	}
+	if (ret == HANDOFF_WANT_POLLIN || ret == HANDOFF_WANT_POLLOUT) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return engine_failed(c, "handshake");
+}
+
+int conn_before_io(struct shim_conn *c)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	switch (shim_state(c)) {
+	case SHIM_READY:
+		ret = 0;
+		break;
+	case SHIM_EOF:
+		ret = 1;
+		break;
+	case SHIM_FAILED:
+		errno = c->err;
+		ret = -1;
+		break;
+	default:
+		ret = handshake_step(c);
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+void conn_kick(struct shim_conn *c)
+{
+	int fl, saved = errno;
+
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return;
+	if (shim_state(c) == SHIM_HANDSHAKE && !c->is_server && !c->nonblock_kicked && c->fd >= 0 &&
+	    (fl = fcntl(c->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK)) {
+		c->nonblock_kicked = true;
+		(void)handshake_step(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	errno = saved;
+}
+
+void conn_expire(struct shim_conn *c)
+{
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return;	/* its owner is in the handshake, which enforces the deadline itself */
+	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && !c->timed_out) {
+		c->timed_out = true;
+		shim_log(LOG_WARNING, "%s %s: handshake timed out after %u ms; shutting the socket down",
+			 c->is_server ? "client" : "server", c->peer, c->rule->timeout_ms);
+		SHIM_REAL(shutdown)(c->fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+ssize_t conn_buffer_write(struct shim_conn *c, const void *buf, size_t len)
+{
+	size_t room;
+	char *grown;
+
+	pthread_mutex_lock(&c->lock);
+	room = SHIM_PENDING_MAX - c->pending_len;
+	if (shim_state(c) != SHIM_HANDSHAKE || room == 0) {
+		pthread_mutex_unlock(&c->lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (len > room)
+		len = room;
+	grown = realloc(c->pending, c->pending_len + len);
+	if (!grown) {
+		pthread_mutex_unlock(&c->lock);
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(grown + c->pending_len, buf, len);
+	c->pending = grown;
+	c->pending_len += len;
+	pthread_mutex_unlock(&c->lock);
+	return (ssize_t)len;
+}
+
+/*
+ * Whether fd is still a kTLS socket.  libc closes some fds without calling
+ * close() (fclose() on an fdopen'd socket), so an entry can outlive its
+ * socket and the number come back as a file or a plain socket; the slow
+ * paths check before they act.
+ */
+static bool still_tls(int fd)
+{
+	char ulp[16] = "";
+	socklen_t len = sizeof(ulp);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0 && !strcmp(ulp, "tls");
+}
+
+int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
+{
+	int ret, was, saved = errno;
+
+	if (!still_tls(fd)) {
+		conn_forget(fd, c);
+		errno = saved;
+		return n == 0 ? 1 : -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (shim_state(c) == SHIM_EOF) {
+		pthread_mutex_unlock(&c->lock);
+		return 1;
+	}
+	if (shim_state(c) == SHIM_FAILED) {
+		errno = c->err;
+		pthread_mutex_unlock(&c->lock);
+		return -1;
+	}
+	was = shim_enter();
+	ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
+	shim_leave(was);
+	if (ret == HANDOFF_WANT_POLLIN) {
+		/* Someone else took the record (another thread): nothing to read now. */
+		errno = EAGAIN;
+		ret = -1;
+	} else if (ret == 1) {
+		__atomic_store_n(&c->state, SHIM_EOF, __ATOMIC_RELEASE);
+		shim_log(LOG_DEBUG, "fd %d: the peer sent close_notify", c->fd);
+	} else if (ret < 0) {
+		ret = engine_failed(c, "connection");
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+/* Under c->lock. */
+static void send_close_notify(struct shim_conn *c)
+{
+	int was, st = shim_state(c);
+
+	if (c->closed_notify || c->forked || !c->h || (st != SHIM_READY && st != SHIM_EOF))
+		return;
+	was = shim_enter();
+	if (handoff_close(c->h) == 0)
+		c->closed_notify = true;
+	shim_leave(was);
+}
+
+void conn_close_notify(struct shim_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	send_close_notify(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * One fd of c is gone.  The last one ends the connection: close_notify
+ * first when notify is set (a real close() by the program), nothing on
+ * the wire when not (the fd was stale: its number may be someone else's).
+ */
+static void drop(int fd, struct shim_conn *c, bool notify)
+{
+	struct handoff *h;
+	int was;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->fds > 1) {
+		c->fds--;
+		/* Keep a live fd for the watcher and the logs. */
+		if (c->fd == fd)
+			c->fd = -1;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (notify)
+		send_close_notify(c);
+	h = c->h;
+	c->h = NULL;
+	c->fds = 0;
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	c->err = EBADF;
+	__atomic_store_n(&c->state, SHIM_FAILED, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&c->lock);
+	watch_remove(c);
+	was = shim_enter();
+	handoff_free(h);
+	shim_leave(was);
+	conn_recycle(c);
+}
+
+void conn_release(int fd, struct shim_conn *c)
+{
+	drop(fd, c, true);
+}
+
+void conn_forget(int fd, struct shim_conn *c)
+{
+	if (fdtable_get(fd) == c)
+		fdtable_take(fd);
+	drop(fd, c, false);
+}
+
+void conn_dup(struct shim_conn *c, int newfd)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!fdtable_set(newfd, c)) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->fds++;
+	if (c->fd < 0)
+		c->fd = newfd;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * After fork() in the parent: the child has copies of every connection.
+ * A forking server closes its copy in the parent right away; that close
+ * must not end the child's TLS session with a close_notify.
+ */
+void conn_atfork_parent(void)
+{
+	struct shim_conn *c;
+
+	pthread_mutex_lock(&pool_lock);
+	for (c = pool_all; c; c = c->all_next)
+		if (c->h)
+			c->forked = true;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* In the child only this thread exists: locks another thread held are reborn free. */
+void conn_atfork_child(void)
+{
+	struct shim_conn *c;
+
+	pthread_mutex_init(&pool_lock, NULL);
+	for (c = pool_all; c; c = c->all_next)
+		pthread_mutex_init(&c->lock, NULL);
+}
