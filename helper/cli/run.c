@@ -11,12 +11,15 @@
  * first, so a mistake stops us before the program starts, not at its
  * first connection.
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -127,6 +130,89 @@ static char *build_ini(const struct run_args *a)
 	return ini;
 }
 
+/* The file execvp() would run for name, in buf; false if none. */
+static bool find_program(const char *name, char *buf, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+
+	if (strchr(name, '/')) {
+		snprintf(buf, len, "%s", name);
+		return access(buf, X_OK) == 0;
+	}
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ':');
+		if (!end)
+			end = p + strlen(p);
+		snprintf(buf, len, "%.*s/%s", (int)(end - p), p == end ? "." : p, name);
+		if (access(buf, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the dynamic loader will load the shim into path.  A statically
+ * linked program never reads LD_PRELOAD and a set-id one ignores it: run
+ * under us, either would serve plaintext on a port the operator believes
+ * is TLS.  Scripts are judged by their interpreter.  NULL if fine, else why not.
+ */
+static const char *not_preloadable(const char *path, int depth)
+{
+	static char why[600];
+	unsigned char hdr[128];
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	struct stat st;
+	ssize_t n;
+	int fd, i;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		snprintf(why, sizeof(why), "%s is set-user/group-ID: the loader ignores LD_PRELOAD there",
+			 path);
+		goto out;
+	}
+	n = pread(fd, hdr, sizeof(hdr) - 1, 0);
+	if (n >= 2 && hdr[0] == '#' && hdr[1] == '!' && depth < 4) {
+		char interp[256];
+		size_t k = 2, j = 0;
+
+		hdr[n] = '\0';
+		while (k < (size_t)n && (hdr[k] == ' ' || hdr[k] == '\t'))
+			k++;
+		while (k < (size_t)n && hdr[k] != ' ' && hdr[k] != '\t' && hdr[k] != '\n' &&
+		       j < sizeof(interp) - 1)
+			interp[j++] = (char)hdr[k++];
+		interp[j] = '\0';
+		close(fd);
+		return not_preloadable(interp, depth + 1);
+	}
+	if (n < (ssize_t)sizeof(eh) || memcmp(hdr, ELFMAG, SELFMAG) || hdr[EI_CLASS] != ELFCLASS64) {
+		close(fd);
+		return NULL;	/* not ours to judge: exec will say what it is */
+	}
+	memcpy(&eh, hdr, sizeof(eh));
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
+		    (ssize_t)sizeof(ph))
+			break;
+		if (ph.p_type == PT_INTERP) {
+			close(fd);
+			return NULL;
+		}
+	}
+	snprintf(why, sizeof(why), "%s is statically linked: LD_PRELOAD cannot reach it, so its "
+		 "connections would not be protected", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	return why;
+}
+
 /* Where the shim is: $HANDOFF_PRELOAD, else where `make install` put it. */
 static const char *preload_path(void)
 {
@@ -207,7 +293,8 @@ int cmd_run(int argc, char **argv)
 	struct run_args a = { 0 };
 	struct shim_conf *conf = NULL;
 	char err[1024], *ini = NULL, *preload_env = NULL;
-	const char *preload, *old;
+	const char *preload, *old, *why;
+	char exe[4096];
 	int first, ret;
 
 	first = parse(argc, argv, &a);
@@ -238,6 +325,16 @@ int cmd_run(int argc, char **argv)
 	if (first >= argc) {
 		fprintf(stderr, "handoff run: no program to run (handoff run [OPTIONS] -- PROGRAM ...)\n");
 		ret = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (!find_program(argv[first], exe, sizeof(exe))) {
+		fprintf(stderr, "handoff run: %s: not found\n", argv[first]);
+		ret = 127;
+		goto out;
+	}
+	if ((why = not_preloadable(exe, 0))) {
+		fprintf(stderr, "handoff run: refusing to run it: %s\n", why);
+		ret = CLI_EXIT_FAIL;
 		goto out;
 	}
 	preload = preload_path();

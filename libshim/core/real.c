@@ -56,6 +56,7 @@ static void resolve(void)
 	REQ(dup3);
 	REQ(getaddrinfo);
 	REQ(socket);
+	REQ(fdopen);
 	OPT(__read_chk);
 	OPT(__recv_chk);
 	OPT(__recvfrom_chk);

@@ -7,6 +7,7 @@
 #define SHIM_CORE_REAL_H
 
 #include <netdb.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -37,6 +38,7 @@ struct shim_real {
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	int (*socket)(int, int, int);
+	FILE *(*fdopen)(int, const char *);
 	/* glibc's _FORTIFY_SOURCE entry points; optional. */
 	ssize_t (*__read_chk)(int, void *, size_t, size_t);
 	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);

@@ -140,6 +140,10 @@ static int attach_ulp_early(struct handoff *h)
 	/* With the fallback allowed, the hand-off decides what a failure means. */
 	if (ret == 0 || h->cfg->insecure_userspace_fallback)
 		return 0;
+	/* The kernel refuses the ULP once the peer's FIN is in: that is a hang-up, not a missing module. */
+	if (ret == -ENOTCONN)
+		return conn_fail_code(h, ECONNRESET, "the %s closed the connection before the handshake",
+				      h->is_server ? "client" : "server");
 	return fail_no_ulp(h, -ret);
 }
 
