@@ -93,14 +93,28 @@ static int add_line(struct run_args *a, const char *key, const char *value)
 	return 0;
 }
 
+/* [V6]:PORT on the command line is `V6 PORT` in a section name (see conf.h). */
 static int add_spec(char ***list, size_t *n, const char *spec)
 {
 	char **grown = realloc(*list, (*n + 1) * sizeof(**list));
+	const char *close;
+	char *copy;
 
 	if (!grown)
 		return -1;
 	*list = grown;
-	(*list)[(*n)++] = (char *)spec;
+	if (spec[0] == '[' && (close = strchr(spec, ']')) && close[1] == ':') {
+		if (asprintf(&copy, "%.*s %s", (int)(close - spec - 1), spec + 1, close + 2) < 0)
+			return -1;
+	} else if (!(copy = strdup(spec))) {
+		return -1;
+	}
+	if (strpbrk(copy, "[]\r\n")) {
+		fprintf(stderr, "handoff run: '%s' is not [ADDR:]PORT\n", spec);
+		free(copy);
+		return -1;
+	}
+	(*list)[(*n)++] = copy;
 	return 0;
 }
 
@@ -369,6 +383,10 @@ out:
 	free(ini);
 	free(preload_env);
 	free(a.settings);
+	for (size_t i = 0; i < a.n_accept; i++)
+		free(a.accept[i]);
+	for (size_t i = 0; i < a.n_connect; i++)
+		free(a.connect[i]);
 	free(a.accept);
 	free(a.connect);
 	return ret;

@@ -71,11 +71,16 @@ static int parse_port(const char *s, uint16_t *port)
 	return 0;
 }
 
-/* "PORT", "ADDR:PORT", "[V6]:PORT", "*:PORT", and for connect "NAME:PORT". */
+/*
+ * "PORT", "HOST:PORT", "HOST PORT", "*:PORT".  An IPv6 address takes the
+ * space form ([accept ::1 8443]): INI section names end at the first ']',
+ * so the usual [::1]:8443 cannot be written inside one.  HOST is an
+ * address, or for connect a name or *.domain.
+ */
 static int parse_spec(struct loader *l, struct shim_rule *r, const char *spec)
 {
 	char host[256];
-	const char *colon, *port;
+	const char *sep, *port;
 	size_t hl;
 
 	if (!*spec) {
@@ -86,36 +91,38 @@ static int parse_spec(struct loader *l, struct shim_rule *r, const char *spec)
 	}
 	r->family = AF_UNSPEC;
 	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-
-		if (!close || close[1] != ':') {
-			lfail(l, NULL, "'%s': an IPv6 address is written [ADDR]:PORT", spec);
-			return -1;
-		}
-		hl = (size_t)(close - spec - 1);
-		if (hl >= sizeof(host))
-			hl = sizeof(host) - 1;
-		memcpy(host, spec + 1, hl);
-		host[hl] = '\0';
-		port = close + 2;
-		if (inet_pton(AF_INET6, host, r->addr) != 1) {
-			lfail(l, NULL, "'%s' is not an IPv6 address", host);
-			return -1;
-		}
-		r->family = AF_INET6;
-	} else if ((colon = strrchr(spec, ':'))) {
-		hl = (size_t)(colon - spec);
+		lfail(l, NULL, "'%s': write an IPv6 address without brackets, then a space and "
+			       "the port ([accept ::1 8443])", spec);
+		return -1;
+	}
+	sep = strchr(spec, ' ');
+	if (!sep && strchr(spec, ':') != strrchr(spec, ':')) {
+		lfail(l, NULL, "'%s': an IPv6 address is followed by a space and the port "
+			       "([accept ::1 8443])", spec);
+		return -1;
+	}
+	if (!sep)
+		sep = strrchr(spec, ':');
+	if (sep) {
+		hl = (size_t)(sep - spec);
 		if (hl == 0 || hl >= sizeof(host)) {
 			lfail(l, NULL, "'%s': the host before the port is empty or too long", spec);
 			return -1;
 		}
 		memcpy(host, spec, hl);
 		host[hl] = '\0';
-		port = colon + 1;
+		port = sep + 1;
+		while (*port == ' ')
+			port++;
 		if (!strcmp(host, "*")) {
 			/* any address */
 		} else if (inet_pton(AF_INET, host, r->addr) == 1) {
 			r->family = AF_INET;
+		} else if (inet_pton(AF_INET6, host, r->addr) == 1) {
+			r->family = AF_INET6;
+		} else if (strchr(host, ':')) {
+			lfail(l, NULL, "'%s' is not an IPv6 address", host);
+			return -1;
 		} else if (r->kind == SHIM_RULE_ACCEPT) {
 			lfail(l, NULL, "'%s' is not a local address (accept takes ADDR:PORT or PORT)",
 			      host);

@@ -5,7 +5,8 @@
  *
  *   [shim]                     log = syslog | stderr | /path/file; debug = yes
  *   [accept PORT]              a listener (any local address) becomes a TLS server
- *   [accept ADDR:PORT]         ... only on that local address ([v6]:port for IPv6)
+ *   [accept ADDR:PORT]         ... only on that local address
+ *   [accept ADDR PORT]         the same; the form for IPv6 ([accept ::1 8443])
  *   [connect HOST:PORT]        connects there become TLS clients; HOST is a
  *                              name (matched against the name the program
  *                              resolved), *.domain, or an address

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The shim's configuration: what loads, what is refused (with file, line,
+ * section and key in the message), and which rule a listener or a
+ * destination falls under.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "config/conf.h"
+#include "settings/settings.h"
+#include "testutil.h"
+
+/* @PKI@ in a case's text is the test PKI folder. */
+static char *expand(const char *text)
+{
+	const char *pki = getenv("HANDOFF_PKI"), *at;
+	size_t n = 0, plen;
+	char *out;
+
+	ck_assert_ptr_nonnull(pki);
+	plen = strlen(pki);
+	out = malloc(strlen(text) * (plen + 1) + 1);
+	ck_assert_ptr_nonnull(out);
+	while ((at = strstr(text, "@PKI@"))) {
+		memcpy(out + n, text, (size_t)(at - text));
+		n += (size_t)(at - text);
+		memcpy(out + n, pki, plen);
+		n += plen;
+		text = at + 5;
+	}
+	strcpy(out + n, text);
+	return out;
+}
+
+struct bad_case {
+	const char *name;
+	const char *text;
+	const char *want;	/* substring of the error */
+};
+
+#define SERVER "cert = @PKI@/server.pem\nkey = @PKI@/server-key.pem\n"
+
+static const struct bad_case bad_cases[] = {
+	{ "empty", "", "no [accept ...] or [connect ...] section" },
+	{ "only shim", "[shim]\nlog = stderr\n", "nothing would be protected" },
+	{ "key before section", "cert = x\n[accept 1]\n", "t:1: []" },
+	{ "unknown section", "[listen 80]\n", "t:1: [listen 80]: unknown section" },
+	{ "accept no port", "[accept]\n" SERVER, "t:1: [accept]: needs a port" },
+	{ "accept bad port", "[accept 70000]\n" SERVER, "'70000' is not a port" },
+	{ "accept port zero", "[accept 0]\n" SERVER, "'0' is not a port" },
+	{ "accept name", "[accept example.com:443]\n" SERVER, "is not a local address" },
+	{ "v6 brackets", "[accept [::1]:443]\n" SERVER, "without brackets" },
+	{ "v6 bad", "[accept fe80::zz 443]\n" SERVER, "'fe80::zz' is not an IPv6 address" },
+	{ "v6 no port", "[accept ::1]\n" SERVER, "'::1': an IPv6 address is followed by a space" },
+	{ "server without identity", "[accept 443]\nca-file = @PKI@/ca.pem\n",
+	  "t:1: [accept 443]: a TLS server needs cert and key" },
+	{ "cert alone", "[accept 443]\ncert = @PKI@/server.pem\n", "cert and key go together" },
+	{ "missing cert file", "[accept 443]\ncert = /nonexistent.pem\nkey = @PKI@/server-key.pem\n",
+	  "/nonexistent.pem" },
+	{ "unknown key", "[accept 443]\n" SERVER "colour = blue\n", "t:4: [accept 443] colour: unknown key" },
+	{ "bad protocols", "[accept 443]\n" SERVER "protocols = tls1.1\n",
+	  "t:4: [accept 443] protocols: unknown or unsupported protocol 'tls1.1'" },
+	{ "bad timeout", "[accept 443]\n" SERVER "timeout = soon\n", "[accept 443] timeout: 'soon'" },
+	{ "bad bool", "[accept 443]\n" SERVER "insecure-plaintext = maybe\n", "'maybe' is not yes or no" },
+	{ "bad verify-client", "[accept 443]\n" SERVER "verify-client = sometimes\n",
+	  "'sometimes' is not required, optional or none" },
+	{ "no user-space fallback", "[connect 443]\ninsecure-userspace-fallback = yes\n",
+	  "not possible under the shim" },
+	{ "servername on accept", "[accept 443]\n" SERVER "servername = x\n",
+	  "only [connect ...] sections send a server name" },
+	{ "verify-address on accept", "[accept 443]\n" SERVER "verify-address = yes\n",
+	  "only [connect ...] sections verify" },
+	{ "bad log", "[shim]\nlog = somewhere\n[connect 443]\n", "[shim] log: 'somewhere'" },
+	{ "psk identity without file", "[connect 443]\npsk-identity = a\n", "psk-identity needs psk-file" },
+	{ "first error wins", "[connect 443]\nfoo = 1\nbar = 2\n", "t:2: [connect 443] foo" },
+	{ "not ini", "[connect 443]\nthis line is not ini\n", "t:2: not an INI line" },
+};
+
+START_TEST(test_bad)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	struct shim_conf *conf = NULL;
+	char err[1024] = "";
+	char *text = expand(c->text);
+
+	ck_assert_msg(shim_conf_load_string(text, "t", &conf, err, sizeof(err)) == -1,
+		      "%s: loaded", c->name);
+	ck_assert_ptr_null(conf);
+	ck_assert_msg(strstr(err, c->want), "%s: \"%s\" lacks \"%s\"", c->name, err, c->want);
+	free(text);
+}
+END_TEST
+
+static struct shim_conf *load_ok(const char *fmt)
+{
+	struct shim_conf *conf = NULL;
+	char err[1024] = "";
+	char *text = expand(fmt);
+
+	ck_assert_msg(shim_conf_load_string(text, "t", &conf, err, sizeof(err)) == 0, "%s", err);
+	free(text);
+	return conf;
+}
+
+START_TEST(test_good)
+{
+	struct shim_conf *conf = load_ok(
+		"; a comment\n"
+		"[shim]\nlog = /tmp/x.log\ndebug = yes\n"
+		"[accept 127.0.0.1 8443]\n" SERVER "verify-client = optional\nalpn = http/1.1\n"
+		"[accept 8443]\n" SERVER "timeout = 500\n"
+		"[accept ::1 9443]\n" SERVER
+		"[accept 8080]\ninsecure-plaintext = yes\n"
+		"[connect *.example.com:443]\nca-file = @PKI@/ca.pem\n"
+		"[connect 10.1.2.3:443]\nverify-address = yes\n"
+		"[connect 993]\n");
+
+	ck_assert_uint_eq(conf->n_rules, 7);
+	ck_assert_uint_eq(conf->n_accept, 4);
+	ck_assert_uint_eq(conf->n_connect, 3);
+	ck_assert_int_eq(conf->log, SHIM_LOG_FILE);
+	ck_assert_str_eq(conf->log_path, "/tmp/x.log");
+	ck_assert(conf->debug);
+	ck_assert_int_eq(conf->rules[0].family, AF_INET);
+	ck_assert_uint_eq(conf->rules[0].port, 8443);
+	ck_assert_ptr_nonnull(conf->rules[0].cfg);
+	ck_assert_uint_eq(conf->rules[0].line, 5);
+	ck_assert_uint_eq(conf->rules[1].timeout_ms, 500);
+	ck_assert_uint_eq(conf->rules[0].timeout_ms, SETTINGS_DEFAULT_TIMEOUT_MS);
+	ck_assert_int_eq(conf->rules[2].family, AF_INET6);
+	ck_assert(conf->rules[3].plaintext);
+	ck_assert_ptr_null(conf->rules[3].cfg);
+	ck_assert_str_eq(conf->rules[4].host, "*.example.com");
+	ck_assert_ptr_nonnull(conf->rules[4].cache);
+	ck_assert(conf->rules[5].verify_address);
+	/* A section with no keys at all is a complete rule (system trust store). */
+	ck_assert_uint_eq(conf->rules[6].port, 993);
+	ck_assert_ptr_nonnull(conf->rules[6].cfg);
+	shim_conf_free(conf);
+	shim_conf_free(NULL);
+}
+END_TEST
+
+START_TEST(test_file)
+{
+	struct shim_conf *conf = NULL;
+	char err[1024], path[] = "/tmp/check_shimconf-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("[connect 443]\n\n\nnonsense = 1\n", f);
+	fclose(f);
+	ck_assert_int_eq(shim_conf_load_file(path, &conf, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, path) && strstr(err, ":4: [connect 443] nonsense"), "%s", err);
+	unlink(path);
+	ck_assert_int_eq(shim_conf_load_file(path, &conf, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "No such file"), "%s", err);
+}
+END_TEST
+
+static struct sockaddr_storage sa4(const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, addr, &in->sin_addr), 1);
+	return ss;
+}
+
+static struct sockaddr_storage sa6(const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &in6->sin6_addr), 1);
+	return ss;
+}
+
+#define SA(x) ((const struct sockaddr *)&(x))
+
+START_TEST(test_match)
+{
+	struct shim_conf *conf = load_ok(
+		"[accept 127.0.0.1:8443]\n" SERVER
+		"[accept 8443]\n" SERVER
+		"[accept ::1 9443]\n" SERVER
+		"[connect *.example.com:443]\n"
+		"[connect mail.test:993]\n"
+		"[connect 10.1.2.3:443]\n"
+		"[connect 8080]\n");
+	const struct shim_rule *r = conf->rules;
+	struct sockaddr_storage a;
+
+	/* Accept: the first rule that matches, by local address and port. */
+	a = sa4("127.0.0.1", 8443);
+	ck_assert_ptr_eq(shim_conf_match_accept(conf, SA(a)), &r[0]);
+	a = sa4("0.0.0.0", 8443);
+	ck_assert_ptr_eq(shim_conf_match_accept(conf, SA(a)), &r[1]);
+	a = sa6("::ffff:127.0.0.1", 8443);	/* a dual-stack listener's mapped view */
+	ck_assert_ptr_eq(shim_conf_match_accept(conf, SA(a)), &r[0]);
+	a = sa6("::1", 9443);
+	ck_assert_ptr_eq(shim_conf_match_accept(conf, SA(a)), &r[2]);
+	a = sa6("::", 9443);
+	ck_assert_ptr_null(shim_conf_match_accept(conf, SA(a)));
+	a = sa4("127.0.0.1", 8444);
+	ck_assert_ptr_null(shim_conf_match_accept(conf, SA(a)));
+
+	/* Connect: by the name the program resolved, or by address. */
+	a = sa4("192.0.2.1", 443);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), "www.example.com"), &r[3]);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), "A.B.EXAMPLE.COM"), &r[3]);
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), "example.com"));
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), "badexample.com"));
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), NULL));
+	a = sa4("192.0.2.1", 993);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), "mail.test"), &r[4]);
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), "mail.test.evil"));
+	a = sa4("10.1.2.3", 443);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), NULL), &r[5]);
+	a = sa6("::ffff:10.1.2.3", 443);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), NULL), &r[5]);
+	a = sa6("2001:db8::1", 8080);
+	ck_assert_ptr_eq(shim_conf_match_connect(conf, SA(a), "anything"), &r[6]);
+	a = sa4("10.1.2.3", 444);
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), NULL));
+
+	/* Neither matches what is not IP. */
+	memset(&a, 0, sizeof(a));
+	a.ss_family = AF_UNIX;
+	ck_assert_ptr_null(shim_conf_match_accept(conf, SA(a)));
+	ck_assert_ptr_null(shim_conf_match_connect(conf, SA(a), "www.example.com"));
+	shim_conf_free(conf);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("shimconf");
+	TCase *tc = tcase_create("conf");
+
+	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
+	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_file);
+	tcase_add_test(tc, test_match);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}
