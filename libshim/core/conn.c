@@ -116,6 +116,7 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 		return -1;
 	}
 	c->fd = fd;
+	__atomic_add_fetch(&c->gen, 1, __ATOMIC_RELEASE);
 	c->fds = 1;
 	c->rule = rule;
 	c->is_server = is_server;
@@ -290,13 +291,13 @@ int conn_before_io(struct shim_conn *c)
 	return ret;
 }
 
-void conn_kick(struct shim_conn *c)
+void conn_kick(struct shim_conn *c, unsigned gen)
 {
 	int fl, saved = errno;
 
 	if (pthread_mutex_trylock(&c->lock) != 0)
 		return;
-	if (shim_state(c) == SHIM_HANDSHAKE && !c->is_server && !c->nonblock_kicked && c->fd >= 0 &&
+	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && !c->is_server && !c->nonblock_kicked && c->fd >= 0 &&
 	    (fl = fcntl(c->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK)) {
 		c->nonblock_kicked = true;
 		(void)handshake_step(c);

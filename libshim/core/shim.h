@@ -72,6 +72,7 @@ enum shim_state {
 struct shim_conn {
 	int state;			/* enum shim_state; atomic */
 	int fd;
+	unsigned gen;			/* bumped at each reuse: tells a recycled object from the one seen */
 	unsigned fds;			/* fds referring to it (dup); under lock */
 	pthread_mutex_t lock;
 	const struct shim_rule *rule;
@@ -150,7 +151,7 @@ void conn_atfork_child(void);
  * the ClientHello now, for programs that wait for the server to speak
  * first.  Never blocks (a busy connection is left to its owner).
  */
-void conn_kick(struct shim_conn *c);
+void conn_kick(struct shim_conn *c, unsigned gen);
 /* conn_expire - the handshake deadline passed: shut the socket down so the program wakes. */
 void conn_expire(struct shim_conn *c);
 

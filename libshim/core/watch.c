@@ -52,7 +52,8 @@ static void wake(void)
 }
 
 /* Under watch_lock: drop connections that no longer handshake; fill the poll set. */
-static int collect(struct pollfd *pfds, struct shim_conn **who, int *n, unsigned long long now)
+static int collect(struct pollfd *pfds, struct shim_conn **who, unsigned *gens, int *n,
+		   unsigned long long now)
 {
 	struct shim_conn **link = &watching, *c;
 	unsigned long long next = 0;
@@ -72,6 +73,7 @@ static int collect(struct pollfd *pfds, struct shim_conn **who, int *n, unsigned
 			pfds[*n + 1].events = POLLOUT;
 			pfds[*n + 1].revents = 0;
 			who[*n] = c;
+			gens[*n] = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
 			(*n)++;
 		}
 		link = &c->watch_next;
@@ -86,6 +88,7 @@ static void *watcher(void *arg)
 {
 	static struct pollfd pfds[WATCH_MAX_POLL + 1];
 	static struct shim_conn *who[WATCH_MAX_POLL];
+	static unsigned gens[WATCH_MAX_POLL];
 	struct shim_conn *c;
 	unsigned long long now;
 	uint64_t drain;
@@ -95,7 +98,7 @@ static void *watcher(void *arg)
 	shim_busy = 1;	/* everything this thread does is the shim's own */
 	for (;;) {
 		pthread_mutex_lock(&watch_lock);
-		timeout = collect(pfds, who, &n, now_ms());
+		timeout = collect(pfds, who, gens, &n, now_ms());
 		pfds[0].fd = wake_fd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
@@ -108,10 +111,13 @@ static void *watcher(void *arg)
 
 		now = now_ms();
 		pthread_mutex_lock(&watch_lock);
-		/* who[] entries are still on the list: only this thread takes them off. */
+		/*
+		 * A who[] entry may have been closed and reused since (objects are
+		 * recycled, never freed): conn_kick() acts only on the same generation.
+		 */
 		for (i = 0; i < n; i++)
 			if (pfds[i + 1].revents & (POLLOUT | POLLERR | POLLHUP))
-				conn_kick(who[i]);
+				conn_kick(who[i], gens[i]);
 		for (c = watching; c; c = c->watch_next)
 			if (c->deadline_ms && now >= c->deadline_ms && shim_state(c) == SHIM_HANDSHAKE)
 				conn_expire(c);
