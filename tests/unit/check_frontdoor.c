@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The two engine calls only the front doors use (core/frontdoor.h), on
+ * the decisions that need no kernel TLS: the end of the stream told from
+ * an empty record by the TCP state, and "nothing to act on" when data or
+ * nothing is next.  (With kTLS, tests/shim runs them under real programs.)
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "core/conn.h"
+#include "core/frontdoor.h"
+#include "testutil.h"
+
+struct fixture {
+	struct handoff_config *ccfg, *scfg;
+	struct tu_pair p;
+};
+
+static void pair_up(struct fixture *f)
+{
+	f->scfg = handoff_config_new();
+	f->ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_file(f->scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(f->ccfg, tu_pki("ca.pem")), 0);
+	tu_handshake_pair(&f->p, f->ccfg, f->scfg, "localhost",
+			  CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	ck_assert_int_eq(f->p.cli_ret, 0);
+	ck_assert_int_eq(f->p.srv_ret, 0);
+}
+
+static void pair_down(struct fixture *f)
+{
+	tu_pair_free(&f->p);
+	handoff_config_free(f->ccfg);
+	handoff_config_free(f->scfg);
+}
+
+START_TEST(test_zero_read)
+{
+	struct fixture f;
+
+	pair_up(&f);
+	/* Still established: a 0 from the kernel was an empty record. */
+	ck_assert_int_eq(handoff_zero_read(f.p.srv), 0);
+	ck_assert_int_eq(handoff_error_code(f.p.srv), 0);
+	/* The peer's FIN with no close_notify before it: truncation. */
+	shutdown(f.p.fds[0], SHUT_WR);
+	usleep(50 * 1000);
+	ck_assert_int_eq(handoff_zero_read(f.p.srv), -1);
+	ck_assert_int_eq(handoff_error_code(f.p.srv), ECONNRESET);
+	ck_assert_ptr_nonnull(strstr(handoff_error(f.p.srv), "without close_notify"));
+	pair_down(&f);
+}
+END_TEST
+
+START_TEST(test_zero_read_after_close_notify)
+{
+	struct fixture f;
+
+	pair_up(&f);
+	/* What the engine records when the peer's close_notify came in. */
+	f.p.srv->state = CONN_CLOSED;
+	shutdown(f.p.fds[0], SHUT_WR);
+	ck_assert_int_eq(handoff_zero_read(f.p.srv), 1);
+	ck_assert_int_eq(handoff_take_control_record(f.p.srv), 1);
+	pair_down(&f);
+}
+END_TEST
+
+START_TEST(test_take_nothing)
+{
+	struct fixture f;
+	char buf[8];
+
+	pair_up(&f);
+	/* Nothing there: the program may wait (non-blocking peek, never a hang). */
+	ck_assert_int_eq(handoff_take_control_record(f.p.srv), HANDOFF_WANT_POLLIN);
+	/* Data next (a plain socket carries no record type: data): left for the program. */
+	ck_assert_int_eq(write(f.p.fds[0], "data", 4), 4);
+	usleep(50 * 1000);
+	ck_assert_int_eq(handoff_take_control_record(f.p.srv), 0);
+	ck_assert_int_eq(recv(f.p.fds[1], buf, sizeof(buf), MSG_DONTWAIT), 4);
+	ck_assert_int_eq(handoff_error_code(f.p.srv), 0);
+	pair_down(&f);
+}
+END_TEST
+
+START_TEST(test_not_ready)
+{
+	struct handoff_config *cfg = handoff_config_new();
+	struct handoff *h;
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	h = handoff_server(cfg, fds[1]);
+	ck_assert_ptr_nonnull(h);
+	/* Before the hand-off neither call may touch the socket. */
+	ck_assert_int_eq(handoff_take_control_record(h), -1);
+	ck_assert_int_eq(handoff_zero_read(h), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(h), "not completed"));
+	ck_assert_int_eq(handoff_take_control_record(NULL), -1);
+	ck_assert_int_eq(handoff_zero_read(NULL), -1);
+	handoff_free(h);
+	handoff_config_free(cfg);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("frontdoor");
+	TCase *tc = tcase_create("frontdoor");
+
+	tcase_add_test(tc, test_zero_read);
+	tcase_add_test(tc, test_zero_read_after_close_notify);
+	tcase_add_test(tc, test_take_nothing);
+	tcase_add_test(tc, test_not_ready);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}
