@@ -6,7 +6,73 @@
 
 #include "core/real.h"
 
-struct shim_real shim_real;
+/*
+ * Until resolve() has run, each pointer leads to a trampoline that runs it
+ * and then makes the call, so a hook never tests for NULL: libraries the
+ * shim depends on (GnuTLS) initialise before our constructor and already
+ * call read() and close() through our hooks.
+ */
+#define FIRST(ret, name, params, args)                                         \
+	static ret first_##name params                                         \
+	{                                                                       \
+		shim_real_resolve();                                            \
+		return shim_real.name args;                                     \
+	}
+FIRST(int, accept, (int a, struct sockaddr *b, socklen_t *c), (a, b, c))
+FIRST(int, accept4, (int a, struct sockaddr *b, socklen_t *c, int d), (a, b, c, d))
+FIRST(int, connect, (int a, const struct sockaddr *b, socklen_t c), (a, b, c))
+FIRST(ssize_t, read, (int a, void *b, size_t c), (a, b, c))
+FIRST(ssize_t, readv, (int a, const struct iovec *b, int c), (a, b, c))
+FIRST(ssize_t, recv, (int a, void *b, size_t c, int d), (a, b, c, d))
+FIRST(ssize_t, recvfrom, (int a, void *b, size_t c, int d, struct sockaddr *e, socklen_t *f),
+      (a, b, c, d, e, f))
+FIRST(ssize_t, recvmsg, (int a, struct msghdr *b, int c), (a, b, c))
+FIRST(ssize_t, write, (int a, const void *b, size_t c), (a, b, c))
+FIRST(ssize_t, writev, (int a, const struct iovec *b, int c), (a, b, c))
+FIRST(ssize_t, send, (int a, const void *b, size_t c, int d), (a, b, c, d))
+FIRST(ssize_t, sendto, (int a, const void *b, size_t c, int d, const struct sockaddr *e,
+			socklen_t f), (a, b, c, d, e, f))
+FIRST(ssize_t, sendmsg, (int a, const struct msghdr *b, int c), (a, b, c))
+FIRST(ssize_t, sendfile, (int a, int b, off_t *c, size_t d), (a, b, c, d))
+FIRST(ssize_t, splice, (int a, off64_t *b, int c, off64_t *d, size_t e, unsigned int f),
+      (a, b, c, d, e, f))
+FIRST(int, close, (int a), (a))
+FIRST(int, shutdown, (int a, int b), (a, b))
+FIRST(int, dup, (int a), (a))
+FIRST(int, dup2, (int a, int b), (a, b))
+FIRST(int, dup3, (int a, int b, int c), (a, b, c))
+FIRST(int, getaddrinfo, (const char *a, const char *b, const struct addrinfo *c,
+			 struct addrinfo **d), (a, b, c, d))
+FIRST(int, socket, (int a, int b, int c), (a, b, c))
+FIRST(FILE *, fdopen, (int a, const char *b), (a, b))
+#undef FIRST
+
+struct shim_real shim_real = {
+	.accept = first_accept,
+	.accept4 = first_accept4,
+	.connect = first_connect,
+	.read = first_read,
+	.readv = first_readv,
+	.recv = first_recv,
+	.recvfrom = first_recvfrom,
+	.recvmsg = first_recvmsg,
+	.write = first_write,
+	.writev = first_writev,
+	.send = first_send,
+	.sendto = first_sendto,
+	.sendmsg = first_sendmsg,
+	.sendfile = first_sendfile,
+	.splice = first_splice,
+	.close = first_close,
+	.shutdown = first_shutdown,
+	.dup = first_dup,
+	.dup2 = first_dup2,
+	.dup3 = first_dup3,
+	.getaddrinfo = first_getaddrinfo,
+	.socket = first_socket,
+	.fdopen = first_fdopen,
+	/* Optional ones start NULL; the hooks that use them call shim_real_resolve() first. */
+};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int resolve_status;

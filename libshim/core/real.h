@@ -54,8 +54,11 @@ extern struct shim_real shim_real;
  */
 void shim_real_resolve(void);
 
-/* A real function, resolved on first use (another library's constructor may call a hook before ours ran). */
-#define SHIM_REAL(fn) (__builtin_expect(shim_real.fn != NULL, 1) ? shim_real.fn : \
-		       (shim_real_resolve(), shim_real.fn))
+/*
+ * A real function.  Required ones are never NULL (a trampoline resolves
+ * them on first use); optional ones (sendfile64, close_range, the
+ * fortified reads) are NULL until shim_real_resolve() ran, and may stay NULL.
+ */
+#define SHIM_REAL(fn) (shim_real.fn)
 
 #endif

@@ -42,6 +42,7 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	struct shim_conn *c;
 	unsigned int fd;
 
+	shim_real_resolve();
 	if (!SHIM_REAL(close_range)) {
 		errno = ENOSYS;
 		return -1;

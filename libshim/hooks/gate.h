@@ -14,6 +14,13 @@
 #include "core/shim.h"
 
 #define SHIM_LIKELY(x) __builtin_expect(!!(x), 1)
+/*
+ * Out of line, so that a hook's fast path (an fd that is not ours) needs
+ * no stack frame of its own.  SHIM_SLOW also carries every read of our own
+ * connections; SHIM_COLD is for what only handshakes reach.
+ */
+#define SHIM_SLOW __attribute__((noinline))
+#define SHIM_COLD __attribute__((noinline, cold))
 
 /* The connection a hook acts on, or NULL to pass straight through. */
 static inline struct shim_conn *shim_conn_of(int fd)

@@ -15,12 +15,15 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
+/*
+ * Each hook is a fast path (one lookup, then a tail call into libc) and a
+ * slow path kept out of line, so that the fast path needs no stack frame.
+ */
+static SHIM_SLOW ssize_t read_slow(struct shim_conn *c, int fd, void *buf, size_t len)
 {
-	struct shim_conn *c = shim_conn_of(fd);
 	ssize_t n;
 
-	if (SHIM_LIKELY(!c))
+	if (shim_busy)
 		return SHIM_REAL(read)(fd, buf, len);
 	do {
 		if (!gate_read(c, &n))
@@ -30,12 +33,20 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	return n;
 }
 
-SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c))
+		return SHIM_REAL(read)(fd, buf, len);
+	return read_slow(c, fd, buf, len);
+}
+
+static SHIM_SLOW ssize_t readv_slow(struct shim_conn *c, int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n;
+
+	if (shim_busy)
 		return SHIM_REAL(readv)(fd, iov, iovcnt);
 	do {
 		if (!gate_read(c, &n))
@@ -45,12 +56,20 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	return n;
 }
 
-SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c))
+		return SHIM_REAL(readv)(fd, iov, iovcnt);
+	return readv_slow(c, fd, iov, iovcnt);
+}
+
+static SHIM_SLOW ssize_t recv_slow(struct shim_conn *c, int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n;
+
+	if (shim_busy)
 		return SHIM_REAL(recv)(fd, buf, len, flags);
 	do {
 		if (!gate_read(c, &n))
@@ -60,13 +79,21 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	return n;
 }
 
-SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
-			     socklen_t *alen)
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c))
+		return SHIM_REAL(recv)(fd, buf, len, flags);
+	return recv_slow(c, fd, buf, len, flags);
+}
+
+static SHIM_SLOW ssize_t recvfrom_slow(struct shim_conn *c, int fd, void *buf, size_t len,
+				       int flags, struct sockaddr *addr, socklen_t *alen)
+{
+	ssize_t n;
+
+	if (shim_busy)
 		return SHIM_REAL(recvfrom)(fd, buf, len, flags, addr, alen);
 	do {
 		if (!gate_read(c, &n))
@@ -76,12 +103,21 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct so
 	return n;
 }
 
-SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c))
+		return SHIM_REAL(recvfrom)(fd, buf, len, flags, addr, alen);
+	return recvfrom_slow(c, fd, buf, len, flags, addr, alen);
+}
+
+static SHIM_SLOW ssize_t recvmsg_slow(struct shim_conn *c, int fd, struct msghdr *msg, int flags)
+{
+	ssize_t n;
+
+	if (shim_busy)
 		return SHIM_REAL(recvmsg)(fd, msg, flags);
 	do {
 		if (!gate_read(c, &n))
@@ -90,6 +126,15 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	} while (again_read(c, fd, &n, msg && msg->msg_iovlen > 0 ?
 					iov_total(msg->msg_iov, (int)msg->msg_iovlen) : 0));
 	return n;
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct shim_conn *c = fdtable_get(fd);
+
+	if (SHIM_LIKELY(!c))
+		return SHIM_REAL(recvmsg)(fd, msg, flags);
+	return recvmsg_slow(c, fd, msg, flags);
 }
 
 /* glibc declares these only inside its own fortify headers. */
@@ -105,6 +150,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
  */
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
+	shim_real_resolve();
 	if (len > buflen && shim_real.__read_chk)
 		return shim_real.__read_chk(fd, buf, len, buflen);
 	return read(fd, buf, len);
@@ -112,6 +158,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
+	shim_real_resolve();
 	if (len > buflen && shim_real.__recv_chk)
 		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
 	return recv(fd, buf, len, flags);
@@ -120,6 +167,7 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int
 SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				   struct sockaddr *addr, socklen_t *alen)
 {
+	shim_real_resolve();
 	if (len > buflen && shim_real.__recvfrom_chk)
 		return shim_real.__recvfrom_chk(fd, buf, len, buflen, flags, addr, alen);
 	return recvfrom(fd, buf, len, flags, addr, alen);

@@ -28,7 +28,8 @@ SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 /* On 64-bit glibc the two are one function; the 64 name may be missing elsewhere. */
 static ssize_t real_sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	if (SHIM_REAL(sendfile) && shim_real.sendfile64)
+	shim_real_resolve();
+	if (shim_real.sendfile64)
 		return shim_real.sendfile64(out_fd, in_fd, offset, count);
 	return shim_real.sendfile(out_fd, in_fd, (off_t *)offset, count);
 }

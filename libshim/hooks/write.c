@@ -45,68 +45,112 @@ int gate_write(struct shim_conn *c, const struct iovec *iov, int iovcnt, ssize_t
 	return 0;
 }
 
+/* One buffer: kept during the handshake if need be; 1 when the caller makes the real call. */
+static int gate_buf(struct shim_conn *c, const void *buf, size_t len, ssize_t *n)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	if (shim_busy)
+		return 1;
+	return gate_write(c, &iov, 1, n);
+}
+
+/*
+ * Each hook: one lookup and one state load, then the real call.  Only a
+ * connection still in its handshake (or failed) goes through the gate.
+ */
+static SHIM_COLD ssize_t write_slow(struct shim_conn *c, int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	return gate_buf(c, buf, len, &n) ? SHIM_REAL(write)(fd, buf, len) : n;
+}
+
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c) || SHIM_LIKELY(shim_state(c) == SHIM_READY))
 		return SHIM_REAL(write)(fd, buf, len);
-	if (!gate_write(c, &iov, 1, &n))
-		return n;
-	return SHIM_REAL(write)(fd, buf, len);
+	return write_slow(c, fd, buf, len);
+}
+
+static int gate_iov(struct shim_conn *c, const struct iovec *iov, int iovcnt, ssize_t *n)
+{
+	if (shim_busy)
+		return 1;
+	return gate_write(c, iovcnt > 0 ? iov : NULL, iovcnt, n);
+}
+
+static SHIM_COLD ssize_t writev_slow(struct shim_conn *c, int fd, const struct iovec *iov,
+				     int iovcnt)
+{
+	ssize_t n;
+
+	return gate_iov(c, iov, iovcnt, &n) ? SHIM_REAL(writev)(fd, iov, iovcnt) : n;
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c) || SHIM_LIKELY(shim_state(c) == SHIM_READY))
 		return SHIM_REAL(writev)(fd, iov, iovcnt);
-	if (!gate_write(c, iovcnt > 0 ? iov : NULL, iovcnt, &n))
-		return n;
-	return SHIM_REAL(writev)(fd, iov, iovcnt);
+	return writev_slow(c, fd, iov, iovcnt);
+}
+
+static SHIM_COLD ssize_t send_slow(struct shim_conn *c, int fd, const void *buf, size_t len,
+				   int flags)
+{
+	ssize_t n;
+
+	return gate_buf(c, buf, len, &n) ? SHIM_REAL(send)(fd, buf, len, flags) : n;
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c) || SHIM_LIKELY(shim_state(c) == SHIM_READY))
 		return SHIM_REAL(send)(fd, buf, len, flags);
-	if (!gate_write(c, &iov, 1, &n))
-		return n;
-	return SHIM_REAL(send)(fd, buf, len, flags);
+	return send_slow(c, fd, buf, len, flags);
+}
+
+static SHIM_COLD ssize_t sendto_slow(struct shim_conn *c, int fd, const void *buf, size_t len,
+				     int flags, const struct sockaddr *addr, socklen_t alen)
+{
+	ssize_t n;
+
+	return gate_buf(c, buf, len, &n) ? SHIM_REAL(sendto)(fd, buf, len, flags, addr, alen) : n;
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c) || SHIM_LIKELY(shim_state(c) == SHIM_READY))
 		return SHIM_REAL(sendto)(fd, buf, len, flags, addr, alen);
-	if (!gate_write(c, &iov, 1, &n))
-		return n;
-	return SHIM_REAL(sendto)(fd, buf, len, flags, addr, alen);
+	return sendto_slow(c, fd, buf, len, flags, addr, alen);
+}
+
+static SHIM_COLD ssize_t sendmsg_slow(struct shim_conn *c, int fd, const struct msghdr *msg,
+				      int flags)
+{
+	bool plain = msg && !msg->msg_controllen;
+	ssize_t n;
+
+	/* Control data (ancillary messages) cannot wait for later: only plain bytes are kept. */
+	if (gate_iov(c, plain ? msg->msg_iov : NULL, plain ? (int)msg->msg_iovlen : 0, &n))
+		return SHIM_REAL(sendmsg)(fd, msg, flags);
+	return n;
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct shim_conn *c = shim_conn_of(fd);
-	ssize_t n;
+	struct shim_conn *c = fdtable_get(fd);
 
 	if (SHIM_LIKELY(!c) || SHIM_LIKELY(shim_state(c) == SHIM_READY))
 		return SHIM_REAL(sendmsg)(fd, msg, flags);
-	/* Control data (ancillary messages) cannot wait for later: only plain bytes are kept. */
-	if (!gate_write(c, msg && !msg->msg_controllen && msg->msg_iovlen > 0 ? msg->msg_iov : NULL,
-			msg ? (int)msg->msg_iovlen : 0, &n))
-		return n;
-	return SHIM_REAL(sendmsg)(fd, msg, flags);
+	return sendmsg_slow(c, fd, msg, flags);
 }
