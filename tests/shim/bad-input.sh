@@ -61,25 +61,21 @@ if start_shim srv "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
 	else
 		pass "plaintext HTTP: the program never saw the plaintext bytes"
 	fi
-	log_has "plaintext HTTP" "$L" "handshake failed:"
+	log_has "plaintext HTTP" "$L" "handshake failed: client did not speak TLS (malformed record"
 	# 2. half a ClientHello, then RST
 	timeout "$TMO" "$PY" "$SHIM_PY" rst "$PORT" >"$WORK/rst.out" 2>&1
 	wait_conn "$O" 1
 	expect_out "reset mid-handshake: the program's recv" "$O" "conn 1: recv: ERR errno=104 ECONNRESET"
-	if [ "$(grep -c "handshake failed" "$L")" -ge 2 ]; then
-		pass "reset mid-handshake: log: $(grep "handshake failed" "$L" | sed -n 2p)"
-	else
-		fail "reset mid-handshake: no second 'handshake failed' line" "$L"
-	fi
+	log_has "reset mid-handshake" "$L" "handshake failed: connection to the client failed during the handshake: Connection reset by peer"
 	# 3. truncation: data, then FIN without close_notify
 	timeout "$TMO" "$PY" "$SHIM_PY" truncate "$PORT" "$CA" hello-then-fin >"$WORK/trunc.out" 2>&1
 	wait_conn "$O" 2
-	expect_out "truncation: the data arrives" "$O" "conn 2: READ 16 bytes: b'hello-then-fin\\n'"
+	expect_out "truncation: the data arrives" "$O" "conn 2: READ 15 bytes: b'hello-then-fin\\n'"
 	expect_out "truncation: then the program's recv fails" "$O" "conn 2: recv: ERR errno=104 ECONNRESET"
 	if grep -q "^conn 2: EOF" "$O"; then
 		fail "truncation: the program saw a clean EOF (a truncation attack would pass)" "$O"
 	fi
-	log_has "truncation" "$L" "closed without close_notify"
+	log_has "truncation" "$L" "connection failed: connection closed without close_notify (possible truncation attack)"
 	stop_peer "$SPID"
 	echo "# the shim's log:"
 	sed 's/^/#   /' "$L"
@@ -100,7 +96,7 @@ if start_shim mtls "$PORT" "${SRV[@]}" --ca-file "$CA" --verify-client --accept 
 		fail "no client certificate: curl succeeded" "$WORK/mt1.err"
 	fi
 	expect_out "no client certificate: the program's recv" "$O" "conn 0: recv: ERR errno=103 ECONNABORTED"
-	log_has "no client certificate" "$L" "handshake failed:"
+	log_has "no client certificate" "$L" "handshake failed: client sent no certificate, but one is required"
 	timeout "$TMO" curl -sS --cacert "$CA" --cert "$PKI/untrusted.pem" --key "$PKI/untrusted-key.pem" \
 		"https://server.test:$PORT/" -o "$WORK/mt2.out" 2>"$WORK/mt2.err"
 	rc=$?
@@ -111,11 +107,7 @@ if start_shim mtls "$PORT" "${SRV[@]}" --ca-file "$CA" --verify-client --accept 
 		fail "untrusted client certificate: curl succeeded" "$WORK/mt2.err"
 	fi
 	expect_out "untrusted client certificate: the program's recv" "$O" "conn 1: recv: ERR errno=103 ECONNABORTED"
-	if [ "$(grep -c "handshake failed" "$L")" -ge 2 ]; then
-		pass "untrusted client certificate: log: $(grep "handshake failed" "$L" | sed -n 2p)"
-	else
-		fail "untrusted client certificate: no second 'handshake failed' line" "$L"
-	fi
+	log_has "untrusted client certificate" "$L" "handshake failed: client certificate rejected: it is not signed by a trusted CA"
 	# and the good one still works on the same program
 	printf 'GET / HTTP/1.0\r\n\r\n' | timeout "$TMO" openssl s_client -quiet -no_ign_eof \
 		-connect "127.0.0.1:$PORT" -servername server.test -CAfile "$CA" \
@@ -147,9 +139,50 @@ expect_out "fatal alert after the hand-off: the program's recv" "$WORK/alert.out
 if grep -q "Ciphers supported" "$WORK/alert.out"; then
 	fail "fatal alert: the program got data" "$WORK/alert.out"
 fi
-log_has "fatal alert after the hand-off" "$L" "connection failed:"
+log_has "fatal alert after the hand-off" "$L" "connection failed: peer sent fatal alert: bad_record_mac"
 echo "# the shim's log:"
 sed 's/^/#   /' "$L"
+
+echo "## an exec'd program inherits a connection before its handshake"
+# socat ...,fork SYSTEM:...,nofork execs the command with the accepted socket
+# itself as stdin/stdout, before any byte was read: the new image's shim
+# knows nothing of that fd.  Whatever happens, the program's words must not
+# reach a client in plaintext, and a TLS client must not be served them
+# unprotected either.
+PORT=$(random_port)
+if start_shim nofork "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" SYSTEM:'echo SECRET-BANNER; exec cat',nofork; then
+	timeout 10 "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+got = b""
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+except OSError as e:
+    print("recv:", e)
+print("plaintext client got %d bytes: %r" % (len(got), got[:40]))
+' "$PORT" >"$WORK/nofork.plain" 2>&1
+	if grep -q "SECRET-BANNER" "$WORK/nofork.plain"; then
+		# KNOWN-FAIL (shim): fail-open across exec of a not-yet-handshaken fd.
+		fail "KNOWN-FAIL(shim: exec'd child writes plaintext on a TLS port) nofork: a plaintext client got the program's banner: $(tail -n1 "$WORK/nofork.plain")" \
+			"$WORK/nofork.shim.log"
+	else
+		pass "nofork: a plaintext client got nothing in plaintext: $(tail -n1 "$WORK/nofork.plain")"
+	fi
+	timeout 10 "$PY" "$SHIM_PY" banner "$PORT" "$CA" SECRET-BANNER >"$WORK/nofork.tls" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		pass "nofork: a TLS client gets the banner over TLS"
+	else
+		fail "nofork: a TLS client does not get the banner over TLS (exit $rc: $(tail -n1 "$WORK/nofork.tls"))" \
+			"$WORK/nofork.shim.log" "$WORK/nofork.err"
+	fi
+	stop_peer "$SPID"
+fi
 
 echo "## a broken config"
 cat >"$WORK/bad.ini" <<EOF
@@ -198,7 +231,7 @@ config_refused "handoff run --config bad.ini" bad "$WORK/bad.ini:7: [accept 8443
 config_refused "HANDOFF_SHIM_CONFIG=bad.ini LD_PRELOAD=shim" bad "handoff-preload: $WORK/bad.ini:7: [accept 8443] bogus-key:" \
 	env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$HANDOFF_PRELOAD" /usr/bin/touch "$WORK/started"
 # KNOWN-FAIL (shim bug): a bad value is reported at its section's line, without the key's name.
-config_refused "handoff run --config badcert.ini (missing certificate file; names line 2 and key cert)" badcert \
+config_refused "KNOWN-FAIL(shim: bad value reported at the section line, key not named) handoff run --config badcert.ini (missing certificate file)" badcert \
 	"$WORK/badcert.ini:2: [accept 8443] cert:" \
 	"$HANDOFF_CLI" run --config "$WORK/badcert.ini" -- touch "$WORK/started"
 config_refused "LD_PRELOAD=shim without any configuration" none "no configuration" \

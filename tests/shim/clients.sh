@@ -146,7 +146,7 @@ run_shim "$L" "${CLI[@]}" --connect "$P_WRONG" -- \
 	curl -sS "http://server.test:$P_WRONG/" >"$WORK/wrong.out" 2>"$WORK/wrong.err"
 rc=$?
 if [ "$rc" != 0 ] && ! [ -s "$WORK/wrong.out" ]; then
-	pass "wrong name: curl failed (exit $rc: $(head -c 100 "$WORK/wrong.err")), no data"
+	pass "wrong name: curl failed (exit $rc: $(head -c 100 "$WORK/wrong.err" | tr -d "\0")), no data"
 else
 	fail "wrong name: curl exit $rc with $(stat -c %s "$WORK/wrong.out") bytes of data" "$WORK/wrong.out" "$L"
 fi
@@ -212,7 +212,11 @@ else
 	if [ "$rc" = 0 ] && [ "$(sha "$WORK/wget.rand")" = "$H_RAND" ]; then
 		pass "busybox wget -> s_server -WWW: 1 MiB, sha256 matches"
 	else
-		fail "busybox wget: exit $rc" "$WORK/wget.err" "$WORK/wget.shim.log"
+		# KNOWN-FAIL (shim): wget reads through stdio (fdopen + fgets); glibc's
+		# internal read is out of the hook's reach, so the TLS 1.3 session
+		# ticket record after the handshake reaches the program as EIO.
+		fail "KNOWN-FAIL(shim: stdio read gets EIO on the session ticket) busybox wget: exit $rc" \
+			"$WORK/wget.err" "$WORK/wget.shim.log"
 	fi
 	run_shim "$WORK/wgetw.shim.log" "${CLI[@]}" --connect "$P_WRONG" -- \
 		"$BB" wget -q -O "$WORK/wgetw.out" "http://server.test:$P_WRONG/" 2>"$WORK/wgetw.err"
@@ -235,7 +239,10 @@ else
 		if [ "$ok" = 3 ]; then
 			pass "busybox httpd (fork per connection): 3 x 1 MiB by curl, sha256 matches"
 		else
-			fail "busybox httpd: $ok of 3 downloads right" "$WORK/httpd.curl.err" "$WORK/httpd.shim.log" "$WORK/httpd.err"
+			# KNOWN-FAIL (shim): httpd's child does dup2(fd, 0); close(fd); dup2(0, 1):
+			# the engine keeps the accepted fd number, closed by then (EBADF at TCP_ULP).
+			fail "KNOWN-FAIL(shim: engine keeps the fd number closed after dup2+close) busybox httpd: $ok of 3 downloads right" \
+				"$WORK/httpd.curl.err" "$WORK/httpd.shim.log" "$WORK/httpd.err"
 		fi
 		printf 'GET /index.html HTTP/1.0\r\n\r\n' | timeout "$TMO" openssl s_client -quiet \
 			-connect "127.0.0.1:$PORT" -servername server.test -verify_return_error -CAfile "$CA" \
@@ -243,9 +250,10 @@ else
 		if has "$WORK/httpd.sc" "hello from a TLS server"; then
 			pass "busybox httpd with openssl s_client"
 		else
-			fail "busybox httpd with openssl s_client" "$WORK/httpd.sc" "$WORK/httpd.shim.log"
+			fail "KNOWN-FAIL(shim: dup2+close) busybox httpd with openssl s_client" "$WORK/httpd.sc" "$WORK/httpd.shim.log"
 		fi
 		stat_check "busybox httpd"
+		established "busybox httpd" "$WORK/httpd.shim.log" 4
 		stop_peer "$SPID"
 	fi
 fi

@@ -21,9 +21,21 @@ mkdir -p "$WWW"
 echo "hello from nginx under the shim, event loop test" >"$WWW/index.html"
 COUNT=${HANDOFF_SHIM_LOAD_COUNT:-100}
 
+# baseline NAME PORT KIND: 30 requests, nothing stalls (latency to compare with).
+baseline() {
+	timeout 120 "$PY" "$SHIM_PY" load "$2" "$CA" "$3" 30 "$WWW/index.html" no >"$WORK/$1.base" 2>&1
+	sed 's/^/# baseline, no stalled handshakes: /' "$WORK/$1.base" | head -n1
+	if grep -q "^requests: 30/30 ok" "$WORK/$1.base"; then
+		pass "$1: baseline: 30 requests with nothing stalled"
+	else
+		fail "$1: baseline requests failed" "$WORK/$1.base"
+	fi
+}
+
 # load NAME PORT KIND: COUNT requests while two connections stall.
 load() {
 	local name=$1 port=$2 kind=$3 rc
+	baseline "$name" "$port" "$kind"
 	timeout 300 "$PY" "$SHIM_PY" load "$port" "$CA" "$kind" "$COUNT" "$WWW/index.html" \
 		>"$WORK/$name.load" 2>&1
 	rc=$?

@@ -94,19 +94,28 @@ tls_stat() {
 	awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' /proc/net/tls_stat 2>/dev/null
 }
 
-# stat_mark / stat_check NAME: TlsTxSw and TlsRxSw grew, TlsDecryptError did not.
+# stat_mark / stat_check NAME [N]: TlsTxSw and TlsRxSw grew (by exactly N
+# each when N is given), TlsDecryptError did not.  Mind that every process
+# probes the kernel once, at its first handshake, with a TX/RX pair per
+# version and cipher: mark after a warm-up connection to count exactly.
 stat_mark() {
 	S_TX=$(tls_stat TlsTxSw)
 	S_RX=$(tls_stat TlsRxSw)
 	S_DE=$(tls_stat TlsDecryptError)
 }
 stat_check() {
-	local tx rx de
+	local tx rx de want=${2:-}
 	tx=$(tls_stat TlsTxSw)
 	rx=$(tls_stat TlsRxSw)
 	de=$(tls_stat TlsDecryptError)
-	if [ "$tx" -gt "$S_TX" ] && [ "$rx" -gt "$S_RX" ]; then
-		pass "$1: kernel TLS carried it (TlsTxSw $S_TX -> $tx, TlsRxSw $S_RX -> $rx)"
+	if [ -n "$want" ]; then
+		if [ "$((tx - S_TX))" = "$want" ] && [ "$((rx - S_RX))" = "$want" ]; then
+			pass "$1: kernel TLS carried each of the $want connections (TlsTxSw $S_TX -> $tx, TlsRxSw $S_RX -> $rx)"
+		else
+			fail "$1: want $want more kTLS TX and RX sockets (TlsTxSw $S_TX -> $tx, TlsRxSw $S_RX -> $rx)"
+		fi
+	elif [ "$tx" -gt "$S_TX" ] && [ "$rx" -gt "$S_RX" ]; then
+		pass "$1: kernel TLS counters moved (TlsTxSw $S_TX -> $tx, TlsRxSw $S_RX -> $rx)"
 	else
 		fail "$1: kernel TLS counters did not move (TlsTxSw $S_TX -> $tx, TlsRxSw $S_RX -> $rx)"
 	fi
@@ -249,4 +258,17 @@ http {
 	}
 }
 EOF
+}
+
+# established NAME LOG N: the shim's LOG has N (or more) connections handed
+# to the kernel ("..., kernel TLS" lines) and no failed one.
+established() {
+	local n f
+	n=$(grep -c ", kernel TLS\$" "$2" 2>/dev/null)
+	f=$(grep -c "failed" "$2" 2>/dev/null)
+	if [ "${n:-0}" -ge "$3" ] && [ "${f:-0}" = 0 ]; then
+		pass "$1: $n connections handed to kernel TLS, none failed"
+	else
+		fail "$1: ${n:-0} connections handed to kernel TLS (want $3), ${f:-0} failed" "$2"
+	fi
 }

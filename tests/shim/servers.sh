@@ -101,14 +101,29 @@ no_shim_failures() {
 	fi
 }
 
+CUR_TX0=$(tls_stat TlsCurrTxSw)
+CUR_RX0=$(tls_stat TlsCurrRxSw)
+
 echo "## python3 -m http.server (blocking, threads)"
 PORT=$(random_port)
-stat_mark
 if start_shim py "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
 	"$PY" -m http.server "$PORT" --bind 127.0.0.1 --directory "$WWW"; then
 	get_check py-index "https://server.test:$PORT/index.html" index.html
+	stat_mark
 	get_check py-rand "https://server.test:$PORT/rand.bin" rand.bin
-	stat_check "python http.server"
+	get_check py-index2 "https://server.test:$PORT/index.html" index.html
+	stat_check "python http.server" 2
+	par=()
+	for i in $(seq 1 16); do par+=("https://server.test:$PORT/rand.bin" -o "$WORK/par.$i"); done
+	timeout 120 curl -sS --cacert "$CA" --parallel --parallel-max 16 "${par[@]}" 2>"$WORK/par.err"
+	ok=0
+	for i in $(seq 1 16); do [ -f "$WORK/par.$i" ] && [ "$(sha "$WORK/par.$i")" = "$H_RAND" ] && ok=$((ok + 1)); done
+	rm -f "$WORK"/par.*
+	if [ "$ok" = 16 ]; then
+		pass "python http.server: 16 parallel downloads (threads), all byte-exact"
+	else
+		fail "python http.server: $ok of 16 parallel downloads right" "$WORK/par.err" "$WORK/py.shim.log"
+	fi
 	sclient_resume py "$PORT"
 	gnutls_get py "$PORT"
 	log_has "python http.server" "$WORK/py.shim.log" "kernel TLS"
@@ -161,8 +176,11 @@ if start_shim socat "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
 	else
 		fail "socat echo with openssl s_client" "$WORK/socat.sc"
 	fi
-	stat_check "socat"
-	no_shim_failures socat "$WORK/socat.shim.log"
+	# KNOWN-FAIL (shim, cost): each forked child probes the kernel again at its
+	# first handshake (a kTLS TX/RX pair per version and cipher: 8 + 8), so
+	# 3 connections cost 27 TX sockets instead of 3.
+	stat_check "socat (fork per connection; KNOWN-FAIL: re-probe per child)" 3
+	established socat "$WORK/socat.shim.log" 3
 	stop_peer "$SPID"
 fi
 
@@ -173,14 +191,19 @@ if start_shim socatb "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
 	if timeout "$TMO" "$PY" "$SHIM_PY" banner "$PORT" "$CA" BANNER-socat >"$WORK/socatb.out1" 2>&1; then
 		pass "socat banner: $(cat "$WORK/socatb.out1")"
 	else
-		fail "socat banner" "$WORK/socatb.out1" "$WORK/socatb.shim.log"
+		# KNOWN-FAIL (shim): socat selects on blocking fds; select() says the TLS
+		# socket is readable (the ClientHello), socat read()s, the hook finishes the
+		# handshake and then blocks in the real read for data the client never
+		# sends (it waits for the banner), so the banner never goes out.
+		fail "KNOWN-FAIL(shim: blocking read after select() waits for data, banner stuck) socat banner" \
+			"$WORK/socatb.out1" "$WORK/socatb.shim.log"
 	fi
 	timeout 6 openssl s_client -quiet -connect "127.0.0.1:$PORT" -servername server.test \
 		-verify_return_error -CAfile "$CA" </dev/null >"$WORK/socatb.sc" 2>&1
 	if has "$WORK/socatb.sc" "BANNER-socat"; then
 		pass "socat banner with openssl s_client (the client never writes)"
 	else
-		fail "socat banner with openssl s_client" "$WORK/socatb.sc"
+		fail "KNOWN-FAIL(shim: see above) socat banner with openssl s_client" "$WORK/socatb.sc"
 	fi
 	stop_peer "$SPID"
 fi
@@ -189,8 +212,9 @@ echo "## our epoll echo server (edge-triggered, non-blocking)"
 EE=$(epoll_echo_bin) || { fail "cannot build tests/shim/epoll_echo"; EE=; }
 if [ -n "$EE" ]; then
 	PORT=$(random_port)
-	stat_mark
 	if start_shim ee "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- "$EE" "$PORT"; then
+		timeout "$TMO" "$PY" "$SHIM_PY" echo "$PORT" "$CA" 10 >/dev/null 2>&1 # warm-up: the probe
+		stat_mark
 		if timeout "$TMO" "$PY" "$SHIM_PY" echo "$PORT" "$CA" 4194304 >"$WORK/ee.echo" 2>&1 &&
 			has "$WORK/ee.echo" "same"; then
 			pass "epoll echo: $(cat "$WORK/ee.echo")"
@@ -211,6 +235,29 @@ if [ -n "$EE" ]; then
 		else
 			fail "epoll echo with openssl s_client" "$WORK/ee.sc"
 		fi
+		# TLS 1.3 KeyUpdate from the client (s_client's "k" command): the kernel
+		# re-keys from Linux 6.14 on; before that the shim must end the
+		# connection cleanly and say why.
+		(printf 'before-keyupdate\n'; sleep 2; printf 'k\n'; sleep 2; printf 'after-keyupdate\n'; sleep 2) |
+			timeout 12 openssl s_client -no_ign_eof -connect "127.0.0.1:$PORT" -servername server.test \
+			-CAfile "$CA" >"$WORK/ee.ku" 2>&1
+		kv=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+		if ! grep -q "KEYUPDATE" "$WORK/ee.ku"; then
+			fail "KeyUpdate: s_client did not send one" "$WORK/ee.ku"
+		elif [ "$kv" -ge 6014 ]; then
+			if [ "$(grep -c "^after-keyupdate" "$WORK/ee.ku")" -ge 1 ]; then
+				pass "KeyUpdate on $(uname -r): the kernel re-keyed, data after it echoed"
+			else
+				fail "KeyUpdate on $(uname -r): no echo after the KeyUpdate" "$WORK/ee.ku" "$WORK/ee.shim.log" "$WORK/ee.err"
+			fi
+		else
+			if ! grep -q "^after-keyupdate" "$WORK/ee.ku" && grep -q "KeyUpdate" "$WORK/ee.shim.log"; then
+				pass "KeyUpdate on $(uname -r) (no kTLS re-key): connection ended, log: $(grep -m1 KeyUpdate "$WORK/ee.shim.log")"
+			else
+				fail "KeyUpdate on $(uname -r): want the connection ended and a log line naming KeyUpdate" \
+					"$WORK/ee.ku" "$WORK/ee.shim.log"
+			fi
+		fi
 		printf 'ping-from-gnutls-cli\n' | timeout 8 gnutls-cli --x509cafile "$CA" -p "$PORT" \
 			server.test >"$WORK/ee.gc" 2>&1
 		if has "$WORK/ee.gc" "ping-from-gnutls-cli"; then
@@ -218,8 +265,9 @@ if [ -n "$EE" ]; then
 		else
 			fail "epoll echo with gnutls-cli" "$WORK/ee.gc"
 		fi
-		stat_check "epoll echo"
-		no_shim_failures "epoll echo" "$WORK/ee.shim.log"
+		stat_check "epoll echo" 4
+		grep -v "KeyUpdate" "$WORK/ee.shim.log" >"$WORK/ee.shim.log.nokU"
+		no_shim_failures "epoll echo (but the KeyUpdate one)" "$WORK/ee.shim.log.nokU"
 		stop_peer "$SPID"
 	fi
 	PORT=$(random_port)
@@ -275,15 +323,41 @@ else
 		else
 			fail "nginx: keep-alive requests" "$WORK/curl.ka.err"
 		fi
+		par=()
+		for i in $(seq 1 16); do par+=("https://server.test:$PORT/rand.bin" -o "$WORK/par.$i"); done
+		timeout 120 curl -sS --cacert "$CA" --parallel --parallel-max 16 "${par[@]}" 2>"$WORK/par.err"
+		ok=0
+		for i in $(seq 1 16); do [ -f "$WORK/par.$i" ] && [ "$(sha "$WORK/par.$i")" = "$H_RAND" ] && ok=$((ok + 1)); done
+		rm -f "$WORK"/par.*
+		if [ "$ok" = 16 ]; then
+			pass "nginx: 16 parallel downloads, all byte-exact"
+		else
+			fail "nginx: $ok of 16 parallel downloads right" "$WORK/par.err" "$WORK/nginx.shim.log"
+		fi
 		sclient_resume nginx "$PORT"
 		gnutls_get nginx "$PORT"
 		stat_check "nginx"
 
 		echo "# nginx sendfile download: $BIG_MB MiB"
 		stat_mark
+		cur0=$(tls_stat TlsCurrTxSw)
 		t0=$(date +%s.%N)
-		timeout 600 curl -sS --cacert "$CA" "https://server.test:$PORT/big.bin" 2>"$WORK/curl.big.err" |
-			sha256sum >"$WORK/big.sha"
+		(timeout 600 curl -sS --cacert "$CA" "https://server.test:$PORT/big.bin" 2>"$WORK/curl.big.err" |
+			sha256sum >"$WORK/big.sha") &
+		dl=$!
+		cur=$cur0
+		for i in $(seq 1 100); do
+			cur=$(tls_stat TlsCurrTxSw)
+			[ "$cur" -gt "$cur0" ] && break
+			kill -0 "$dl" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ "$cur" -gt "$cur0" ]; then
+			pass "nginx sendfile: TlsCurrTxSw $cur0 -> $cur while the download runs"
+		else
+			fail "nginx sendfile: TlsCurrTxSw stayed at $cur0 during the download"
+		fi
+		wait "$dl"
 		t1=$(date +%s.%N)
 		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 		got=$(cut -d' ' -f1 "$WORK/big.sha")
@@ -311,4 +385,10 @@ else
 	fi
 fi
 
+sleep 0.5
+if [ "$(tls_stat TlsCurrTxSw)" = "$CUR_TX0" ] && [ "$(tls_stat TlsCurrRxSw)" = "$CUR_RX0" ]; then
+	pass "every server stopped: TlsCurrTxSw/TlsCurrRxSw back to $CUR_TX0/$CUR_RX0"
+else
+	fail "kTLS sockets left open after every server stopped: TlsCurrTxSw $CUR_TX0 -> $(tls_stat TlsCurrTxSw), TlsCurrRxSw $CUR_RX0 -> $(tls_stat TlsCurrRxSw)"
+fi
 finish
