@@ -178,7 +178,7 @@ print("plaintext client got %d bytes: %r" % (len(got), got[:40]))
 	if [ "$rc" = 0 ]; then
 		pass "nofork: a TLS client gets the banner over TLS"
 	else
-		fail "nofork: a TLS client does not get the banner over TLS (exit $rc: $(tail -n1 "$WORK/nofork.tls"))" \
+		fail "KNOWN-FAIL(shim: exec'd child, see above) nofork: a TLS client does not get the banner over TLS (exit $rc: $(tail -n1 "$WORK/nofork.tls"))" \
 			"$WORK/nofork.shim.log" "$WORK/nofork.err"
 	fi
 	stop_peer "$SPID"

@@ -160,7 +160,7 @@ if start_shim socat "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
 		has "$WORK/socat.echo" "same"; then
 		pass "socat echo: $(cat "$WORK/socat.echo")"
 	else
-		fail "socat echo of 1 MiB" "$WORK/socat.echo" "$WORK/socat.shim.log"
+		fail "socat echo of 1 MiB" "$WORK/socat.echo" "$WORK/socat.shim.log" "$WORK/socat.err"
 	fi
 	if timeout "$TMO" "$PY" "$SHIM_PY" echo "$PORT" "$CA" 100 >"$WORK/socat.echo2" 2>&1 &&
 		has "$WORK/socat.echo2" "same"; then
