@@ -38,6 +38,7 @@ def tls_ctx(ca, cert=None, key=None):
 
 def tls_connect(port, ca, name="server.test", cert=None, key=None, timeout=20):
     raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return tls_ctx(ca, cert, key).wrap_socket(raw, server_hostname=name)
 
 
@@ -83,10 +84,17 @@ def m_echo(port, ca, size, name="server.test"):
     """Send SIZE random bytes, expect them back, byte-exact."""
     data = os.urandom(int(size))
     s = tls_connect(int(port), ca, name)
-    t = threading.Thread(target=s.sendall, args=(data,))
-    t.start()
-    got = recv_exact(s, len(data))
-    t.join()
+    # Lock-step, 64 KiB at a time: one SSL object must not be read and
+    # written from two threads at once, and an echo returns every byte.
+    got = bytearray()
+    for off in range(0, len(data), 65536):
+        chunk = data[off:off + 65536]
+        s.sendall(chunk)
+        back = recv_exact(s, len(chunk))
+        got += back
+        if len(back) < len(chunk):
+            break
+    got = bytes(got)
     version = s.version()
     try:
         s = s.unwrap()  # close_notify, and wait for the server's
