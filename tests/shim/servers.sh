@@ -238,9 +238,29 @@ if [ -n "$EE" ]; then
 		# TLS 1.3 KeyUpdate from the client (s_client's "k" command): the kernel
 		# re-keys from Linux 6.14 on; before that the shim must end the
 		# connection cleanly and say why.
-		(printf 'before-keyupdate\n'; sleep 2; printf 'k\n'; sleep 2; printf 'after-keyupdate\n'; sleep 2) |
-			timeout 12 openssl s_client -no_ign_eof -connect "127.0.0.1:$PORT" -servername server.test \
-			-CAfile "$CA" >"$WORK/ee.ku" 2>&1
+		# Driven through a fifo, one step after the other's answer: s_client
+		# takes "k" as a command only when it arrives in a read of its own.
+		rm -f "$WORK/ku.fifo"
+		mkfifo "$WORK/ku.fifo"
+		timeout 30 openssl s_client -no_ign_eof -connect "127.0.0.1:$PORT" -servername server.test \
+			-CAfile "$CA" <"$WORK/ku.fifo" >"$WORK/ee.ku" 2>&1 &
+		kupid=$!
+		exec 7>"$WORK/ku.fifo"
+		ku_wait() {
+			local i
+			for i in $(seq 1 100); do
+				grep -q "$1" "$WORK/ee.ku" 2>/dev/null && return 0
+				sleep 0.1
+			done
+			return 1
+		}
+		ku_wait "^---$" && sleep 0.5
+		printf 'before-keyupdate\n' >&7
+		ku_wait "^before-keyupdate" && { printf 'k\n' >&7; ku_wait "KEYUPDATE"; sleep 0.5; }
+		printf 'after-keyupdate\n' >&7
+		ku_wait "^after-keyupdate"
+		exec 7>&-
+		wait "$kupid"
 		kv=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
 		if ! grep -q "KEYUPDATE" "$WORK/ee.ku"; then
 			fail "KeyUpdate: s_client did not send one" "$WORK/ee.ku"
