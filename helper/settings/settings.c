@@ -263,6 +263,19 @@ static int keep(struct settings *s, char **slot, const char *value)
 	return 0;
 }
 
+static int apply_keypair(struct settings *s)
+{
+	int ret = handoff_config_set_keypair_file(s->cfg, s->cert, s->key);
+
+	free(s->cert);
+	free(s->key);
+	s->cert = s->key = NULL;
+	if (ret < 0)
+		return config_failed(s);
+	s->has_identity = true;
+	return 0;
+}
+
 /* A flag key: a bare flag or yes/no.  *on gets the answer. */
 static int flag(struct settings *s, const char *value, int *on)
 {
@@ -285,10 +298,15 @@ int settings_set(struct settings *s, const char *key, const char *value)
 	int on;
 
 	s->err[0] = '\0';
-	if (!strcmp(key, "cert"))
-		return keep(s, &s->cert, value);
-	if (!strcmp(key, "key"))
-		return keep(s, &s->key, value);
+	if (!strcmp(key, "cert") || !strcmp(key, "key")) {
+		/* A missing file is this key's fault, whatever its partner says. */
+		if (value && *value && access(value, R_OK) < 0)
+			return fail(s, "%s: %s", value, strerror(errno));
+		if (keep(s, !strcmp(key, "cert") ? &s->cert : &s->key, value) < 0)
+			return -1;
+		/* A pair loads as soon as it is whole, so a bad file is reported where it is named. */
+		return s->cert && s->key ? apply_keypair(s) : 0;
+	}
 	if (!strcmp(key, "psk-identity"))
 		return keep(s, &s->psk_identity, value);
 	if (!strcmp(key, "psk-file"))
@@ -421,12 +439,7 @@ static int apply_psk(struct settings *s)
 int settings_finish(struct settings *s)
 {
 	s->err[0] = '\0';
-	if (!!s->cert != !!s->key)
+	if (s->cert || s->key)
 		return fail(s, "cert and key go together (%s given alone)", s->cert ? "cert" : "key");
-	if (s->cert) {
-		if (handoff_config_set_keypair_file(s->cfg, s->cert, s->key) < 0)
-			return config_failed(s);
-		s->has_identity = true;
-	}
 	return apply_psk(s);
 }

@@ -33,6 +33,24 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_conn *pool_free;
 static struct shim_conn *pool_all;
 
+unsigned shim_handshaking;
+
+/*
+ * Every state change goes through here (under c->lock, or before c is
+ * visible), so that shim_handshaking counts the connections still in their
+ * handshake: poll() and select() look only while it is not zero.
+ */
+static void set_state(struct shim_conn *c, int state)
+{
+	int old = shim_state(c);
+
+	if (old == SHIM_HANDSHAKE && state != SHIM_HANDSHAKE)
+		__atomic_sub_fetch(&shim_handshaking, 1, __ATOMIC_RELAXED);
+	else if (old != SHIM_HANDSHAKE && state == SHIM_HANDSHAKE)
+		__atomic_add_fetch(&shim_handshaking, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->state, state, __ATOMIC_RELEASE);
+}
+
 static unsigned long long now_ms(void)
 {
 	struct timespec ts;
@@ -51,6 +69,7 @@ static struct shim_conn *conn_alloc(void)
 		pool_free = c->next;
 	} else if ((c = calloc(1, sizeof(*c)))) {
 		pthread_mutex_init(&c->lock, NULL);
+		c->state = SHIM_FAILED;	/* not handshaking: see set_state() */
 		c->all_next = pool_all;
 		pool_all = c;
 	}
@@ -125,13 +144,15 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 	c->forked = false;
 	c->closed_notify = false;
 	c->err = 0;
+	c->want = 0;
 	c->pending = NULL;
 	c->pending_len = 0;
 	describe_peer(peer, c->peer, sizeof(c->peer));
 	timeout = rule->timeout_ms;
 	c->deadline_ms = timeout ? now_ms() + timeout : 0;
-	__atomic_store_n(&c->state, SHIM_HANDSHAKE, __ATOMIC_RELEASE);
+	set_state(c, SHIM_HANDSHAKE);
 	if (!fdtable_set(fd, c)) {
+		set_state(c, SHIM_FAILED);
 		was = shim_enter();
 		handoff_free(c->h);
 		shim_leave(was);
@@ -150,7 +171,7 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 static int conn_fail_locked(struct shim_conn *c, int err)
 {
 	c->err = err;
-	__atomic_store_n(&c->state, SHIM_FAILED, __ATOMIC_RELEASE);
+	set_state(c, SHIM_FAILED);
 	free(c->pending);
 	c->pending = NULL;
 	c->pending_len = 0;
@@ -193,7 +214,8 @@ static int flush_pending(struct shim_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* The program was told these bytes were written: wait for room, bounded. */
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, timeout) > 0)
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    SHIM_REAL(poll)(&pfd, 1, timeout) > 0)
 			continue;
 		shim_log(LOG_WARNING, "%s %s: sending data written during the handshake failed: %s",
 			 c->is_server ? "client" : "server", c->peer,
@@ -239,6 +261,7 @@ static bool connected(struct shim_conn *c)
 		conn_fail_locked(c, err);
 		return false;
 	}
+	c->want = POLLOUT;	/* connect's completion */
 	errno = EAGAIN;
 	return false;
 }
@@ -256,11 +279,12 @@ static int handshake_step(struct shim_conn *c)
 	ret = handoff_handshake(c->h);
 	shim_leave(was);
 	if (ret == 0) {
-		__atomic_store_n(&c->state, SHIM_READY, __ATOMIC_RELEASE);
+		set_state(c, SHIM_READY);
 		log_established(c);
 		return c->pending_len ? flush_pending(c) : 0;
 	}
 	if (ret == HANDOFF_WANT_POLLIN || ret == HANDOFF_WANT_POLLOUT) {
+		c->want = ret == HANDOFF_WANT_POLLIN ? POLLIN : POLLOUT;
 		errno = EAGAIN;
 		return -1;
 	}
@@ -289,6 +313,44 @@ int conn_before_io(struct shim_conn *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return ret;
+}
+
+short conn_handshake_events(struct shim_conn *c)
+{
+	short want = __atomic_load_n(&c->want, __ATOMIC_RELAXED);
+
+	if (want)
+		return want;
+	return c->is_server ? POLLIN : POLLOUT;	/* the ClientHello to read, or to send */
+}
+
+short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had)
+{
+	short out = (short)(had & ~(POLLIN | POLLOUT));
+	struct pollfd q = { .fd = fd, .events = (short)(asked & (POLLIN | POLLOUT)) };
+	int fl, st;
+
+	/* Its owner is in the handshake right now: report what the kernel said. */
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return had;
+	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0) {
+		fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		(void)handshake_step(c);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fl);
+	}
+	st = shim_state(c);
+	pthread_mutex_unlock(&c->lock);
+	if (st == SHIM_HANDSHAKE)
+		return out;
+	if (st != SHIM_READY)
+		return (short)(out | q.events);	/* the program's call says what happened */
+	/* kTLS's own poll says POLLIN only for a whole record: ask it. */
+	if (SHIM_REAL(poll)(&q, 1, 0) > 0)
+		out |= (short)(q.revents & (POLLIN | POLLOUT));
+	return out;
 }
 
 void conn_kick(struct shim_conn *c, unsigned gen)
@@ -387,7 +449,7 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		errno = EAGAIN;
 		ret = -1;
 	} else if (ret == 1) {
-		__atomic_store_n(&c->state, SHIM_EOF, __ATOMIC_RELEASE);
+		set_state(c, SHIM_EOF);
 		shim_log(LOG_DEBUG, "fd %d: the peer sent close_notify", c->fd);
 	} else if (ret < 0) {
 		ret = engine_failed(c, "connection");
@@ -429,9 +491,16 @@ static void drop(int fd, struct shim_conn *c, bool notify)
 	pthread_mutex_lock(&c->lock);
 	if (c->fds > 1) {
 		c->fds--;
-		/* Keep a live fd for the watcher and the logs. */
-		if (c->fd == fd)
-			c->fd = -1;
+		/*
+		 * The number the engine uses is going away; another fd of the
+		 * same socket lives on (dup2(fd, 0); close(fd) in a forking
+		 * server's child): the engine goes on through that one.
+		 */
+		if (c->fd == fd) {
+			c->fd = fdtable_find(c, fd);
+			if (c->fd >= 0 && c->h)
+				handoff_set_fd(c->h, c->fd);
+		}
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
@@ -444,7 +513,7 @@ static void drop(int fd, struct shim_conn *c, bool notify)
 	c->pending = NULL;
 	c->pending_len = 0;
 	c->err = EBADF;
-	__atomic_store_n(&c->state, SHIM_FAILED, __ATOMIC_RELEASE);
+	set_state(c, SHIM_FAILED);
 	pthread_mutex_unlock(&c->lock);
 	watch_remove(c);
 	was = shim_enter();
@@ -473,9 +542,55 @@ void conn_dup(struct shim_conn *c, int newfd)
 		return;
 	}
 	c->fds++;
-	if (c->fd < 0)
+	if (c->fd < 0) {
 		c->fd = newfd;
+		if (c->h)
+			handoff_set_fd(c->h, newfd);
+	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Under c->lock: drive the handshake to its end, whatever the fd's mode, within its deadline. */
+static void finish_locked(struct shim_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd };
+	unsigned long long now;
+	int timeout;
+
+	while (shim_state(c) == SHIM_HANDSHAKE) {
+		if (handshake_step(c) == 0 || errno != EAGAIN)
+			return;
+		now = now_ms();
+		if (c->deadline_ms && now >= c->deadline_ms) {
+			c->timed_out = true;
+			(void)engine_failed(c, "handshake");
+			return;
+		}
+		timeout = c->deadline_ms ? (int)(c->deadline_ms - now) : -1;
+		pfd.events = c->want ? c->want : POLLIN;	/* 0: still connecting, nothing to send yet */
+		pfd.revents = 0;
+		if (SHIM_REAL(poll)(&pfd, 1, timeout) < 0 && errno != EINTR)
+			return;
+	}
+}
+
+void conn_finish_inherited(void)
+{
+	struct shim_conn *c;
+	int fd, fl, n = fdtable_high();
+
+	for (fd = 0; fd < n; fd++) {
+		c = fdtable_get(fd);
+		if (!c || shim_state(c) != SHIM_HANDSHAKE)
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		pthread_mutex_lock(&c->lock);
+		if (c->fd >= 0)
+			finish_locked(c);
+		pthread_mutex_unlock(&c->lock);
+	}
 }
 
 /*

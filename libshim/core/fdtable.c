@@ -11,6 +11,7 @@
 
 struct shim_conn **shim_fdtable;
 unsigned shim_fdtable_size;
+static int high;	/* highest fd ever stored + 1 */
 
 int fdtable_init(void)
 {
@@ -33,9 +34,15 @@ int fdtable_init(void)
 
 bool fdtable_set(int fd, struct shim_conn *c)
 {
+	int h;
+
 	if (fd < 0 || (unsigned)fd >= shim_fdtable_size)
 		return false;
 	__atomic_store_n(&shim_fdtable[fd], c, __ATOMIC_RELEASE);
+	for (h = __atomic_load_n(&high, __ATOMIC_RELAXED); c && fd >= h;)
+		if (__atomic_compare_exchange_n(&high, &h, fd + 1, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			break;
 	return true;
 }
 
@@ -44,4 +51,19 @@ struct shim_conn *fdtable_take(int fd)
 	if (fd < 0 || (unsigned)fd >= shim_fdtable_size)
 		return 0;
 	return __atomic_exchange_n(&shim_fdtable[fd], (struct shim_conn *)0, __ATOMIC_ACQ_REL);
+}
+
+int fdtable_find(const struct shim_conn *c, int except)
+{
+	int fd, n = __atomic_load_n(&high, __ATOMIC_RELAXED);
+
+	for (fd = 0; fd < n; fd++)
+		if (fd != except && __atomic_load_n(&shim_fdtable[fd], __ATOMIC_ACQUIRE) == c)
+			return fd;
+	return -1;
+}
+
+int fdtable_high(void)
+{
+	return __atomic_load_n(&high, __ATOMIC_RELAXED);
 }

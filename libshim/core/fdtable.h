@@ -34,4 +34,14 @@ bool fdtable_set(int fd, struct shim_conn *c);
 /* Take fd's entry out (returns what was there, or NULL). */
 struct shim_conn *fdtable_take(int fd);
 
+/*
+ * Another fd than except that refers to c, or -1.  A scan up to the
+ * highest fd ever stored: only for the rare close of a dup'd connection's
+ * original number.
+ */
+int fdtable_find(const struct shim_conn *c, int except);
+
+/* One past the highest fd ever stored: where a scan of the table may stop. */
+int fdtable_high(void);
+
 #endif

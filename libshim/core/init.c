@@ -25,6 +25,26 @@
 struct shim_conf *shim_conf;
 __thread int shim_busy __attribute__((tls_model("initial-exec")));
 
+/*
+ * Before the first fork: probe the kernel's TLS here, once, so that the
+ * children of a forking server inherit the answer instead of each setting
+ * up sixteen kTLS sockets of its own at its first handshake.
+ */
+static void atfork_prepare(void)
+{
+	static bool probed;
+	struct handoff_kernel_info info;
+	int was, saved = errno;
+
+	if (probed || !shim_conf || shim_busy)
+		return;
+	was = shim_enter();
+	(void)handoff_kernel_probe(&info, 0);
+	shim_leave(was);
+	probed = true;
+	errno = saved;
+}
+
 static void atfork_child(void)
 {
 	conn_atfork_child();
@@ -71,7 +91,7 @@ __attribute__((constructor)) static void shim_init(void)
 		die(err);
 	}
 	shim_log_setup(conf, dbg && *dbg && strcmp(dbg, "0"));
-	if (pthread_atfork(NULL, conn_atfork_parent, atfork_child) != 0)
+	if (pthread_atfork(atfork_prepare, conn_atfork_parent, atfork_child) != 0)
 		die("cannot register the fork handlers");
 	shim_conf = conf;
 	shim_busy = 0;

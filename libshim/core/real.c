@@ -45,6 +45,25 @@ FIRST(int, getaddrinfo, (const char *a, const char *b, const struct addrinfo *c,
 			 struct addrinfo **d), (a, b, c, d))
 FIRST(int, socket, (int a, int b, int c), (a, b, c))
 FIRST(FILE *, fdopen, (int a, const char *b), (a, b))
+FIRST(int, execve, (const char *a, char *const b[], char *const c[]), (a, b, c))
+FIRST(int, execv, (const char *a, char *const b[]), (a, b))
+FIRST(int, execvp, (const char *a, char *const b[]), (a, b))
+FIRST(int, execvpe, (const char *a, char *const b[], char *const c[]), (a, b, c))
+FIRST(int, fexecve, (int a, char *const b[], char *const c[]), (a, b, c))
+FIRST(int, posix_spawn, (pid_t *a, const char *b, const posix_spawn_file_actions_t *c,
+			 const posix_spawnattr_t *d, char *const e[], char *const f[]),
+      (a, b, c, d, e, f))
+FIRST(int, posix_spawnp, (pid_t *a, const char *b, const posix_spawn_file_actions_t *c,
+			  const posix_spawnattr_t *d, char *const e[], char *const f[]),
+      (a, b, c, d, e, f))
+FIRST(int, system, (const char *a), (a))
+FIRST(int, poll, (struct pollfd *a, nfds_t b, int c), (a, b, c))
+FIRST(int, ppoll, (struct pollfd *a, nfds_t b, const struct timespec *c, const sigset_t *d),
+      (a, b, c, d))
+FIRST(int, select, (int a, fd_set *b, fd_set *c, fd_set *d, struct timeval *e), (a, b, c, d, e))
+FIRST(int, pselect, (int a, fd_set *b, fd_set *c, fd_set *d, const struct timespec *e,
+		     const sigset_t *f), (a, b, c, d, e, f))
+FIRST(FILE *, popen, (const char *a, const char *b), (a, b))
 #undef FIRST
 
 struct shim_real shim_real = {
@@ -71,6 +90,19 @@ struct shim_real shim_real = {
 	.getaddrinfo = first_getaddrinfo,
 	.socket = first_socket,
 	.fdopen = first_fdopen,
+	.execve = first_execve,
+	.execv = first_execv,
+	.execvp = first_execvp,
+	.execvpe = first_execvpe,
+	.fexecve = first_fexecve,
+	.posix_spawn = first_posix_spawn,
+	.posix_spawnp = first_posix_spawnp,
+	.system = first_system,
+	.poll = first_poll,
+	.ppoll = first_ppoll,
+	.select = first_select,
+	.pselect = first_pselect,
+	.popen = first_popen,
 	/* Optional ones start NULL; the hooks that use them call shim_real_resolve() first. */
 };
 
@@ -123,9 +155,24 @@ static void resolve(void)
 	REQ(getaddrinfo);
 	REQ(socket);
 	REQ(fdopen);
+	REQ(execve);
+	REQ(execv);
+	REQ(execvp);
+	REQ(execvpe);
+	REQ(fexecve);
+	REQ(posix_spawn);
+	REQ(posix_spawnp);
+	REQ(system);
+	REQ(poll);
+	REQ(ppoll);
+	REQ(select);
+	REQ(pselect);
+	REQ(popen);
 	OPT(__read_chk);
 	OPT(__recv_chk);
 	OPT(__recvfrom_chk);
+	OPT(__poll_chk);
+	OPT(__ppoll_chk);
 #undef REQ
 #undef OPT
 	/*

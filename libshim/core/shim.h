@@ -83,6 +83,7 @@ struct shim_conn {
 	bool forked;			/* a fork copied it: closing sends no close_notify */
 	bool closed_notify;		/* our close_notify went out */
 	int err;			/* errno every call gets once SHIM_FAILED */
+	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
 	char *pending;
 	size_t pending_len;
@@ -142,6 +143,14 @@ void conn_release(int fd, struct shim_conn *c);
 /* dup: newfd now refers to c as well (c is oldfd's connection). */
 void conn_dup(struct shim_conn *c, int newfd);
 
+/*
+ * conn_finish_inherited - before exec: every connection a new image could
+ * inherit (not close-on-exec) finishes its handshake, waiting up to its
+ * deadline; one that fails is shut down.  The new image never sees a
+ * connection it could write plaintext to.
+ */
+void conn_finish_inherited(void);
+
 /* fork handlers (registered by init). */
 void conn_atfork_parent(void);
 void conn_atfork_child(void);
@@ -152,6 +161,20 @@ void conn_atfork_child(void);
  * first.  Never blocks (a busy connection is left to its owner).
  */
 void conn_kick(struct shim_conn *c, unsigned gen);
+/*
+ * For poll() and select() (hooks/poll.c): the events the handshake of c
+ * waits for; and, once the real poll reported `had` on fd, a handshake
+ * step (never blocking) and the events to report for what the program
+ * `asked`: none while the handshake goes on, the data's own readiness
+ * once it is done, everything asked once it failed (the program's call
+ * then says why).
+ */
+short conn_handshake_events(struct shim_conn *c);
+short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had);
+
+/* How many connections are in their handshake (poll and select look only then). */
+extern unsigned shim_handshaking;
+
 /* conn_expire - the handshake deadline passed: shut the socket down so the program wakes. */
 void conn_expire(struct shim_conn *c);
 

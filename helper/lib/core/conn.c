@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "core/conn.h"
+#include "core/frontdoor.h"
 #include "handshake/engine.h"
 #include "handshake/posthandshake.h"
 #include "ktls/ktls.h"
@@ -272,6 +273,17 @@ void handoff_free(struct handoff *h)
 const char *handoff_error(struct handoff *h)
 {
 	return h ? errbuf_get(&h->err) : NULL;
+}
+
+int handoff_set_fd(struct handoff *h, int fd)
+{
+	if (!h || fd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	h->fd = fd;
+	h->transport.fd = fd;	/* GnuTLS reaches the socket through this */
+	return 0;
 }
 
 int handoff_error_code(struct handoff *h)

@@ -34,4 +34,12 @@ int handoff_take_control_record(struct handoff *h);
  */
 int handoff_zero_read(struct handoff *h);
 
+/*
+ * handoff_set_fd - the connection's socket is now reached through fd: the
+ * program dup'd it and closed the number the connection was made with
+ * (a forking server's child doing dup2(fd, 0); close(fd)).  fd must refer
+ * to the same socket.  0, or -1 with errno EINVAL.
+ */
+int handoff_set_fd(struct handoff *h, int fd);
+
 #endif
