@@ -579,7 +579,11 @@ void conn_finish_inherited(void)
 	struct shim_conn *c;
 	int fd, fl, n = fdtable_high();
 
-	for (fd = 0; fd < n; fd++) {
+	/*
+	 * stdin, stdout, stderr: the inetd convention.  The new image will
+	 * speak over them, so their handshake finishes now.
+	 */
+	for (fd = 0; fd < 3 && fd < n; fd++) {
 		c = fdtable_get(fd);
 		if (!c || shim_state(c) != SHIM_HANDSHAKE)
 			continue;
@@ -590,6 +594,26 @@ void conn_finish_inherited(void)
 		if (c->fd >= 0)
 			finish_locked(c);
 		pthread_mutex_unlock(&c->lock);
+	}
+	/*
+	 * Any other handshaking connection is most likely just leaked into the
+	 * new image (a forked helper of a program that goes on serving it:
+	 * socat's EXEC), and its handshake belongs to the process that goes on.
+	 * Driving it here would race that process; inheriting it would hand
+	 * the new image a socket it could write plaintext to.  So this image's
+	 * copy of the fd closes at exec (FD_CLOEXEC is per process: the owner's
+	 * fd stays open).
+	 */
+	for (fd = 3; fd < n; fd++) {
+		c = fdtable_get(fd);
+		if (!c || shim_state(c) != SHIM_HANDSHAKE)
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+			shim_log(LOG_DEBUG, "fd %d: not handed to the new program: its TLS handshake "
+					    "has not run", fd);
+		}
 	}
 }
 

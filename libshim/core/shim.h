@@ -144,9 +144,10 @@ void conn_release(int fd, struct shim_conn *c);
 void conn_dup(struct shim_conn *c, int newfd);
 
 /*
- * conn_finish_inherited - before exec: every connection a new image could
- * inherit (not close-on-exec) finishes its handshake, waiting up to its
- * deadline; one that fails is shut down.  The new image never sees a
+ * conn_finish_inherited - before exec.  A connection on stdin, stdout or
+ * stderr (the inetd convention) finishes its handshake, waiting up to its
+ * deadline (one that fails is shut down); any other connection still in
+ * its handshake is made close-on-exec.  The new image never inherits a
  * connection it could write plaintext to.
  */
 void conn_finish_inherited(void);

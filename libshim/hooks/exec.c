@@ -5,11 +5,12 @@
  * A new program image starts with an empty table: it cannot know that an
  * inherited fd is a TLS connection whose handshake has not run yet, and
  * would write to it in plaintext (inetd-style servers: socat ... SYSTEM:
- * with nofork, a fork-and-exec daemon).  So before the image changes,
- * every connection the new program could inherit (not close-on-exec)
- * finishes its handshake here.  After that the kernel encrypts whatever the
- * new program writes; a handshake that fails shuts the socket down, so the
- * new program gets errors, never a plaintext peer.
+ * with nofork, a fork-and-exec daemon).  So before the image changes, a
+ * connection on stdin/stdout/stderr finishes its handshake here, and any
+ * other one still handshaking is not inherited (conn_finish_inherited()).
+ * After that the kernel encrypts whatever the new program writes; a
+ * handshake that fails shuts the socket down, so the new program gets
+ * errors, never a plaintext peer.
  */
 #include <spawn.h>
 #include <stdarg.h>
