@@ -7,6 +7,7 @@
  * thread, so every record is checked by an independent implementation.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "ktls/ktls.h"
 #include "ktlsutil.h"
 
 #define WAIT_MS 20000
@@ -435,6 +437,132 @@ START_TEST(test_our_close_notify)
 }
 END_TEST
 
+/* ------------------------------------------------ (g) empty data records */
+
+static void peer_empty(struct conn *c)
+{
+	tu_send_empty_record(c->p.s, c->p.fd, KTLS_RECORD_APPLICATION_DATA);
+}
+
+/* handoff_read with a buffer of bufsize (small: the peek path; 16 KiB: straight in). */
+static ssize_t read_sized(struct conn *c, size_t bufsize, char *out, size_t outlen)
+{
+	static char big[16384];
+	ssize_t n;
+
+	ck_assert_uint_le(bufsize, sizeof(big));
+	wait_readable(c->ours);
+	n = handoff_read(c->h, big, bufsize);
+	if (n > 0) {
+		ck_assert_uint_le((size_t)n, outlen);
+		memcpy(out, big, (size_t)n);
+	}
+	return n;
+}
+
+/*
+ * _i: version * 2 + (0: 256-byte reads, 1: 16 KiB reads).  Zero-length
+ * application data records (RFC 8446 5.1, RFC 5246 6.2.1) read as
+ * nothing.  The kernel skips them itself before data, but when one comes
+ * right before a record of another type its recvmsg returns 0, which is
+ * not EOF: the close_notify, ticket or HelloRequest behind it must still
+ * be read, and only a real FIN is a truncation.
+ */
+START_TEST(test_empty_records)
+{
+	unsigned protocols = kt_protocol[_i / 2];
+	size_t bufsize = _i % 2 ? 16384 : 256;
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+	int fl;
+
+	/* A TLS 1.3 peer with a ticket key, so that it can send a ticket later. */
+	conn_start(&c, protocols, NULL, false, protocols == HANDOFF_PROTOCOL_TLSv1_3);
+
+	/* Between data, and several in a row. */
+	peer_send(&c, "one");
+	peer_empty(&c);
+	peer_empty(&c);
+	peer_empty(&c);
+	peer_send(&c, "two");
+	read_expect(&c, "onetwo");
+
+	/* Writing nothing puts nothing on the wire. */
+	ck_assert_int_eq(handoff_write(c.h, "", 0), 0);
+	usleep(100 * 1000);
+	ck_assert_int_eq(recv(c.p.fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+
+	/* Right before a post-handshake message: a ticket (1.3) or a HelloRequest (1.2). */
+	peer_empty(&c);
+	if (protocols == HANDOFF_PROTOCOL_TLSv1_3)
+		ck_assert_int_eq(gnutls_session_ticket_send(c.p.s, 1, 0), 0);
+	else
+		ck_assert_int_eq(gnutls_rehandshake(c.p.s), 0);
+	peer_send(&c, "three");
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == 5, "after an empty record and a handshake record: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "");
+	ck_assert_int_eq(memcmp(buf, "three", 5), 0);
+
+	/* Non-blocking, nothing but an empty record there: not yet anything to read. */
+	fl = fcntl(c.ours, F_GETFL);
+	ck_assert_int_eq(fcntl(c.ours, F_SETFL, fl | O_NONBLOCK), 0);
+	peer_empty(&c);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == HANDOFF_WANT_POLLIN, "empty record, non-blocking: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "");
+	ck_assert_int_eq(fcntl(c.ours, F_SETFL, fl), 0);
+
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	n = gnutls_record_recv(c.p.s, buf, sizeof(buf));
+	if (protocols == HANDOFF_PROTOCOL_TLSv1_2) {
+		/* The peer's HelloRequest was declined, before the data. */
+		ck_assert_int_eq(n, GNUTLS_E_WARNING_ALERT_RECEIVED);
+		ck_assert_int_eq(gnutls_alert_get(c.p.s), GNUTLS_A_NO_RENEGOTIATION);
+		n = gnutls_record_recv(c.p.s, buf, sizeof(buf));
+	}
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(buf, "pong", 4), 0);
+
+	/* Right before close_notify: the data, then a clean EOF. */
+	peer_send(&c, "last");
+	peer_empty(&c);
+	ck_assert_int_eq(gnutls_bye(c.p.s, GNUTLS_SHUT_WR), 0);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_int_eq(n, 4);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == 0, "empty record, then close_notify: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "data");
+	printf("%s, %zu-byte reads: empty records read as nothing\n", handoff_conn_version(c.h),
+	       bufsize);
+	fflush(stdout);
+	conn_free(&c);
+}
+END_TEST
+
+/* _i: the version index.  An empty record and then a FIN is still a truncation, not EOF. */
+START_TEST(test_empty_record_then_fin)
+{
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+
+	conn_start(&c, kt_protocol[_i], NULL, false, false);
+	peer_send(&c, "x");
+	peer_empty(&c);
+	ck_assert_int_eq(shutdown(c.p.fd, SHUT_WR), 0);
+	read_expect(&c, "x");
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	ck_assert_int_eq(n, -1);
+	ck_assert_msg(strstr(handoff_error(c.h), "without close_notify"), "error: %s",
+		      handoff_error(c.h));
+	conn_free(&c);
+}
+END_TEST
+
 static Suite *after_suite(void)
 {
 	Suite *s = suite_create("ktls_after");
@@ -450,6 +578,8 @@ static Suite *after_suite(void)
 	tcase_add_loop_test(tc, test_data_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_half_close_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_empty_records, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_empty_record_then_fin, 0, HANDOFF_TLS_VERSION_COUNT);
 	suite_add_tcase(s, tc);
 	return s;
 }

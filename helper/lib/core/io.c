@@ -125,7 +125,8 @@ static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
 			n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK, &type);
 			if (n < 0)
 				return kernel_read_error(h, n);
-			if (n > 0 && type != KTLS_RECORD_APPLICATION_DATA) {
+			/* Empty alerts and handshake records too: they are malformed, not EOF. */
+			if (type != KTLS_RECORD_APPLICATION_DATA && type != KTLS_RECORD_NONE) {
 				ret = kernel_control_record(h);
 				if (ret < 0)
 					return -1;
@@ -137,10 +138,18 @@ static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
 		n = ktls_recv_record(h->fd, buf, len, 0, &type);
 		if (n < 0)
 			return kernel_read_error(h, n);
-		if (n == 0)
+		if (type == KTLS_RECORD_APPLICATION_DATA) {
+			if (n > 0)
+				return n;
+			/*
+			 * Zero-length data records the kernel skipped, up to a
+			 * record of another type or a FIN (ktls.h): nothing to
+			 * return, and what follows them is read next.
+			 */
+			continue;
+		}
+		if (n == 0 && type == KTLS_RECORD_NONE)
 			return fail_truncated(h);
-		if (type == KTLS_RECORD_APPLICATION_DATA)
-			return n;
 		if (len < IO_MAX_PLAINTEXT) {
 			wipe(buf, len);
 			return fail_concurrent(h);
