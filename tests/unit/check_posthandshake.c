@@ -851,6 +851,90 @@ START_TEST(test_io_userspace)
 }
 END_TEST
 
+/*
+ * _i: the version index.  Zero-length application data records (legal in
+ * TLS 1.2 and 1.3) read as nothing: never EOF, never an error, whether
+ * they come between data, alone on a non-blocking socket, before a
+ * blocking read's data, or right before close_notify.
+ */
+struct late_send {
+	struct peer *b;
+	const char *text;
+};
+
+static int late_send_run(void *p)
+{
+	struct late_send *l = p;
+
+	usleep(100 * 1000);
+	return (int)gnutls_record_send(l->b->s, l->text, strlen(l->text));
+}
+
+START_TEST(test_io_userspace_empty_records)
+{
+	unsigned protocols = _i ? TLS13 : TLS12;
+	struct handoff_config *cfg = client_config(protocols, NULL);
+	struct late_send late;
+	struct pair p;
+	pthread_t t;
+	int fds[2], fl, i;
+	char buf[8];
+	ssize_t n;
+
+	handoff_config_insecure_userspace_fallback(cfg);
+	tu_tcp_pair(fds);
+	pair_start_on(&p, cfg, fds, protocols, NULL, CONN_TEST_NO_PROBE | CONN_TEST_USERSPACE);
+	ck_assert_int_eq(p.h->state, CONN_USERSPACE);
+
+	peer_send(&p, "one");
+	tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	peer_send(&p, "two");
+	read_exact(p.h, "one");
+	read_exact(p.h, "two");
+	/* More in a row than GnuTLS skips in one call (200). */
+	for (i = 0; i < 300; i++)
+		tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	peer_send(&p, "many");
+	read_exact(p.h, "many");
+
+	/* Writing nothing sends nothing, and the connection stays usable. */
+	ck_assert_int_eq(handoff_write(p.h, "x", 0), 0);
+	ck_assert_int_eq(handoff_write(p.h, NULL, 0), 0);
+	ck_assert(!raw_pending(p.b.fd));
+	ck_assert_int_eq(handoff_write(p.h, "ping", 4), 4);
+	do
+		n = gnutls_record_recv(p.b.s, buf, sizeof(buf));
+	while (n == GNUTLS_E_AGAIN);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(buf, "ping", 4), 0);
+
+	/* Blocking: an empty record first, the data 100 ms later; the read waits for it. */
+	tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	late.b = &p.b;
+	late.text = "three";
+	t = tu_spawn(late_send_run, &late);
+	read_exact(p.h, "three");
+	ck_assert_int_eq(tu_join(t), 5);
+
+	/* Non-blocking with only an empty record there: nothing to read yet. */
+	fl = fcntl(fds[0], F_GETFL);
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, fl | O_NONBLOCK), 0);
+	tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	ck_assert(raw_pending(fds[0]));
+	ck_assert_msg(handoff_read(p.h, buf, sizeof(buf)) == HANDOFF_WANT_POLLIN, "%s",
+		      handoff_error(p.h) ? handoff_error(p.h) : "not WANT_POLLIN");
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, fl), 0);
+
+	/* An empty record right before close_notify: a clean EOF, not a failure. */
+	tu_send_empty_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA);
+	ck_assert_int_eq(gnutls_bye(p.b.s, GNUTLS_SHUT_WR), 0);
+	ck_assert_msg(handoff_read(p.h, buf, sizeof(buf)) == 0, "%s", handoff_error(p.h));
+	ck_assert_int_eq(p.h->state, CONN_CLOSED);
+	pair_free(&p);
+}
+END_TEST
+
 static Suite *posthandshake_suite(void)
 {
 	Suite *s = suite_create("posthandshake");
@@ -867,6 +951,7 @@ static Suite *posthandshake_suite(void)
 	tcase_add_test(tc, test_io_after_peer_close);
 	tcase_add_test(tc, test_io_not_ready);
 	tcase_add_test(tc, test_io_userspace);
+	tcase_add_loop_test(tc, test_io_userspace_empty_records, 0, HANDOFF_TLS_VERSION_COUNT);
 	suite_add_tcase(s, tc);
 	return s;
 }

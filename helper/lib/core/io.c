@@ -196,10 +196,14 @@ static int kernel_close(struct handoff *h)
 /* --------------------------------------------------------- user space */
 
 /*
- * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a
- * post-handshake message, even on a blocking socket: h->seen, filled by
- * posthandshake_hook(), tells that apart from a real "no data yet" (and
- * notices tickets).
+ * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a record that
+ * held nothing for the caller, even on a blocking socket: a post-handshake
+ * message (h->seen, filled by posthandshake_hook(), also notices tickets)
+ * or, in TLS 1.3, a zero-length application data record (GnuTLS 3.7.9;
+ * in TLS 1.2 it skips those itself, up to 200 in one call, then says
+ * GNUTLS_E_TOO_MANY_EMPTY_PACKETS).  A record read from the socket during
+ * the call (the transport counts them) tells that apart from a real "no
+ * data yet", at no cost to calls that return data.
  */
 static int user_want(struct handoff *h)
 {
@@ -209,6 +213,7 @@ static int user_want(struct handoff *h)
 static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 {
 	struct conn_seen *seen = &h->seen;
+	uint64_t records;
 	ssize_t n;
 
 	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
@@ -216,6 +221,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 	for (;;) {
 		memset(seen, 0, sizeof(*seen));
 		seen->active = true;
+		records = h->transport.records;
 		n = gnutls_record_recv(h->session, buf, len);
 		seen->active = false;
 		if (seen->tickets && !h->is_server)
@@ -228,10 +234,12 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		switch (n) {
 		case GNUTLS_E_AGAIN:
-			if (seen->messages || gnutls_record_check_pending(h->session))
+			if (seen->messages || h->transport.records != records ||
+			    gnutls_record_check_pending(h->session))
 				continue;
 			return user_want(h);
 		case GNUTLS_E_INTERRUPTED:
+		case GNUTLS_E_TOO_MANY_EMPTY_PACKETS:
 			continue;
 		case GNUTLS_E_WARNING_ALERT_RECEIVED:
 			continue;
@@ -325,13 +333,14 @@ ssize_t handoff_write(struct handoff *h, const void *buf, size_t len)
 	case CONN_KTLS:
 		return len ? kernel_write(h, buf, len) : 0;
 	case CONN_USERSPACE:
-		return user_write(h, buf, len);
+		/* As write(2): nothing is sent (GnuTLS would call an empty write invalid). */
+		return len ? user_write(h, buf, len) : 0;
 	case CONN_CLOSED:
 		/* The peer closed its direction; ours stays open until handoff_close(). */
 		if (kernel_path(h))
 			return len ? kernel_write(h, buf, len) : 0;
 		if (h->session)
-			return user_write(h, buf, len);
+			return len ? user_write(h, buf, len) : 0;
 		return not_ready(h);
 	default:
 		return not_ready(h);

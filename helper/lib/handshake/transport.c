@@ -57,9 +57,13 @@ ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 		if (t->header_got == TRANSPORT_RECORD_HEADER) {
 			t->body_left = ((size_t)t->header[3] << 8) | t->header[4];
 			t->header_got = 0;
+			if (t->body_left == 0)
+				t->records++;
 		}
 	} else {
 		t->body_left -= (size_t)n;
+		if (t->body_left == 0)
+			t->records++;
 	}
 	return n;
 }

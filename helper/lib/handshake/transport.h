@@ -25,6 +25,7 @@ struct transport {
 	uint8_t header[TRANSPORT_RECORD_HEADER];
 	size_t header_got;	/* bytes of the current header read so far */
 	size_t body_left;	/* bytes of the current record body still unread */
+	uint64_t records;	/* whole records read so far */
 };
 
 void transport_init(struct transport *t, int fd);
