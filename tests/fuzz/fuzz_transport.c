@@ -11,7 +11,8 @@
  *  - what it returns is the next bytes of the stream, and never runs past
  *    the end of a record header or of a record body;
  *  - the socket still holds everything it did not return (no byte taken
- *    and kept back), and transport_mid_record() agrees with the harness.
+ *    and kept back), and transport_mid_record() agrees with the harness;
+ *  - its count of whole records (empty ones too) agrees with the harness.
  * A request size byte s asks for s + 1 bytes when s < 0x80 (the small
  * reads around a header) and (s - 0x7f) * 256 otherwise (GnuTLS's large
  * buffer reads).
@@ -34,6 +35,7 @@ struct model {
 	size_t header_got;
 	uint8_t header[TRANSPORT_RECORD_HEADER];
 	size_t body_left;
+	uint64_t records;	/* whole records returned, empty ones included */
 };
 
 /* How many bytes from the model's position the current piece (header or body) still has. */
@@ -52,12 +54,16 @@ static void model_take(struct model *m, const uint8_t *p, size_t n)
 			k = n;
 		if (m->body_left) {
 			m->body_left -= k;
+			if (!m->body_left)
+				m->records++;
 		} else {
 			memcpy(m->header + m->header_got, p, k);
 			m->header_got += k;
 			if (m->header_got == TRANSPORT_RECORD_HEADER) {
 				m->body_left = (size_t)m->header[3] << 8 | m->header[4];
 				m->header_got = 0;
+				if (!m->body_left)
+					m->records++;
 			}
 		}
 		m->pos += k;
@@ -137,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(socket_queued(sv[0]) == written - m.pos);
 		FUZZ_CHECK(transport_mid_record(&t) == (m.header_got != 0 || m.body_left != 0));
 		FUZZ_CHECK(t.body_left == m.body_left && t.header_got == m.header_got);
+		FUZZ_CHECK(t.records == m.records);
 	}
 	close(sv[0]);
 	close(sv[1]);

@@ -47,12 +47,15 @@ START_TEST(test_pull_stops_at_record_end)
 
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 5);
 	ck_assert_int_eq(transport_mid_record(&t), 1);
+	ck_assert_uint_eq(t.records, 0);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 3);
 	ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
 	ck_assert_int_eq(transport_mid_record(&t), 0);
+	ck_assert_uint_eq(t.records, 1);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 5);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 2);
 	ck_assert_int_eq(transport_mid_record(&t), 0);
+	ck_assert_uint_eq(t.records, 2);
 	/* Record 3 was never touched. */
 	ck_assert_int_eq(ioctl(fds[1], FIONREAD, &pending), 0);
 	ck_assert_int_eq(pending, 9);
@@ -79,8 +82,10 @@ START_TEST(test_pull_split_header)
 	send_all(fds[0], &wire[5], 2);
 	usleep(20000);
 	/* Asked for 16, given 1: the byte after the record stays put. */
+	ck_assert_uint_eq(t.records, 0);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 1);
 	ck_assert_int_eq(buf[0], 'z');
+	ck_assert_uint_eq(t.records, 1);
 	ck_assert_int_eq(recv(fds[1], buf, sizeof(buf), 0), 1);
 	ck_assert_int_eq(buf[0], 23);
 	close(fds[0]);
