@@ -441,7 +441,7 @@ END_TEST
 
 static void peer_empty(struct conn *c)
 {
-	tu_send_empty_record(c->p.s, c->p.fd, KTLS_RECORD_APPLICATION_DATA);
+	tu_send_record(c->p.s, c->p.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
 }
 
 /* handoff_read with a buffer of bufsize (small: the peek path; 16 KiB: straight in). */
@@ -563,6 +563,154 @@ START_TEST(test_empty_record_then_fin)
 }
 END_TEST
 
+/* ------------------------------------- (h) TLS 1.2 renegotiation declined */
+
+struct reneg_peer {
+	struct conn *c;
+	int ret;
+	char why[96];
+};
+
+static int reneg_fail(struct reneg_peer *r, const char *why, ssize_t n)
+{
+	snprintf(r->why, sizeof(r->why), "%s: %s", why,
+		 n < 0 ? gnutls_strerror((int)n) : n == 0 ? "EOF" : "wrong data");
+	r->ret = -1;
+	shutdown(r->c->p.fd, SHUT_RDWR);	/* our side must not wait for it */
+	return 0;
+}
+
+/* The peer as client: "one", a renegotiation of its own, a ClientHello cut in three with data between. */
+static int reneg_client_run(void *arg)
+{
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->c->p.s;
+	uint8_t hello[300];
+	char buf[16];
+	ssize_t n;
+	int ret;
+
+	memset(hello, 0x5a, sizeof(hello));
+	hello[0] = 1;
+	hello[1] = 0;
+	hello[2] = (sizeof(hello) - 4) >> 8;
+	hello[3] = (sizeof(hello) - 4) & 0xff;
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_fail(r, "send one", -1);
+	do
+		ret = gnutls_handshake(s);
+	while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+	if (ret != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_fail(r, "renegotiation not declined", ret);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello, 2);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello + 2, 150);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello + 152, sizeof(hello) - 152);
+	if (gnutls_record_send(s, "three", 5) != 5)
+		return reneg_fail(r, "send three", -1);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_fail(r, "fragmented ClientHello not declined", n);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != 4 || memcmp(buf, "pong", 4) != 0)
+		return reneg_fail(r, "pong", n);
+	/* What OpenSSL does after a refusal: a fatal handshake_failure. */
+	gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
+	return 0;
+}
+
+/*
+ * Our server over kTLS: the peer's own renegotiation and a ClientHello in
+ * three records with data between are declined, the data around them
+ * flows both ways, and the fatal alert that follows is reported as such.
+ */
+START_TEST(test_tls12_reneg_server)
+{
+	struct reneg_peer r = { 0 };
+	struct conn c;
+	pthread_t t;
+	char buf[16];
+	ssize_t n;
+
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_2, NULL, true, false);
+	r.c = &c;
+	t = tu_spawn(reneg_client_run, &r);
+	read_expect(&c, "one");
+	read_expect(&c, "two");
+	read_expect(&c, "three");
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "peer: %s", r.why);
+	ck_assert_int_eq(n, -1);
+	ck_assert_str_eq(handoff_error(c.h), "peer sent fatal alert: handshake_failure (Handshake "
+					     "failed) after we declined its renegotiation");
+	printf("TLS 1.2 server: renegotiation declined twice, data intact, then: %s\n",
+	       handoff_error(c.h));
+	fflush(stdout);
+	conn_free(&c);
+}
+END_TEST
+
+/* The peer as server: a HelloRequest from GnuTLS, then one cut in two with data between. */
+static int reneg_server_run(void *arg)
+{
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->c->p.s;
+	char buf[16];
+	bool pong = false;
+	ssize_t n;
+	int declined = 0;
+
+	if (gnutls_rehandshake(s) != 0)
+		return reneg_fail(r, "rehandshake", -1);
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_fail(r, "send one", -1);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello_request, 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello_request + 3, 1);
+	/* Two refusals and "pong", in the order our reads send them. */
+	while (declined < 2 || !pong) {
+		n = gnutls_record_recv(s, buf, sizeof(buf));
+		if (n == GNUTLS_E_WARNING_ALERT_RECEIVED &&
+		    gnutls_alert_get(s) == GNUTLS_A_NO_RENEGOTIATION && declined < 2)
+			declined++;
+		else if (n == 4 && memcmp(buf, "pong", 4) == 0 && !pong)
+			pong = true;
+		else
+			return reneg_fail(r, "two refusals and pong", n);
+	}
+	if (gnutls_bye(s, GNUTLS_SHUT_WR) != 0)
+		return reneg_fail(r, "bye", -1);
+	return 0;
+}
+
+START_TEST(test_tls12_reneg_client)
+{
+	struct reneg_peer r = { 0 };
+	struct conn c;
+	pthread_t t;
+	char buf[16];
+	ssize_t n;
+
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_2, NULL, false, false);
+	r.c = &c;
+	t = tu_spawn(reneg_server_run, &r);
+	read_expect(&c, "one");
+	read_expect(&c, "two");
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "peer: %s", r.why);
+	ck_assert_msg(n == 0, "%zd: %s", n, n < 0 ? handoff_error(c.h) : "data");
+	conn_free(&c);
+}
+END_TEST
+
 static Suite *after_suite(void)
 {
 	Suite *s = suite_create("ktls_after");
@@ -580,6 +728,8 @@ static Suite *after_suite(void)
 	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_empty_records, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_empty_record_then_fin, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_test(tc, test_tls12_reneg_server);
+	tcase_add_test(tc, test_tls12_reneg_client);
 	suite_add_tcase(s, tc);
 	return s;
 }

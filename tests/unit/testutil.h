@@ -52,15 +52,16 @@ int tu_cork_before_finished(gnutls_session_t session, unsigned htype, unsigned w
 			    unsigned incoming, const gnutls_datum_t *msg);
 
 /*
- * tu_send_empty_record - make GnuTLS session s (a peer, on socket fd) send
- * one zero-length record of content type type, sealed under its current
- * write key (RFC 8446 5.1 and RFC 5246 6.2.1 allow empty application
- * data).  GnuTLS 3.7 refuses to send one itself (gnutls_record_send(s, "",
- * 0) is GNUTLS_E_INVALID_REQUEST; only TLS 1.3 with padding gets through
- * gnutls_record_send2), so the record is sealed here and the session's
- * write sequence number moved past it: the session keeps working.
+ * tu_send_record - make GnuTLS session s (a peer, on socket fd) send one
+ * record of content type type holding data/len, sealed under its current
+ * write key, and move the session's write sequence number past it: the
+ * session keeps working.  For records GnuTLS will not send itself: a
+ * zero-length application data record (legal, RFC 8446 5.1 and RFC 5246
+ * 6.2.1; GnuTLS 3.7 calls gnutls_record_send(s, "", 0) invalid), or a
+ * handshake message cut into fragments.  TLS 1.2 and 1.3 (inner type).
  */
-void tu_send_empty_record(gnutls_session_t s, int fd, unsigned char type);
+void tu_send_record(gnutls_session_t s, int fd, unsigned char type, const void *data,
+		    size_t len);
 
 /* srunner boilerplate: run suite s, return the process exit status. */
 int tu_run(Suite *s);

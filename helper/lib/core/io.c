@@ -210,10 +210,38 @@ static int user_want(struct handoff *h)
 	return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT : HANDOFF_WANT_POLLIN;
 }
 
+/*
+ * A TLS 1.2 handshake record the transport kept from GnuTLS
+ * (transport_hold_tls12()): opened here and handled like one the kernel
+ * hands back, so renegotiation is declined the same way on both paths.
+ */
+static int user_handshake_record(struct handoff *h, const uint8_t *rec, size_t rec_len)
+{
+	size_t n = IO_MAX_PLAINTEXT;
+	uint8_t *pt = malloc(n);
+	int ret;
+
+	if (!pt)
+		return conn_fail(h, "out of memory reading a TLS handshake record");
+	ret = posthandshake_open_tls12(h->session, rec, rec_len, pt, &n);
+	if (ret == 0)
+		ret = posthandshake_record(h, KTLS_RECORD_HANDSHAKE, pt, n);
+	else if (ret == -EBADMSG)
+		ret = fail_bad_mac(h);
+	else if (ret == -EMSGSIZE)
+		ret = conn_fail(h, "peer sent an oversized TLS record");
+	else
+		ret = conn_fail(h, "cannot open a TLS 1.2 handshake record: %s", strerror(-ret));
+	wipe_free(pt, IO_MAX_PLAINTEXT);
+	return ret < 0 ? -1 : 0;
+}
+
 static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 {
 	struct conn_seen *seen = &h->seen;
+	const uint8_t *held;
 	uint64_t records;
+	size_t held_len;
 	ssize_t n;
 
 	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
@@ -234,6 +262,12 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		switch (n) {
 		case GNUTLS_E_AGAIN:
+			held = transport_take_held(&h->transport, &held_len);
+			if (held) {
+				if (user_handshake_record(h, held, held_len) < 0)
+					return -1;
+				continue;
+			}
 			if (seen->messages || h->transport.records != records ||
 			    gnutls_record_check_pending(h->session))
 				continue;
@@ -243,17 +277,14 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 			continue;
 		case GNUTLS_E_WARNING_ALERT_RECEIVED:
 			continue;
-		case GNUTLS_E_REHANDSHAKE:
-			/* Same policy as with the kernel: no renegotiation, say so and go on. */
-			gnutls_alert_send(h->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
-			continue;
 		case GNUTLS_E_PREMATURE_TERMINATION:
 			return fail_truncated(h);
 		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 			char name[128];
 
-			return conn_fail(h, "peer sent fatal alert: %s",
-					 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
+			return conn_fail(h, "peer sent fatal alert: %s%s",
+					 alert_describe(gnutls_alert_get(h->session), name, sizeof(name)),
+					 h->reneg_declined ? " after we declined its renegotiation" : "");
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
 			return fail_bad_mac(h);
