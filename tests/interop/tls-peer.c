@@ -24,6 +24,11 @@
  *   alert:DESC     a fatal alert (RFC number, e.g. 40 handshake_failure)
  *   bye            close_notify
  *   eof            read: the peer's close_notify and nothing else
+ *   cork, uncork   TCP_CORK on and off: the records between go out in one
+ *                  segment, so the receiver's kernel has them all at once
+ *                  (an empty record right before close_notify, say)
+ *   sleep:MS       wait, so the receiver has read what came before (a
+ *                  receiver that has not would only make the step weaker)
  *
  * Records the session would not send itself are sealed here with its
  * write key (tests/unit/recordcrypt), and its sequence number moved on.
@@ -286,6 +291,13 @@ static void run_step(const char *step)
 		ret = gnutls_bye(sess, GNUTLS_SHUT_WR);
 		if (ret < 0)
 			die(step, "%s", gnutls_strerror(ret));
+	} else if (strcmp(step, "cork") == 0 || strcmp(step, "uncork") == 0) {
+		int on = step[0] == 'c';
+
+		if (setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) < 0)
+			die(step, "%s", strerror(errno));
+	} else if (strncmp(step, "sleep:", 6) == 0) {
+		usleep((useconds_t)strtoul(step + 6, NULL, 10) * 1000);
 	} else if (strcmp(step, "eof") == 0) {
 		while ((n = recv_one(step, buf, sizeof(buf))) < 0)
 			;
