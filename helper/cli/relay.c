@@ -78,6 +78,18 @@ int cli_write_all(struct handoff *h, const void *buf, size_t len)
 	return 0;
 }
 
+ssize_t cli_read(struct handoff *h, void *buf, size_t len)
+{
+	ssize_t n;
+
+	while ((n = handoff_read(h, buf, len)) == HANDOFF_WANT_POLLIN ||
+	       n == HANDOFF_WANT_POLLOUT) {
+		if (wait_for(handoff_conn_fd(h), (int)n, -1) < 0)
+			return -1;
+	}
+	return n;
+}
+
 int cli_fd_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -7,6 +7,7 @@
 #define HANDOFF_CLI_RELAY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "handoff.h"
 
@@ -15,6 +16,13 @@ void cli_summary(struct handoff *h, const char *peer);
 
 /* cli_write_all - handoff_write all of buf, waiting on a non-blocking fd. 0 / -1. */
 int cli_write_all(struct handoff *h, const void *buf, size_t len);
+
+/*
+ * cli_read - handoff_read, waiting while it says WANT_POLLIN / WANT_POLLOUT
+ * (a record that held nothing, or a non-blocking fd).  > 0 data, 0 the
+ * peer's close_notify, -1 failed (handoff_error(), or errno if it gave none).
+ */
+ssize_t cli_read(struct handoff *h, void *buf, size_t len);
 
 /* cli_fd_write_all - write(2) all of buf to a plain fd. 0 / -1 (errno). */
 int cli_fd_write_all(int fd, const void *buf, size_t len);

@@ -9,12 +9,13 @@
  * works across connections.  TLS 1.2 resumption by session ID does not (the
  * server's session cache lives in each child); that needs tickets.
  *
- * --exec with kTLS gives the command the socket itself as stdin and stdout:
- * the kernel does the crypto and the command sees plain data.  A non-data
- * record (the peer's close_notify, a KeyUpdate) reads as an error (EIO) in
- * the command.  With the user-space fallback the socket carries ciphertext,
- * so the command gets one end of a socketpair instead and this process
- * pumps data between it and handoff_read / handoff_write.
+ * --exec gives the command one end of a socketpair, and this process pumps
+ * data between it and handoff_read / handoff_write.  Handing it the kTLS
+ * socket itself would save that copy, but a plain read(2) there cannot
+ * take what is not data: the peer's close_notify or a KeyUpdate fails
+ * with EIO, and a zero-length data record followed by one of those reads
+ * as a spurious EOF (measured on Linux 6.12 and 7.3).  With the user-space
+ * fallback the socket carries ciphertext anyway.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -197,7 +198,7 @@ static int do_echo(struct handoff *h, const char *peer)
 	int ret = 0;
 
 	for (;;) {
-		n = handoff_read(h, buf, sizeof(buf));
+		n = cli_read(h, buf, sizeof(buf));
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -283,38 +284,28 @@ static int wait_child(pid_t pid, const char *cmd)
 
 static int do_exec(struct handoff *h, const char *cmd)
 {
-	int fd = handoff_conn_fd(h), sp[2], child_end, ret;
+	int sp[2], ret;
 	pid_t pid;
 
-	if (handoff_conn_ktls(h)) {
-		child_end = fd;
-	} else {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-			fprintf(stderr, "handoff: socketpair: %s\n", strerror(errno));
-			return -1;
-		}
-		child_end = sp[1];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		fprintf(stderr, "handoff: socketpair: %s\n", strerror(errno));
+		return -1;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "handoff: fork: %s\n", strerror(errno));
-		if (!handoff_conn_ktls(h)) {
-			close(sp[0]);
-			close(sp[1]);
-		}
+		close(sp[0]);
+		close(sp[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		if (dup2(child_end, STDIN_FILENO) < 0 || dup2(child_end, STDOUT_FILENO) < 0)
+		if (dup2(sp[1], STDIN_FILENO) < 0 || dup2(sp[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		fprintf(stderr, "handoff: /bin/sh: %s\n", strerror(errno));
 		_exit(127);
 	}
-	if (handoff_conn_ktls(h))
-		return wait_child(pid, cmd);
-
 	close(sp[1]);
 	ret = cli_relay(h, sp[0], sp[0], 0);
 	close(sp[0]);
@@ -354,7 +345,7 @@ static int serve_one(struct cli_common *c, const struct serve_opts *o, int fd,
 		break;
 	}
 	/* The relay already closed its side; for the others, close cleanly now. */
-	if (!(o->mode == MODE_EXEC && !handoff_conn_ktls(h)))
+	if (o->mode != MODE_EXEC)
 		cli_finish(h, c->timeout_ms);
 	handoff_free(h);
 	return ret < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -229,17 +229,25 @@ int handoff_handshake(struct handoff *h);
  * close_notify reads as 0 (EOF); a fatal alert or any failure is -1 with
  * the alert named in handoff_error().  A TCP close without close_notify is
  * -1 too ("possible truncation"), never a silent EOF.  May return
- * HANDOFF_WANT_POLLIN.
+ * HANDOFF_WANT_POLLIN.  Zero-length data records (legal in TLS 1.2 and
+ * 1.3) read as nothing: a blocking call waits for data, a non-blocking one
+ * returns HANDOFF_WANT_POLLIN if nothing else is there.  A TLS 1.2
+ * renegotiation (HelloRequest, ClientHello, even cut into fragments) is
+ * declined with a warning no_renegotiation alert and reading goes on.
  *
  * A plain read(2) on a kTLS socket fails with EIO when the next record is
- * not data; handoff_read() is the way past it.  With the user-space
- * fallback, GnuTLS may hold decrypted data that poll(2) cannot see: on a
- * non-blocking fd, call handoff_read() until HANDOFF_WANT_POLLIN before
- * polling again.
+ * not data, and returns 0 (a false EOF) when zero-length data records come
+ * right before such a record; handoff_read() is the way past both.  With
+ * the user-space fallback, GnuTLS may hold decrypted data that poll(2)
+ * cannot see: on a non-blocking fd, call handoff_read() until
+ * HANDOFF_WANT_POLLIN before polling again.
  */
 ssize_t handoff_read(struct handoff *h, void *buf, size_t len);
 
-/* handoff_write - write application data; as write(2), or -1 / WANT_*. */
+/*
+ * handoff_write - write application data; as write(2), or -1 / WANT_*.
+ * len 0 returns 0 and sends nothing (no empty record).
+ */
 ssize_t handoff_write(struct handoff *h, const void *buf, size_t len);
 
 /*

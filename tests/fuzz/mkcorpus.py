@@ -196,6 +196,22 @@ p("tls12-ticket", TLS12_CLIENT, rec(HANDSHAKE, hs(4, b"\0\0\0\0\0\0")))
 p("tls12-keyupdate", TLS12_CLIENT, rec(HANDSHAKE, key_update(1)))
 p("tls12-truncated-header", TLS12_CLIENT, rec(HANDSHAKE, b"\0\0\0"))
 p("setup-only-tls12", TLS12_SERVER)
+# Zero-length application data is legal and nothing (RFC 8446 5.1, RFC 5246 6.2.1).
+p("appdata-empty", TLS13_CLIENT, rec(APPDATA, b""), rec(APPDATA, b""), rec(HANDSHAKE, T1))
+p("tls12-appdata-empty-then-close-notify", TLS12_SERVER, rec(APPDATA, b""), rec(ALERT, b"\x01\x00"))
+# TLS 1.2 renegotiation is declined once the message is whole, however it is cut (RFC 5246 6.2.1).
+CH = hs(1, b"\x03\x03" + b"\x5a" * 32 + b"\x00\x00\x02\xc0\x2b\x01\x00")
+p("tls12-client-hello-split", TLS12_SERVER, rec(HANDSHAKE, CH[:10]), rec(HANDSHAKE, CH[10:30]), rec(HANDSHAKE, CH[30:]))
+p("tls12-client-hello-header-split", TLS12_SERVER, rec(HANDSHAKE, CH[:2]), rec(HANDSHAKE, CH[2:]))
+p("tls12-client-hello-data-between", TLS12_SERVER, rec(HANDSHAKE, CH[:7]), rec(APPDATA, b"data"),
+  rec(APPDATA, b""), rec(HANDSHAKE, CH[7:]), rec(APPDATA, b"more"))
+p("tls12-client-hellos-straddling", TLS12_SERVER, rec(HANDSHAKE, CH + CH[:5]), rec(HANDSHAKE, CH[5:] + CH))
+p("tls12-client-hello-then-fatal", TLS12_SERVER, rec(HANDSHAKE, CH), rec(ALERT, b"\x02\x28"))
+p("tls12-client-hello-oversized", TLS12_SERVER, rec(HANDSHAKE, hs(1, b"\x03\x03", length=0x020001)))
+p("tls12-client-hello-128k", TLS12_SERVER, *[rec(HANDSHAKE, chunk) for chunk in
+  [hs(1, b"\x00" * 16380, length=128 * 1024 - 4)] + [b"\x00" * 16384] * 7])
+p("tls12-hello-request-split-data", TLS12_CLIENT, rec(HANDSHAKE, b"\x00"), rec(APPDATA, b"x"),
+  rec(HANDSHAKE, b"\x00\x00\x00"), rec(HANDSHAKE, hs(0, b"")))
 
 # ------------------------------------------------------------ transport
 
@@ -225,3 +241,18 @@ t("header-split-2-3", [1, 2], tls(22, b"hello") + tls(22, b"world"))
 t("not-tls", [BIG, 3], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 t("empty-stream", [BIG], b"")
 t("many-small", [3, 0, 8], b"".join(tls(23, bytes([i])) for i in range(64)))
+
+
+def th(name, sizes, stream):
+    """Hold mode (a TLS 1.2 hand-off to user space): handshake records are kept from GnuTLS."""
+    write("transport", name, bytes([0x80 | len(sizes)]) + bytes(sizes) + stream)
+
+
+AFTER12 = tls(23, b"before") + tls(22, b"H" * 60) + tls(23, b"between") + tls(22, b"") + tls(21, b"\x02\x28")
+th("hold-after-handshake", [BIG], AFTER12)
+th("hold-header-reads", [4, BIG], AFTER12)
+th("hold-bytewise", [0], AFTER12)
+th("hold-handshake-cut", [BIG], tls(23, b"x") + tls(22, b"H" * 40)[:20])
+th("hold-header-cut", [BIG], tls(23, b"x") + tls(22, b"H")[:3])
+th("hold-oversized-handshake", [BIG], tls(22, b"", length=0x4801) + b"\0" * 64)
+th("hold-max-handshake", [BIG, 0x90], tls(22, b"M" * 18432) + tls(23, b"after"))

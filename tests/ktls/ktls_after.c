@@ -7,6 +7,7 @@
  * thread, so every record is checked by an independent implementation.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "ktls/ktls.h"
 #include "ktlsutil.h"
 
 #define WAIT_MS 20000
@@ -435,6 +437,280 @@ START_TEST(test_our_close_notify)
 }
 END_TEST
 
+/* ------------------------------------------------ (g) empty data records */
+
+static void peer_empty(struct conn *c)
+{
+	tu_send_record(c->p.s, c->p.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+}
+
+/* handoff_read with a buffer of bufsize (small: the peek path; 16 KiB: straight in). */
+static ssize_t read_sized(struct conn *c, size_t bufsize, char *out, size_t outlen)
+{
+	static char big[16384];
+	ssize_t n;
+
+	ck_assert_uint_le(bufsize, sizeof(big));
+	wait_readable(c->ours);
+	n = handoff_read(c->h, big, bufsize);
+	if (n > 0) {
+		ck_assert_uint_le((size_t)n, outlen);
+		memcpy(out, big, (size_t)n);
+	}
+	return n;
+}
+
+/*
+ * _i: version * 2 + (0: 256-byte reads, 1: 16 KiB reads).  Zero-length
+ * application data records (RFC 8446 5.1, RFC 5246 6.2.1) read as
+ * nothing.  The kernel skips them itself before data, but when one comes
+ * right before a record of another type its recvmsg returns 0, which is
+ * not EOF: the close_notify, ticket or HelloRequest behind it must still
+ * be read, and only a real FIN is a truncation.
+ */
+START_TEST(test_empty_records)
+{
+	unsigned protocols = kt_protocol[_i / 2];
+	size_t bufsize = _i % 2 ? 16384 : 256;
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+	int fl;
+
+	/* A TLS 1.3 peer with a ticket key, so that it can send a ticket later. */
+	conn_start(&c, protocols, NULL, false, protocols == HANDOFF_PROTOCOL_TLSv1_3);
+
+	/* Between data, and several in a row. */
+	peer_send(&c, "one");
+	peer_empty(&c);
+	peer_empty(&c);
+	peer_empty(&c);
+	peer_send(&c, "two");
+	read_expect(&c, "onetwo");
+
+	/* Writing nothing puts nothing on the wire. */
+	ck_assert_int_eq(handoff_write(c.h, "", 0), 0);
+	usleep(100 * 1000);
+	ck_assert_int_eq(recv(c.p.fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+
+	/* Right before a post-handshake message: a ticket (1.3) or a HelloRequest (1.2). */
+	peer_empty(&c);
+	if (protocols == HANDOFF_PROTOCOL_TLSv1_3)
+		ck_assert_int_eq(gnutls_session_ticket_send(c.p.s, 1, 0), 0);
+	else
+		ck_assert_int_eq(gnutls_rehandshake(c.p.s), 0);
+	peer_send(&c, "three");
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == 5, "after an empty record and a handshake record: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "");
+	ck_assert_int_eq(memcmp(buf, "three", 5), 0);
+
+	/* Non-blocking, nothing but an empty record there: not yet anything to read. */
+	fl = fcntl(c.ours, F_GETFL);
+	ck_assert_int_eq(fcntl(c.ours, F_SETFL, fl | O_NONBLOCK), 0);
+	peer_empty(&c);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == HANDOFF_WANT_POLLIN, "empty record, non-blocking: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "");
+	ck_assert_int_eq(fcntl(c.ours, F_SETFL, fl), 0);
+
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	n = gnutls_record_recv(c.p.s, buf, sizeof(buf));
+	if (protocols == HANDOFF_PROTOCOL_TLSv1_2) {
+		/* The peer's HelloRequest was declined, before the data. */
+		ck_assert_int_eq(n, GNUTLS_E_WARNING_ALERT_RECEIVED);
+		ck_assert_int_eq(gnutls_alert_get(c.p.s), GNUTLS_A_NO_RENEGOTIATION);
+		n = gnutls_record_recv(c.p.s, buf, sizeof(buf));
+	}
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(buf, "pong", 4), 0);
+
+	/* Right before close_notify: the data, then a clean EOF. */
+	peer_send(&c, "last");
+	peer_empty(&c);
+	ck_assert_int_eq(gnutls_bye(c.p.s, GNUTLS_SHUT_WR), 0);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_int_eq(n, 4);
+	n = read_sized(&c, bufsize, buf, sizeof(buf));
+	ck_assert_msg(n == 0, "empty record, then close_notify: %zd: %s", n,
+		      n < 0 ? handoff_error(c.h) : "data");
+	printf("%s, %zu-byte reads: empty records read as nothing\n", handoff_conn_version(c.h),
+	       bufsize);
+	fflush(stdout);
+	conn_free(&c);
+}
+END_TEST
+
+/* _i: the version index.  An empty record and then a FIN is still a truncation, not EOF. */
+START_TEST(test_empty_record_then_fin)
+{
+	struct conn c;
+	char buf[64];
+	ssize_t n;
+
+	conn_start(&c, kt_protocol[_i], NULL, false, false);
+	peer_send(&c, "x");
+	peer_empty(&c);
+	ck_assert_int_eq(shutdown(c.p.fd, SHUT_WR), 0);
+	read_expect(&c, "x");
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	ck_assert_int_eq(n, -1);
+	ck_assert_msg(strstr(handoff_error(c.h), "without close_notify"), "error: %s",
+		      handoff_error(c.h));
+	conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------- (h) TLS 1.2 renegotiation declined */
+
+struct reneg_peer {
+	struct conn *c;
+	int ret;
+	char why[96];
+};
+
+static int reneg_fail(struct reneg_peer *r, const char *why, ssize_t n)
+{
+	snprintf(r->why, sizeof(r->why), "%s: %s", why,
+		 n < 0 ? gnutls_strerror((int)n) : n == 0 ? "EOF" : "wrong data");
+	r->ret = -1;
+	shutdown(r->c->p.fd, SHUT_RDWR);	/* our side must not wait for it */
+	return 0;
+}
+
+/* The peer as client: "one", a renegotiation of its own, a ClientHello cut in three with data between. */
+static int reneg_client_run(void *arg)
+{
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->c->p.s;
+	uint8_t hello[300];
+	char buf[16];
+	ssize_t n;
+	int ret;
+
+	memset(hello, 0x5a, sizeof(hello));
+	hello[0] = 1;
+	hello[1] = 0;
+	hello[2] = (sizeof(hello) - 4) >> 8;
+	hello[3] = (sizeof(hello) - 4) & 0xff;
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_fail(r, "send one", -1);
+	do
+		ret = gnutls_handshake(s);
+	while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+	if (ret != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_fail(r, "renegotiation not declined", ret);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello, 2);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello + 2, 150);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello + 152, sizeof(hello) - 152);
+	if (gnutls_record_send(s, "three", 5) != 5)
+		return reneg_fail(r, "send three", -1);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_fail(r, "fragmented ClientHello not declined", n);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != 4 || memcmp(buf, "pong", 4) != 0)
+		return reneg_fail(r, "pong", n);
+	/* What OpenSSL does after a refusal: a fatal handshake_failure. */
+	gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
+	return 0;
+}
+
+/*
+ * Our server over kTLS: the peer's own renegotiation and a ClientHello in
+ * three records with data between are declined, the data around them
+ * flows both ways, and the fatal alert that follows is reported as such.
+ */
+START_TEST(test_tls12_reneg_server)
+{
+	struct reneg_peer r = { 0 };
+	struct conn c;
+	pthread_t t;
+	char buf[16];
+	ssize_t n;
+
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_2, NULL, true, false);
+	r.c = &c;
+	t = tu_spawn(reneg_client_run, &r);
+	read_expect(&c, "one");
+	read_expect(&c, "two");
+	read_expect(&c, "three");
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "peer: %s", r.why);
+	ck_assert_int_eq(n, -1);
+	ck_assert_str_eq(handoff_error(c.h), "peer sent fatal alert: handshake_failure (Handshake "
+					     "failed) after we declined its renegotiation");
+	printf("TLS 1.2 server: renegotiation declined twice, data intact, then: %s\n",
+	       handoff_error(c.h));
+	fflush(stdout);
+	conn_free(&c);
+}
+END_TEST
+
+/* The peer as server: a HelloRequest from GnuTLS, then one cut in two with data between. */
+static int reneg_server_run(void *arg)
+{
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->c->p.s;
+	char buf[16];
+	bool pong = false;
+	ssize_t n;
+	int declined = 0;
+
+	if (gnutls_rehandshake(s) != 0)
+		return reneg_fail(r, "rehandshake", -1);
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_fail(r, "send one", -1);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello_request, 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->c->p.fd, KTLS_RECORD_HANDSHAKE, hello_request + 3, 1);
+	/* Two refusals and "pong", in the order our reads send them. */
+	while (declined < 2 || !pong) {
+		n = gnutls_record_recv(s, buf, sizeof(buf));
+		if (n == GNUTLS_E_WARNING_ALERT_RECEIVED &&
+		    gnutls_alert_get(s) == GNUTLS_A_NO_RENEGOTIATION && declined < 2)
+			declined++;
+		else if (n == 4 && memcmp(buf, "pong", 4) == 0 && !pong)
+			pong = true;
+		else
+			return reneg_fail(r, "two refusals and pong", n);
+	}
+	if (gnutls_bye(s, GNUTLS_SHUT_WR) != 0)
+		return reneg_fail(r, "bye", -1);
+	return 0;
+}
+
+START_TEST(test_tls12_reneg_client)
+{
+	struct reneg_peer r = { 0 };
+	struct conn c;
+	pthread_t t;
+	char buf[16];
+	ssize_t n;
+
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_2, NULL, false, false);
+	r.c = &c;
+	t = tu_spawn(reneg_server_run, &r);
+	read_expect(&c, "one");
+	read_expect(&c, "two");
+	ck_assert_int_eq(write(c.ours, "pong", 4), 4);
+	wait_readable(c.ours);
+	n = handoff_read(c.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "peer: %s", r.why);
+	ck_assert_msg(n == 0, "%zd: %s", n, n < 0 ? handoff_error(c.h) : "data");
+	conn_free(&c);
+}
+END_TEST
+
 static Suite *after_suite(void)
 {
 	Suite *s = suite_create("ktls_after");
@@ -450,6 +726,10 @@ static Suite *after_suite(void)
 	tcase_add_loop_test(tc, test_data_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_half_close_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_empty_records, 0, HANDOFF_TLS_VERSION_COUNT * 2);
+	tcase_add_loop_test(tc, test_empty_record_then_fin, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_test(tc, test_tls12_reneg_server);
+	tcase_add_test(tc, test_tls12_reneg_client);
 	suite_add_tcase(s, tc);
 	return s;
 }

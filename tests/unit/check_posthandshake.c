@@ -228,6 +228,35 @@ static void pair_start(struct pair *p, unsigned protocols, const char *prio_extr
 		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
 }
 
+/* A as the server (our library, on fds[0]) against B, a GnuTLS client. */
+static void pair_start_server(struct pair *p, unsigned protocols, unsigned test_flags,
+			      bool fallback)
+{
+	struct handoff_config *cfg = handoff_config_new();
+	pthread_t t;
+	int ret;
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(handoff_config_set_keypair_file(cfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_set_protocols(cfg, protocols), 0);
+	handoff_config_set_handshake_timeout(cfg, IO_TIMEOUT_MS);
+	if (fallback)
+		handoff_config_insecure_userspace_fallback(cfg);
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	tu_tcp_pair(p->fds);
+	peer_init(&p->b, p->fds[1], false, prio_for(protocols, NULL));
+	p->h = handoff_server(cfg, p->fds[0]);
+	ck_assert_ptr_nonnull(p->h);
+	conn_set_test_flags(p->h, test_flags);
+	t = tu_spawn(peer_handshake, &p->b);
+	ret = handoff_handshake(p->h);
+	tu_join(t);
+	ck_assert_msg(ret == 0 && p->b.hs_ret == 0, "A: %s / B: %s",
+		      ret == 0 ? "ok" : handoff_error(p->h), gnutls_strerror(p->b.hs_ret));
+}
+
 static void pair_free(struct pair *p)
 {
 	handoff_free(p->h);
@@ -578,8 +607,12 @@ static const struct rec_case rec_cases[] = {
 	{ "1.2 two HelloRequests", TLS12, 22, { 0, 0, 0, 0, 0, 0, 0, 0 }, 8, 0, NULL, { 1, 100 } },
 	{ "1.2 HelloRequest with body", TLS12, 22, { 0, 0, 0, 1, 0 }, 5, -1,
 	  "unexpected handshake message", { 2, 10 } },
-	{ "1.2 truncated header", TLS12, 22, { 0, 0 }, 2, -1, "truncated", { 2, 50 } },
-	{ "1.2 fragment", TLS12, 22, { 1, 0, 0, 9, 3 }, 5, -1, "fragmented", { 2, 10 } },
+	{ "1.2 partial header waits", TLS12, 22, { 0, 0 }, 2, 0, NULL, { 0, 0 } },
+	{ "1.2 ClientHello to a client", TLS12, 22, { 1, 0, 0, 9, 3 }, 5, -1,
+	  "unexpected handshake message after the handshake: CLIENT HELLO", { 2, 10 } },
+	{ "1.2 empty data record", TLS12, 23, { 0 }, 0, 0, NULL, { 0, 0 } },
+	{ "1.3 empty data record", TLS13, 23, { 0 }, 0, 0, NULL, { 0, 0 } },
+	{ "data is not ours", TLS13, 23, { 'x' }, 1, -1, "internal error", { 0, 0 } },
 	{ "1.2 Finished", TLS12, 22, { 20, 0, 0, 0 }, 4, -1, "unexpected handshake message",
 	  { 2, 10 } },
 	{ "1.2 warning ignored", TLS12, 21, { 1, 100 }, 2, 0, NULL, { 0, 0 } },
@@ -852,6 +885,382 @@ START_TEST(test_io_userspace)
 }
 END_TEST
 
+/*
+ * _i: the version index.  Zero-length application data records (legal in
+ * TLS 1.2 and 1.3) read as nothing: never EOF, never an error, whether
+ * they come between data, alone on a non-blocking socket, before a
+ * blocking read's data, or right before close_notify.
+ */
+struct late_send {
+	struct peer *b;
+	const char *text;
+};
+
+static int late_send_run(void *p)
+{
+	struct late_send *l = p;
+
+	usleep(100 * 1000);
+	return (int)gnutls_record_send(l->b->s, l->text, strlen(l->text));
+}
+
+START_TEST(test_io_userspace_empty_records)
+{
+	unsigned protocols = _i ? TLS13 : TLS12;
+	struct handoff_config *cfg = client_config(protocols, NULL);
+	struct late_send late;
+	struct pair p;
+	pthread_t t;
+	int fds[2], fl, i;
+	char buf[8];
+	ssize_t n;
+
+	handoff_config_insecure_userspace_fallback(cfg);
+	tu_tcp_pair(fds);
+	pair_start_on(&p, cfg, fds, protocols, NULL, CONN_TEST_NO_PROBE | CONN_TEST_USERSPACE);
+	ck_assert_int_eq(p.h->state, CONN_USERSPACE);
+
+	peer_send(&p, "one");
+	tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	peer_send(&p, "two");
+	read_exact(p.h, "one");
+	read_exact(p.h, "two");
+	/* More in a row than GnuTLS skips in one call (200). */
+	for (i = 0; i < 300; i++)
+		tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	peer_send(&p, "many");
+	read_exact(p.h, "many");
+
+	/* Writing nothing sends nothing, and the connection stays usable. */
+	ck_assert_int_eq(handoff_write(p.h, "x", 0), 0);
+	ck_assert_int_eq(handoff_write(p.h, NULL, 0), 0);
+	ck_assert(!raw_pending(p.b.fd));
+	ck_assert_int_eq(handoff_write(p.h, "ping", 4), 4);
+	do
+		n = gnutls_record_recv(p.b.s, buf, sizeof(buf));
+	while (n == GNUTLS_E_AGAIN);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(buf, "ping", 4), 0);
+
+	/* Blocking: an empty record first, the data 100 ms later; the read waits for it. */
+	tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	late.b = &p.b;
+	late.text = "three";
+	t = tu_spawn(late_send_run, &late);
+	read_exact(p.h, "three");
+	ck_assert_int_eq(tu_join(t), 5);
+
+	/* Non-blocking with only an empty record there: nothing to read yet. */
+	fl = fcntl(fds[0], F_GETFL);
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, fl | O_NONBLOCK), 0);
+	tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	ck_assert(raw_pending(fds[0]));
+	ck_assert_msg(handoff_read(p.h, buf, sizeof(buf)) == HANDOFF_WANT_POLLIN, "%s",
+		      handoff_error(p.h) ? handoff_error(p.h) : "not WANT_POLLIN");
+	ck_assert_int_eq(fcntl(fds[0], F_SETFL, fl), 0);
+
+	/* An empty record right before close_notify: a clean EOF, not a failure. */
+	tu_send_record(p.b.s, p.b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	ck_assert_int_eq(gnutls_bye(p.b.s, GNUTLS_SHUT_WR), 0);
+	ck_assert_msg(handoff_read(p.h, buf, sizeof(buf)) == 0, "%s", handoff_error(p.h));
+	ck_assert_int_eq(p.h->state, CONN_CLOSED);
+	pair_free(&p);
+}
+END_TEST
+
+/* ------------------------------------ TLS 1.2 renegotiation, server */
+
+/* A ClientHello of total bytes (header included); only its length matters to us. */
+static uint8_t *client_hello(size_t total)
+{
+	uint8_t *m = malloc(total);
+	size_t body = total - 4;
+
+	ck_assert_ptr_nonnull(m);
+	memset(m, 0x5a, total);
+	m[0] = 1;
+	m[1] = (uint8_t)(body >> 16);
+	m[2] = (uint8_t)(body >> 8);
+	m[3] = (uint8_t)body;
+	return m;
+}
+
+struct reneg_case {
+	const char *name;
+	size_t hello;		/* ClientHello size, header included */
+	size_t cuts[8];		/* record boundaries inside the message(s), 0-terminated */
+	unsigned hellos;	/* how many ClientHellos back to back */
+	unsigned declines;	/* no_renegotiation warnings A must send */
+	int want;		/* posthandshake_record's last return */
+	const char *want_err;
+	uint8_t fatal;		/* the fatal alert A must send, or 0 */
+};
+
+static const struct reneg_case reneg_cases[] = {
+	{ "whole", 200, { 0 }, 1, 1, 0, NULL, 0 },
+	{ "three fragments", 200, { 50, 120, 0 }, 1, 1, 0, NULL, 0 },
+	{ "header split", 200, { 2, 0 }, 1, 1, 0, NULL, 0 },
+	{ "header alone", 200, { 4, 0 }, 1, 1, 0, NULL, 0 },
+	{ "bytewise start", 30, { 1, 2, 3, 4, 5, 6, 0 }, 1, 1, 0, NULL, 0 },
+	{ "two coalesced", 100, { 0 }, 2, 2, 0, NULL, 0 },
+	{ "two straddling", 100, { 150, 0 }, 2, 2, 0, NULL, 0 },
+	{ "16 KiB records up to 128 KiB", 128 * 1024,
+	  { 16384, 32768, 49152, 65536, 81920, 98304, 114688, 0 }, 1, 1, 0, NULL, 0 },
+	{ "one byte over 128 KiB", 128 * 1024 + 1, { 16384, 0 }, 1, 0, -1,
+	  "renegotiation ClientHello of 131073 bytes (more than 128 KiB)", GNUTLS_A_RECORD_OVERFLOW },
+};
+
+/*
+ * _i: the case.  The ClientHello(s) cut at the given offsets; between every
+ * two handshake records an empty data record, as a peer may interleave data
+ * (RFC 5246 6.2.1; the data itself never reaches posthandshake_record).  A
+ * declines each once it is whole, and stays usable.
+ */
+START_TEST(test_tls12_reneg_server)
+{
+	const struct reneg_case *c = &reneg_cases[_i];
+	size_t total = c->hello * c->hellos, off = 0, end, k;
+	uint8_t *msg = malloc(total), *one = client_hello(c->hello), sent[2];
+	struct pair p;
+	unsigned i;
+	int ret = 0;
+
+	ck_assert_ptr_nonnull(msg);
+	for (i = 0; i < c->hellos; i++)
+		memcpy(msg + i * c->hello, one, c->hello);
+	pair_start_server(&p, TLS12, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE, false);
+	for (k = 0; off < total && ret == 0; k++) {
+		end = k < ARRAY_SIZE(c->cuts) && c->cuts[k] ? c->cuts[k] : total;
+		ret = posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, msg + off, end - off);
+		off = end;
+		if (ret == 0 && off < total) {
+			/* Nothing is declined before the message is whole. */
+			if (off < c->hello)
+				ck_assert_msg(!raw_pending(p.fds[1]), "%s: declined at %zu of %zu",
+					      c->name, off, c->hello);
+			ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_APPLICATION_DATA,
+							      NULL, 0), 0);
+		}
+	}
+	ck_assert_msg(ret == c->want, "%s: %d (%s)", c->name, ret,
+		      handoff_error(p.h) ? handoff_error(p.h) : "no error");
+	if (c->want_err)
+		ck_assert_msg(strstr(handoff_error(p.h), c->want_err), "%s: %s", c->name,
+			      handoff_error(p.h));
+	for (i = 0; i < c->declines; i++) {
+		read_raw(p.fds[1], sent, 2);
+		ck_assert_int_eq(sent[0], GNUTLS_AL_WARNING);
+		ck_assert_int_eq(sent[1], GNUTLS_A_NO_RENEGOTIATION);
+	}
+	if (c->fatal) {
+		read_raw(p.fds[1], sent, 2);
+		ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
+		ck_assert_int_eq(sent[1], c->fatal);
+	}
+	ck_assert_msg(!raw_pending(p.fds[1]), "%s: more was sent", c->name);
+	ck_assert_int_eq(p.h->state, c->want == 0 ? CONN_KTLS : CONN_FAILED);
+	free(msg);
+	free(one);
+	pair_free(&p);
+}
+END_TEST
+
+/* A HelloRequest to a server, a Finished after the handshake: refused, not declined. */
+START_TEST(test_tls12_server_unexpected)
+{
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	uint8_t sent[2];
+	struct pair p;
+
+	pair_start_server(&p, TLS12, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE, false);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, hello_request, 4), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "unexpected handshake message"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
+	ck_assert_int_eq(sent[1], GNUTLS_A_UNEXPECTED_MESSAGE);
+	pair_free(&p);
+}
+END_TEST
+
+/* After our no_renegotiation the peer may give up with a fatal alert: that is what we report. */
+START_TEST(test_tls12_fatal_after_decline)
+{
+	static const uint8_t failure[2] = { GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE };
+	uint8_t *hello = client_hello(120), sent[2];
+	struct pair p;
+
+	pair_start_server(&p, TLS12, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE, false);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, hello, 120), 0);
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[1], GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_ALERT, failure, 2), -1);
+	ck_assert_str_eq(handoff_error(p.h), "peer sent fatal alert: handshake_failure (Handshake "
+					     "failed) after we declined its renegotiation");
+	free(hello);
+	pair_free(&p);
+}
+END_TEST
+
+/* -------------------------- TLS 1.2 renegotiation, user-space fallback */
+
+struct reneg_peer {
+	struct pair *p;
+	int ret;
+	char why[96];
+};
+
+static int reneg_peer_fail(struct reneg_peer *r, const char *why, ssize_t n)
+{
+	snprintf(r->why, sizeof(r->why), "%s: %s", why,
+		 n < 0 ? gnutls_strerror((int)n) : n == 0 ? "EOF" : "wrong data");
+	r->ret = -1;
+	/* A must not wait for what will never come. */
+	shutdown(r->p->b.fd, SHUT_RDWR);
+	return 0;
+}
+
+/* B (client): "one", a renegotiation GnuTLS starts itself, then a ClientHello in fragments. */
+static int reneg_client_run(void *arg)
+{
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->p->b.s;
+	uint8_t *hello = client_hello(300);
+	char buf[16];
+	ssize_t n;
+	int ret;
+
+	r->ret = 0;
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_peer_fail(r, "send one", -1);
+	do
+		ret = gnutls_handshake(s);
+	while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+	if (ret != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_peer_fail(r, "renegotiation not declined", ret);
+	/* Three fragments, data records between them. */
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello, 2);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello + 2, 150);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_APPLICATION_DATA, NULL, 0);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello + 152, 148);
+	if (gnutls_record_send(s, "three", 5) != 5)
+		return reneg_peer_fail(r, "send three", -1);
+	free(hello);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != GNUTLS_E_WARNING_ALERT_RECEIVED || gnutls_alert_get(s) != GNUTLS_A_NO_RENEGOTIATION)
+		return reneg_peer_fail(r, "fragmented ClientHello not declined", n);
+	n = gnutls_record_recv(s, buf, sizeof(buf));
+	if (n != 4 || memcmp(buf, "pong", 4) != 0)
+		return reneg_peer_fail(r, "pong", n);
+	/* Like OpenSSL after a refusal: give up with a fatal alert. */
+	gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
+	return 0;
+}
+
+/*
+ * Our user-space server: the renegotiation GnuTLS starts and a ClientHello
+ * in three records with data between are declined, the data around them
+ * reads intact both ways, and the peer's fatal alert is named as such.
+ * Before the transport held handshake records back, GnuTLS failed the read
+ * after the first ClientHello ("An unexpected TLS packet was received").
+ */
+START_TEST(test_io_userspace_reneg_server)
+{
+	struct reneg_peer r = { 0 };
+	struct pair p;
+	pthread_t t;
+	char buf[16];
+	ssize_t n;
+
+	pair_start_server(&p, TLS12, CONN_TEST_NO_PROBE | CONN_TEST_USERSPACE, true);
+	ck_assert_int_eq(p.h->state, CONN_USERSPACE);
+	r.p = &p;
+	t = tu_spawn(reneg_client_run, &r);
+	read_exact(p.h, "one");
+	read_exact(p.h, "two");
+	read_exact(p.h, "three");
+	ck_assert_int_eq(handoff_write(p.h, "pong", 4), 4);
+	n = handoff_read(p.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "B: %s", r.why);
+	ck_assert_int_eq(n, -1);
+	ck_assert_str_eq(handoff_error(p.h), "peer sent fatal alert: handshake_failure (Handshake "
+					     "failed) after we declined its renegotiation");
+	pair_free(&p);
+}
+END_TEST
+
+/* B (server): HelloRequests, whole and in two records, around data. */
+static int reneg_server_run(void *arg)
+{
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	struct reneg_peer *r = arg;
+	gnutls_session_t s = r->p->b.s;
+	char buf[16];
+	bool pong;
+	ssize_t n;
+	int i;
+
+	r->ret = 0;
+	if (gnutls_rehandshake(s) != 0)
+		return reneg_peer_fail(r, "rehandshake", -1);
+	if (gnutls_record_send(s, "one", 3) != 3)
+		return reneg_peer_fail(r, "send one", -1);
+	/* A byte per record: GnuTLS alone would take each for a HelloRequest of its own. */
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello_request, 1);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello_request + 1, 1);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_APPLICATION_DATA, "two", 3);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello_request + 2, 1);
+	tu_send_record(s, r->p->b.fd, KTLS_RECORD_HANDSHAKE, hello_request + 3, 1);
+	/* Two refusals and "pong"; A sends the second refusal when it reads on after "pong". */
+	for (i = 0, pong = false; i < 2 || !pong;) {
+		n = gnutls_record_recv(s, buf, sizeof(buf));
+		if (n == GNUTLS_E_WARNING_ALERT_RECEIVED &&
+		    gnutls_alert_get(s) == GNUTLS_A_NO_RENEGOTIATION && i < 2)
+			i++;
+		else if (n == 4 && memcmp(buf, "pong", 4) == 0 && !pong)
+			pong = true;
+		else
+			return reneg_peer_fail(r, "two refusals and pong", n);
+	}
+	if (gnutls_bye(s, GNUTLS_SHUT_WR) != 0)
+		return reneg_peer_fail(r, "bye", -1);
+	return 0;
+}
+
+/*
+ * Our user-space client declines each HelloRequest once, however it is cut,
+ * and reads on.  GnuTLS on its own said GNUTLS_E_REHANDSHAKE for every
+ * record that began with a zero byte: four refusals for one message.
+ */
+START_TEST(test_io_userspace_reneg_client)
+{
+	struct handoff_config *cfg = client_config(TLS12, NULL);
+	struct reneg_peer r = { 0 };
+	struct pair p;
+	pthread_t t;
+	int fds[2];
+	char buf[8];
+	ssize_t n;
+
+	handoff_config_insecure_userspace_fallback(cfg);
+	tu_tcp_pair(fds);
+	pair_start_on(&p, cfg, fds, TLS12, NULL, CONN_TEST_NO_PROBE | CONN_TEST_USERSPACE);
+	ck_assert_int_eq(p.h->state, CONN_USERSPACE);
+	r.p = &p;
+	t = tu_spawn(reneg_server_run, &r);
+	read_exact(p.h, "one");
+	read_exact(p.h, "two");
+	ck_assert_int_eq(handoff_write(p.h, "pong", 4), 4);
+	n = handoff_read(p.h, buf, sizeof(buf));
+	tu_join(t);
+	ck_assert_msg(r.ret == 0, "B: %s", r.why);
+	ck_assert_msg(n == 0, "%s", handoff_error(p.h));
+	pair_free(&p);
+}
+END_TEST
+
 static Suite *posthandshake_suite(void)
 {
 	Suite *s = suite_create("posthandshake");
@@ -868,6 +1277,12 @@ static Suite *posthandshake_suite(void)
 	tcase_add_test(tc, test_io_after_peer_close);
 	tcase_add_test(tc, test_io_not_ready);
 	tcase_add_test(tc, test_io_userspace);
+	tcase_add_loop_test(tc, test_io_userspace_empty_records, 0, HANDOFF_TLS_VERSION_COUNT);
+	tcase_add_loop_test(tc, test_tls12_reneg_server, 0, (int)ARRAY_SIZE(reneg_cases));
+	tcase_add_test(tc, test_tls12_server_unexpected);
+	tcase_add_test(tc, test_tls12_fatal_after_decline);
+	tcase_add_test(tc, test_io_userspace_reneg_server);
+	tcase_add_test(tc, test_io_userspace_reneg_client);
 	suite_add_tcase(s, tc);
 	return s;
 }

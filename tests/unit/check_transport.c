@@ -47,12 +47,15 @@ START_TEST(test_pull_stops_at_record_end)
 
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 5);
 	ck_assert_int_eq(transport_mid_record(&t), 1);
+	ck_assert_uint_eq(t.records, 0);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 3);
 	ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
 	ck_assert_int_eq(transport_mid_record(&t), 0);
+	ck_assert_uint_eq(t.records, 1);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 5);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 2);
 	ck_assert_int_eq(transport_mid_record(&t), 0);
+	ck_assert_uint_eq(t.records, 2);
 	/* Record 3 was never touched. */
 	ck_assert_int_eq(ioctl(fds[1], FIONREAD, &pending), 0);
 	ck_assert_int_eq(pending, 9);
@@ -79,8 +82,10 @@ START_TEST(test_pull_split_header)
 	send_all(fds[0], &wire[5], 2);
 	usleep(20000);
 	/* Asked for 16, given 1: the byte after the record stays put. */
+	ck_assert_uint_eq(t.records, 0);
 	ck_assert_int_eq(transport_pull(&t, buf, sizeof(buf)), 1);
 	ck_assert_int_eq(buf[0], 'z');
+	ck_assert_uint_eq(t.records, 1);
 	ck_assert_int_eq(recv(fds[1], buf, sizeof(buf), 0), 1);
 	ck_assert_int_eq(buf[0], 23);
 	close(fds[0]);
@@ -127,6 +132,103 @@ START_TEST(test_retry_again)
 	ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
 	ck_assert(!transport_retry_again(fds[0], &tries));
 	ck_assert(!transport_retry_again(-1, &tries));
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* ---- TLS 1.2 after a hand-off to user space: handshake records held ---- */
+
+/*
+ * Non-blocking, the way a caller polling many connections drives it: a
+ * data record passes through byte for byte; a handshake record never
+ * reaches GnuTLS but comes out whole through transport_take_held(), even
+ * when it trickles in, with nothing queued in the socket meanwhile (poll()
+ * must not keep waking for bytes we hold); an alert after it passes again.
+ */
+START_TEST(test_hold_tls12)
+{
+	const uint8_t data[] = { 23, 3, 3, 0, 3, 'a', 'b', 'c' };
+	const uint8_t hs[] = { 22, 3, 3, 0, 6, 1, 2, 3, 4, 5, 6 };
+	const uint8_t alert[] = { 21, 3, 3, 0, 2, 1, 0 };
+	const uint8_t *held;
+	struct transport t;
+	uint8_t buf[64];
+	size_t len, i;
+	int fds[2], pending;
+
+	tu_tcp_pair(fds);
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+	transport_init(&t, fds[1]);
+	t.header_got = 3;	/* whatever the handshake left: reset by the switch */
+	transport_hold_tls12(&t, NULL);
+
+	send_all(fds[0], data, sizeof(data));
+	send_all(fds[0], hs, 3);
+	usleep(20000);
+	/* GnuTLS asks for a header, then the body. */
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), 5);
+	ck_assert_int_eq(memcmp(buf, data, 5), 0);
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, sizeof(buf)), 3);
+	ck_assert_int_eq(memcmp(buf, "abc", 3), 0);
+	ck_assert_uint_eq(t.records, 1);
+	/* Three bytes of a handshake header: taken from the socket, not given. */
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(ioctl(fds[1], FIONREAD, &pending), 0);
+	ck_assert_int_eq(pending, 0);
+	ck_assert_ptr_null(transport_take_held(&t, &len));
+	/* The rest a byte at a time. */
+	for (i = 3; i < sizeof(hs); i++) {
+		send_all(fds[0], hs + i, 1);
+		usleep(5000);
+		ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), -1);
+		ck_assert_int_eq(errno, EAGAIN);
+	}
+	ck_assert_uint_eq(t.records, 2);
+	/* Until it is taken, nothing more is read. */
+	send_all(fds[0], alert, sizeof(alert));
+	usleep(20000);
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	held = transport_take_held(&t, &len);
+	ck_assert_ptr_nonnull(held);
+	ck_assert_uint_eq(len, sizeof(hs));
+	ck_assert_int_eq(memcmp(held, hs, sizeof(hs)), 0);
+	ck_assert_ptr_null(transport_take_held(&t, &len));
+	/* The header asked for in two bites. */
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 2), 2);
+	ck_assert_int_eq(transport_pull_tls12(&t, buf + 2, 3), 3);
+	ck_assert_int_eq(transport_pull_tls12(&t, buf + 5, sizeof(buf) - 5), 2);
+	ck_assert_int_eq(memcmp(buf, alert, sizeof(alert)), 0);
+	ck_assert_uint_eq(t.records, 3);
+	/* A FIN at a record boundary is EOF; inside a header too (GnuTLS calls that premature). */
+	send_all(fds[0], hs, 2);
+	close(fds[0]);
+	usleep(20000);
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), 0);
+	transport_release(&t);
+	close(fds[1]);
+}
+END_TEST
+
+/* A record too long for TLS 1.2 is left to GnuTLS, which refuses it itself. */
+START_TEST(test_hold_tls12_oversized)
+{
+	const uint8_t hs[] = { 22, 3, 3, 0x48, 0x01 };
+	struct transport t;
+	uint8_t buf[8];
+	size_t len;
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	transport_init(&t, fds[1]);
+	transport_hold_tls12(&t, NULL);
+	send_all(fds[0], hs, sizeof(hs));
+	ck_assert_int_eq(transport_pull_tls12(&t, buf, 5), 5);
+	ck_assert_int_eq(memcmp(buf, hs, 5), 0);
+	ck_assert_ptr_null(transport_take_held(&t, &len));
+	transport_release(&t);
 	close(fds[0]);
 	close(fds[1]);
 }
@@ -315,6 +417,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pull_split_header);
 	tcase_add_test(tc, test_pull_eof_and_eagain);
 	tcase_add_test(tc, test_retry_again);
+	tcase_add_test(tc, test_hold_tls12);
+	tcase_add_test(tc, test_hold_tls12_oversized);
 	tcase_add_test(tc, test_data_after_finished_tls13);
 	tcase_add_test(tc, test_data_after_finished_tls12);
 	tcase_add_test(tc, test_greedy_control_tls13);

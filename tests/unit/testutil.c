@@ -3,6 +3,9 @@
 
 #include "common.h"
 #include "core/conn.h"
+#include "ktls/ktls.h"
+#include "recordcrypt.h"
+#include "util/wipe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -148,6 +151,28 @@ int tu_cork_before_finished(gnutls_session_t session, unsigned htype, unsigned w
 	if (!incoming)
 		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 	return 0;
+}
+
+void tu_send_record(gnutls_session_t s, int fd, unsigned char type, const void *data,
+		    size_t len)
+{
+	struct ktls_crypto_info ci;
+	uint8_t rec[RC_MAX_RECORD];
+	size_t rec_len = sizeof(rec);
+	unsigned char seq[8];
+	uint64_t v = 0;
+	int i;
+
+	ck_assert_int_eq(ktls_keys_from_session(s, 0, &ci), 0);
+	ck_assert_int_eq(gnutls_record_get_state(s, 0, NULL, NULL, NULL, seq), 0);
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | seq[i];
+	ck_assert_int_eq(rc_seal(&ci, v, type, data, len, 0, rec, &rec_len), 0);
+	wipe(&ci, sizeof(ci));
+	ck_assert_int_eq(rc_write_all(fd, rec, rec_len), 0);
+	for (i = 7, v++; i >= 0; i--, v >>= 8)
+		seq[i] = (unsigned char)v;
+	ck_assert_int_eq(gnutls_record_set_state(s, 0, seq), 0);
 }
 
 int tu_run(Suite *s)

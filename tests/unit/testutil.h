@@ -51,6 +51,18 @@ void tu_pair_free(struct tu_pair *p);
 int tu_cork_before_finished(gnutls_session_t session, unsigned htype, unsigned when,
 			    unsigned incoming, const gnutls_datum_t *msg);
 
+/*
+ * tu_send_record - make GnuTLS session s (a peer, on socket fd) send one
+ * record of content type type holding data/len, sealed under its current
+ * write key, and move the session's write sequence number past it: the
+ * session keeps working.  For records GnuTLS will not send itself: a
+ * zero-length application data record (legal, RFC 8446 5.1 and RFC 5246
+ * 6.2.1; GnuTLS 3.7 calls gnutls_record_send(s, "", 0) invalid), or a
+ * handshake message cut into fragments.  TLS 1.2 and 1.3 (inner type).
+ */
+void tu_send_record(gnutls_session_t s, int fd, unsigned char type, const void *data,
+		    size_t len);
+
 /* srunner boilerplate: run suite s, return the process exit status. */
 int tu_run(Suite *s);
 

@@ -216,6 +216,8 @@ static int hand_off(struct handoff *h)
 
 userspace:
 	h->state = CONN_USERSPACE;
+	if (h->version == HANDOFF_TLS_1_2)
+		transport_hold_tls12(&h->transport, h->session);
 	return 0;
 }
 
@@ -261,6 +263,7 @@ void handoff_free(struct handoff *h)
 		return;
 	if (h->session)
 		gnutls_deinit(h->session);	/* GnuTLS wipes its own key material */
+	transport_release(&h->transport);
 	free(h->servername);
 	free(h->alpn);
 	free(h->peer_subject);

@@ -75,6 +75,15 @@ struct handoff {
 	bool sent_close;
 	struct conn_seen seen;
 	size_t ph_partial;		/* bytes of an unfinished post-handshake message fed to GnuTLS */
+	/*
+	 * A TLS 1.2 handshake message (renegotiation) arriving after the
+	 * hand-off, maybe in fragments: its header, then how much of its
+	 * body is still to come.  Declined once whole.
+	 */
+	uint8_t reneg_header[4];
+	size_t reneg_header_got;
+	size_t reneg_body_left;
+	bool reneg_declined;		/* we sent no_renegotiation at least once */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
 	unsigned test_flags;		/* CONN_TEST_* */
 };

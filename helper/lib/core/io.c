@@ -14,8 +14,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "core/conn.h"
@@ -130,7 +128,8 @@ static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
 			n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK, &type);
 			if (n < 0)
 				return kernel_read_error(h, n);
-			if (n > 0 && type != KTLS_RECORD_APPLICATION_DATA) {
+			/* Empty alerts and handshake records too: they are malformed, not EOF. */
+			if (type != KTLS_RECORD_APPLICATION_DATA && type != KTLS_RECORD_NONE) {
 				ret = kernel_control_record(h);
 				if (ret < 0)
 					return -1;
@@ -142,10 +141,18 @@ static ssize_t kernel_read(struct handoff *h, void *buf, size_t len)
 		n = ktls_recv_record(h->fd, buf, len, 0, &type);
 		if (n < 0)
 			return kernel_read_error(h, n);
-		if (n == 0)
+		if (type == KTLS_RECORD_APPLICATION_DATA) {
+			if (n > 0)
+				return n;
+			/*
+			 * Zero-length data records the kernel skipped, up to a
+			 * record of another type or a FIN (ktls.h): nothing to
+			 * return, and what follows them is read next.
+			 */
+			continue;
+		}
+		if (n == 0 && type == KTLS_RECORD_NONE)
 			return fail_truncated(h);
-		if (type == KTLS_RECORD_APPLICATION_DATA)
-			return n;
 		if (len < IO_MAX_PLAINTEXT) {
 			wipe(buf, len);
 			return fail_concurrent(h);
@@ -192,19 +199,52 @@ static int kernel_close(struct handoff *h)
 /* --------------------------------------------------------- user space */
 
 /*
- * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a
- * post-handshake message, even on a blocking socket: h->seen, filled by
- * posthandshake_hook(), tells that apart from a real "no data yet" (and
- * notices tickets).
+ * gnutls_record_recv() says GNUTLS_E_AGAIN after it consumed a record that
+ * held nothing for the caller, even on a blocking socket: a post-handshake
+ * message (h->seen, filled by posthandshake_hook(), also notices tickets)
+ * or, in TLS 1.3, a zero-length application data record (GnuTLS 3.7.9;
+ * in TLS 1.2 it skips those itself, up to 200 in one call, then says
+ * GNUTLS_E_TOO_MANY_EMPTY_PACKETS).  A record read from the socket during
+ * the call (the transport counts them) tells that apart from a real "no
+ * data yet", at no cost to calls that return data.
  */
 static int user_want(struct handoff *h)
 {
 	return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT : HANDOFF_WANT_POLLIN;
 }
 
+/*
+ * A TLS 1.2 handshake record the transport kept from GnuTLS
+ * (transport_hold_tls12()): opened here and handled like one the kernel
+ * hands back, so renegotiation is declined the same way on both paths.
+ */
+static int user_handshake_record(struct handoff *h, const uint8_t *rec, size_t rec_len)
+{
+	size_t n = IO_MAX_PLAINTEXT;
+	uint8_t *pt = malloc(n);
+	int ret;
+
+	if (!pt)
+		return conn_fail(h, "out of memory reading a TLS handshake record");
+	ret = posthandshake_open_tls12(h->session, rec, rec_len, pt, &n);
+	if (ret == 0)
+		ret = posthandshake_record(h, KTLS_RECORD_HANDSHAKE, pt, n);
+	else if (ret == -EBADMSG)
+		ret = fail_bad_mac(h);
+	else if (ret == -EMSGSIZE)
+		ret = conn_fail(h, "peer sent an oversized TLS record");
+	else
+		ret = conn_fail(h, "cannot open a TLS 1.2 handshake record: %s", strerror(-ret));
+	wipe_free(pt, IO_MAX_PLAINTEXT);
+	return ret < 0 ? -1 : 0;
+}
+
 static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 {
 	struct conn_seen *seen = &h->seen;
+	const uint8_t *held;
+	uint64_t records;
+	size_t held_len;
 	ssize_t n;
 
 	gnutls_handshake_set_hook_function(h->session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
@@ -212,6 +252,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 	for (;;) {
 		memset(seen, 0, sizeof(*seen));
 		seen->active = true;
+		records = h->transport.records;
 		n = gnutls_record_recv(h->session, buf, len);
 		seen->active = false;
 		if (seen->tickets && !h->is_server)
@@ -224,24 +265,31 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		switch (n) {
 		case GNUTLS_E_AGAIN:
-			if (seen->messages || gnutls_record_check_pending(h->session))
+			held = transport_take_held(&h->transport, &held_len);
+			if (held) {
+				if (user_handshake_record(h, held, held_len) < 0)
+					return -1;
+				continue;
+			}
+			if (seen->messages || h->transport.records != records ||
+			    gnutls_record_check_pending(h->session))
 				continue;
 			return user_want(h);
 		case GNUTLS_E_INTERRUPTED:
+		case GNUTLS_E_TOO_MANY_EMPTY_PACKETS:
 			continue;
 		case GNUTLS_E_WARNING_ALERT_RECEIVED:
-			continue;
-		case GNUTLS_E_REHANDSHAKE:
-			/* Same policy as with the kernel: no renegotiation, say so and go on. */
-			gnutls_alert_send(h->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
 			continue;
 		case GNUTLS_E_PREMATURE_TERMINATION:
 			return fail_truncated(h);
 		case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 			char name[128];
 
-			return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s",
-					      alert_describe(gnutls_alert_get(h->session), name, sizeof(name)));
+			return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s%s",
+					      alert_describe(gnutls_alert_get(h->session), name,
+							     sizeof(name)),
+					      h->reneg_declined ?
+						      " after we declined its renegotiation" : "");
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
 			return fail_bad_mac(h);
@@ -321,13 +369,14 @@ ssize_t handoff_write(struct handoff *h, const void *buf, size_t len)
 	case CONN_KTLS:
 		return len ? kernel_write(h, buf, len) : 0;
 	case CONN_USERSPACE:
-		return user_write(h, buf, len);
+		/* As write(2): nothing is sent (GnuTLS would call an empty write invalid). */
+		return len ? user_write(h, buf, len) : 0;
 	case CONN_CLOSED:
 		/* The peer closed its direction; ours stays open until handoff_close(). */
 		if (kernel_path(h))
 			return len ? kernel_write(h, buf, len) : 0;
 		if (h->session)
-			return user_write(h, buf, len);
+			return len ? user_write(h, buf, len) : 0;
 		return not_ready(h);
 	default:
 		return not_ready(h);
@@ -402,8 +451,9 @@ int handoff_take_control_record(struct handoff *h)
 
 int handoff_zero_read(struct handoff *h)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
+	uint8_t peek, type;
+	unsigned rounds;
+	ssize_t n;
 
 	if (!h) {
 		errno = EINVAL;
@@ -414,14 +464,32 @@ int handoff_zero_read(struct handoff *h)
 	if (h->state != CONN_KTLS)
 		return not_ready(h);
 	/*
-	 * Only a FIN moves TCP past ESTABLISHED on the receiving side
-	 * (CLOSE_WAIT, or LAST_ACK / CLOSING / TIME_WAIT once we closed too);
-	 * a 0 from a socket still ESTABLISHED (or FIN_WAIT, our own close) was
-	 * an empty record.
+	 * A plain read(2) gives 0 for the TCP peer's FIN, and also for empty
+	 * data records that come before an alert, a handshake record or a
+	 * FIN (ktls.h).  The TCP state cannot tell them apart (measured: it is
+	 * CLOSE_WAIT for "empty, close_notify, FIN" too); the record-type
+	 * control message can: look at what is next without taking it, and
+	 * take only empty records.
 	 */
-	if (getsockopt(h->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	    (ti.tcpi_state == TCP_ESTABLISHED || ti.tcpi_state == TCP_FIN_WAIT1 ||
-	     ti.tcpi_state == TCP_FIN_WAIT2))
-		return 0;
-	return fail_truncated(h);
+	for (rounds = 0; rounds < 64; rounds++) {
+		n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT, &type);
+		if (n == -EAGAIN || n == -EWOULDBLOCK || n > 0)
+			return 0;	/* nothing yet, or data / a record to act on: read again */
+		if (n < 0)
+			return (int)kernel_read_error(h, n);
+		if (type == KTLS_RECORD_NONE)
+			return fail_truncated(h);
+		if (type != KTLS_RECORD_APPLICATION_DATA)
+			return 0;	/* an empty alert or handshake record: the read path says it is malformed */
+		/* Empty data records (MSG_PEEK leaves them): take them, then look again. */
+		n = ktls_recv_record(h->fd, &peek, 1, MSG_DONTWAIT, &type);
+		if (n > 0) {
+			/* Data arrived between the two calls and one byte of it is ours now. */
+			wipe(&peek, sizeof(peek));
+			return fail_concurrent(h);
+		}
+		if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK)
+			return (int)kernel_read_error(h, n);
+	}
+	return 0;
 }

@@ -23,10 +23,13 @@
  *    key, before the new one goes into the kernel.
  *  - gnutls_handshake_write() refuses TLS 1.2 sessions once the handshake
  *    is over, so TLS 1.2 records are parsed here (only renegotiation can
- *    arrive, and kTLS cannot renegotiate).
+ *    arrive, and kTLS cannot renegotiate).  GnuTLS's own record layer
+ *    cannot decline one and go on either, so on the user-space path the
+ *    transport holds TLS 1.2 handshake records back and they come here too.
  */
 #include "common.h"
 
+#include <gnutls/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +85,22 @@ static int refuse_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 }
 
 /* Post-handshake sends are a few bytes; a full send buffer is waited out, bounded by the handshake timeout. */
-static int send_record(struct handoff *h, uint8_t type, const void *buf, size_t len)
+static int wait_writable(struct handoff *h)
 {
 	int timeout = h->cfg->timeout_ms ? (int)h->cfg->timeout_ms : -1;
 	struct pollfd pfd = { .fd = h->fd, .events = POLLOUT };
+	int ret;
+
+	do
+		ret = poll(&pfd, 1, timeout);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return -errno;
+	return ret == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_record(struct handoff *h, uint8_t type, const void *buf, size_t len)
+{
 	ssize_t n;
 	int ret;
 
@@ -95,25 +110,43 @@ static int send_record(struct handoff *h, uint8_t type, const void *buf, size_t 
 			break;
 		if (n != -EAGAIN && n != -EWOULDBLOCK)
 			return (int)n;
-		do
-			ret = poll(&pfd, 1, timeout);
-		while (ret < 0 && errno == EINTR);
+		ret = wait_writable(h);
 		if (ret < 0)
-			return -errno;
-		if (ret == 0)
-			return -ETIMEDOUT;
+			return ret;
 	}
 	/* A record type travels per sendmsg: a remainder sent later would be a second record. */
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+/* An alert through whoever owns the record layer: the kernel, or GnuTLS (user-space fallback). */
+static int send_alert_record(struct handoff *h, gnutls_alert_level_t level,
+			     gnutls_alert_description_t desc)
+{
+	uint8_t alert[2] = { (uint8_t)level, (uint8_t)desc };
+	int ret;
+
+	if (h->state != CONN_USERSPACE)
+		return send_record(h, KTLS_RECORD_ALERT, alert, sizeof(alert));
+	/* GnuTLS keeps a record it could not send whole; calling again sends the rest. */
+	for (;;) {
+		ret = gnutls_alert_send(h->session, level, desc);
+		if (ret == 0)
+			return 0;
+		if (ret == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (ret != GNUTLS_E_AGAIN)
+			return -EIO;
+		ret = wait_writable(h);
+		if (ret < 0)
+			return ret;
+	}
+}
+
 static void send_alert(struct handoff *h, gnutls_alert_level_t level,
 		       gnutls_alert_description_t desc)
 {
-	uint8_t alert[2] = { (uint8_t)level, (uint8_t)desc };
-
 	/* Best effort: we are failing the connection anyway. */
-	(void)send_record(h, KTLS_RECORD_ALERT, alert, sizeof(alert));
+	(void)send_alert_record(h, level, desc);
 }
 
 static int fail_fatal(struct handoff *h, gnutls_alert_description_t desc, const char *what)
@@ -153,45 +186,66 @@ static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
 	 */
 	if (desc == GNUTLS_A_USER_CANCELED || (!is_tls13(h) && level == GNUTLS_AL_WARNING))
 		return 0;
-	return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s",
-			      alert_describe(desc, name, sizeof(name)));
+	return conn_fail_code(h, ECONNRESET, "peer sent fatal alert: %s%s",
+			      alert_describe(desc, name, sizeof(name)),
+			      h->reneg_declined ? " after we declined its renegotiation" : "");
 }
 
 /*
- * TLS 1.2 after the handshake: only renegotiation can start here, and the
- * kernel's record state cannot be swapped under a running connection, so
- * we decline it politely (RFC 5246 7.2.2) and carry on.
+ * TLS 1.2 after the handshake: only renegotiation can start here (a
+ * HelloRequest to a client, a ClientHello to a server).  The record state
+ * cannot be swapped under a running connection (not the kernel's, and
+ * GnuTLS cannot decline and go on), so we decline politely (RFC 5246
+ * 7.2.2, 7.4.1.1) and carry on.  A message may span records, with data
+ * records between its fragments (RFC 5246 6.2.1): the header is kept and
+ * the body counted across calls, and the refusal goes out once the message
+ * is whole.  The body is never parsed, so nothing of it is kept.
  */
 static int on_handshake_tls12(struct handoff *h, const uint8_t *data, size_t len)
 {
-	static const uint8_t no_reneg[2] = { GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION };
-	size_t off = 0, body;
+	size_t off = 0, take, body;
 	uint8_t type;
+	char msg[160];
 	int ret;
 
 	while (off < len) {
-		if (len - off < HS_HEADER)
-			return fail_fatal(h, GNUTLS_A_DECODE_ERROR,
-					  "peer sent a truncated TLS 1.2 handshake message after the handshake");
-		type = data[off];
-		body = ((size_t)data[off + 1] << 16) | ((size_t)data[off + 2] << 8) | data[off + 3];
-		if (body > len - off - HS_HEADER)
-			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
-					  "peer sent a fragmented TLS 1.2 handshake message after the "
-					  "handshake (renegotiation is not supported over kernel TLS)");
-		if (!((type == HS_HELLO_REQUEST && body == 0 && !h->is_server) ||
-		      (type == HS_CLIENT_HELLO && h->is_server))) {
-			char msg[160];
-
-			snprintf(msg, sizeof(msg),
-				 "peer sent an unexpected handshake message after the handshake: %s",
-				 gnutls_handshake_description_get_name(type));
-			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE, msg);
+		if (h->reneg_header_got < HS_HEADER) {
+			take = HS_HEADER - h->reneg_header_got;
+			if (take > len - off)
+				take = len - off;
+			memcpy(h->reneg_header + h->reneg_header_got, data + off, take);
+			h->reneg_header_got += take;
+			off += take;
+			if (h->reneg_header_got < HS_HEADER)
+				break;
+			type = h->reneg_header[0];
+			body = ((size_t)h->reneg_header[1] << 16) | ((size_t)h->reneg_header[2] << 8) |
+			       h->reneg_header[3];
+			if (!((type == HS_HELLO_REQUEST && body == 0 && !h->is_server) ||
+			      (type == HS_CLIENT_HELLO && h->is_server))) {
+				snprintf(msg, sizeof(msg),
+					 "peer sent an unexpected handshake message after the handshake: %s",
+					 gnutls_handshake_description_get_name(type));
+				return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE, msg);
+			}
+			if (body > PH_MAX_PARTIAL - HS_HEADER) {
+				snprintf(msg, sizeof(msg),
+					 "peer sent a TLS 1.2 renegotiation ClientHello of %zu bytes "
+					 "(more than 128 KiB)", HS_HEADER + body);
+				return fail_fatal(h, GNUTLS_A_RECORD_OVERFLOW, msg);
+			}
+			h->reneg_body_left = body;
 		}
-		ret = send_record(h, KTLS_RECORD_ALERT, no_reneg, sizeof(no_reneg));
+		take = h->reneg_body_left < len - off ? h->reneg_body_left : len - off;
+		h->reneg_body_left -= take;
+		off += take;
+		if (h->reneg_body_left)
+			break;
+		h->reneg_header_got = 0;
+		ret = send_alert_record(h, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
 		if (ret < 0)
 			return conn_fail(h, "declining renegotiation failed: %s", strerror(-ret));
-		off += HS_HEADER + body;
+		h->reneg_declined = true;
 	}
 	return 0;
 }
@@ -334,6 +388,83 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 	return rekey(h, 0);
 }
 
+/*
+ * RFC 5246 6.2.3.3 with the AEADs we negotiate: the nonce is the 4-byte
+ * implicit salt and the record's 8-byte explicit part (AES-GCM, AES-CCM,
+ * RFC 5288 / 6655), or the 12-byte IV XOR the sequence number
+ * (ChaCha20-Poly1305, RFC 7905); the additional data is sequence number,
+ * type, version and plaintext length; the tag is 16 bytes.
+ */
+#define OPEN_TAG 16
+#define OPEN_EXPLICIT 8
+
+int posthandshake_open_tls12(gnutls_session_t session, const uint8_t *rec, size_t rec_len,
+			     uint8_t *out, size_t *out_len)
+{
+	gnutls_cipher_algorithm_t alg = gnutls_cipher_get(session);
+	gnutls_aead_cipher_hd_t aead;
+	gnutls_datum_t iv, key;
+	uint8_t seq[8], nonce[12], aad[13];
+	const uint8_t *ct;
+	size_t ct_len, pt_len, explicit, i;
+	int ret;
+
+	if (rec_len < 5 || (((size_t)rec[3] << 8) | rec[4]) != rec_len - 5)
+		return -EINVAL;
+	if (gnutls_record_get_state(session, 1, NULL, &iv, &key, seq) < 0)
+		return -EIO;
+	switch (alg) {
+	case GNUTLS_CIPHER_AES_128_GCM:
+	case GNUTLS_CIPHER_AES_256_GCM:
+	case GNUTLS_CIPHER_AES_128_CCM:
+		if (iv.size != 4)
+			return -EIO;
+		explicit = OPEN_EXPLICIT;
+		if (rec_len - 5 < explicit)
+			return -EBADMSG;
+		memcpy(nonce, iv.data, 4);
+		memcpy(nonce + 4, rec + 5, explicit);
+		break;
+	case GNUTLS_CIPHER_CHACHA20_POLY1305:
+		if (iv.size != sizeof(nonce))
+			return -EIO;
+		explicit = 0;
+		memcpy(nonce, iv.data, sizeof(nonce));
+		for (i = 0; i < sizeof(seq); i++)
+			nonce[4 + i] ^= seq[i];
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	ct = rec + 5 + explicit;
+	ct_len = rec_len - 5 - explicit;
+	if (ct_len < OPEN_TAG)
+		return -EBADMSG;
+	pt_len = ct_len - OPEN_TAG;
+	if (*out_len < pt_len)
+		return -EMSGSIZE;
+	memcpy(aad, seq, sizeof(seq));
+	memcpy(aad + 8, rec, 3);
+	aad[11] = (uint8_t)(pt_len >> 8);
+	aad[12] = (uint8_t)pt_len;
+
+	if (gnutls_aead_cipher_init(&aead, alg, &key) < 0)
+		return -EIO;
+	ret = gnutls_aead_cipher_decrypt(aead, nonce, sizeof(nonce), aad, sizeof(aad), OPEN_TAG,
+					 ct, ct_len, out, out_len);
+	gnutls_aead_cipher_deinit(aead);
+	wipe(nonce, sizeof(nonce));
+	if (ret < 0)
+		return -EBADMSG;
+	/* GnuTLS opens the next record: with the next number. */
+	for (i = sizeof(seq); i-- > 0;)
+		if (++seq[i])
+			break;
+	if (gnutls_record_set_state(session, 1, seq) < 0)
+		return -EIO;
+	return 0;
+}
+
 int posthandshake_begin(struct handoff *h)
 {
 	gnutls_transport_set_pull_function(h->session, refuse_pull);
@@ -371,6 +502,9 @@ int posthandshake_record(struct handoff *h, uint8_t type, const uint8_t *data, s
 		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
 				  "peer sent ChangeCipherSpec after the handshake");
 	case KTLS_RECORD_APPLICATION_DATA:
+		/* RFC 8446 5.1 / RFC 5246 6.2.1: zero-length application data is legal, and nothing. */
+		if (len == 0)
+			return 0;
 		return conn_fail(h, "internal error: application data passed as a post-handshake record");
 	default:
 		snprintf(msg, sizeof(msg), "peer sent a record of unknown content type %u", type);

@@ -3,15 +3,28 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "handshake/transport.h"
 
+#define TRANSPORT_CONTENT_HANDSHAKE 22
+/* The longest TLS 1.2 record body (RFC 5246 6.2.3); GnuTLS refuses longer ones itself. */
+#define TRANSPORT_MAX_BODY (16384 + 2048)
+
 void transport_init(struct transport *t, int fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->fd = fd;
+}
+
+void transport_release(struct transport *t)
+{
+	free(t->held);
+	t->held = NULL;
+	t->held_len = t->held_want = 0;
+	t->held_ready = false;
 }
 
 void transport_attach(struct transport *t, gnutls_session_t session)
@@ -57,11 +70,131 @@ ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 		if (t->header_got == TRANSPORT_RECORD_HEADER) {
 			t->body_left = ((size_t)t->header[3] << 8) | t->header[4];
 			t->header_got = 0;
+			if (t->body_left == 0)
+				t->records++;
 		}
 	} else {
 		t->body_left -= (size_t)n;
+		if (t->body_left == 0)
+			t->records++;
 	}
 	return n;
+}
+
+static size_t record_length(const uint8_t header[TRANSPORT_RECORD_HEADER])
+{
+	return ((size_t)header[3] << 8) | header[4];
+}
+
+static ssize_t recv_some(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+void transport_hold_tls12(struct transport *t, gnutls_session_t session)
+{
+	/* The handshake's pull left the stream on a record boundary. */
+	t->header_got = t->header_given = t->body_left = 0;
+	if (session)	/* NULL in unit tests, which call the pull function themselves */
+		gnutls_transport_set_pull_function(session, transport_pull_tls12);
+}
+
+const uint8_t *transport_take_held(struct transport *t, size_t *len)
+{
+	if (!t->held_ready)
+		return NULL;
+	t->held_ready = false;
+	*len = t->held_len;
+	t->held_len = 0;
+	return t->held;
+}
+
+/*
+ * One state at a time: a held record being read, a body passing to GnuTLS,
+ * a complete header passing to GnuTLS, or a header being gathered.  A
+ * blocking fd waits in recv(); on a non-blocking one EAGAIN goes up with
+ * the partial header or record kept here, so poll() never sees bytes that
+ * are waiting for us.  A FIN inside a header or a held record reads as
+ * EOF: GnuTLS then reports the premature end.
+ */
+ssize_t transport_pull_tls12(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct transport *t = ptr;
+	size_t want;
+	ssize_t n;
+
+	for (;;) {
+		if (t->held_ready) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (t->held_want) {
+			n = recv_some(t->fd, t->held + t->held_len, t->held_want - t->held_len);
+			if (n <= 0)
+				return n;
+			t->held_len += (size_t)n;
+			if (t->held_len == t->held_want) {
+				t->held_want = 0;
+				t->held_ready = true;
+				t->records++;
+			}
+			continue;
+		}
+		if (t->body_left) {
+			want = t->body_left < len ? t->body_left : len;
+			n = recv_some(t->fd, buf, want);
+			if (n <= 0)
+				return n;
+			t->body_left -= (size_t)n;
+			if (t->body_left == 0)
+				t->records++;
+			return n;
+		}
+		if (t->header_got == TRANSPORT_RECORD_HEADER) {
+			want = TRANSPORT_RECORD_HEADER - t->header_given;
+			if (want > len)
+				want = len;
+			memcpy(buf, t->header + t->header_given, want);
+			t->header_given += want;
+			if (t->header_given == TRANSPORT_RECORD_HEADER) {
+				t->body_left = record_length(t->header);
+				t->header_got = t->header_given = 0;
+				if (t->body_left == 0)
+					t->records++;
+			}
+			return (ssize_t)want;
+		}
+		n = recv_some(t->fd, t->header + t->header_got, TRANSPORT_RECORD_HEADER - t->header_got);
+		if (n <= 0)
+			return n;
+		t->header_got += (size_t)n;
+		if (t->header_got < TRANSPORT_RECORD_HEADER)
+			continue;
+		if (t->header[0] != TRANSPORT_CONTENT_HANDSHAKE ||
+		    record_length(t->header) > TRANSPORT_MAX_BODY)
+			continue;	/* GnuTLS takes it (and refuses an oversized one itself) */
+		if (!t->held) {
+			t->held = malloc(TRANSPORT_RECORD_HEADER + TRANSPORT_MAX_BODY);
+			if (!t->held) {
+				errno = ENOMEM;
+				return -1;
+			}
+		}
+		memcpy(t->held, t->header, TRANSPORT_RECORD_HEADER);
+		t->held_len = TRANSPORT_RECORD_HEADER;
+		t->held_want = TRANSPORT_RECORD_HEADER + record_length(t->header);
+		t->header_got = 0;
+		if (t->held_len == t->held_want) {
+			t->held_want = 0;
+			t->held_ready = true;
+			t->records++;
+		}
+	}
 }
 
 ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)

@@ -25,12 +25,42 @@ struct transport {
 	uint8_t header[TRANSPORT_RECORD_HEADER];
 	size_t header_got;	/* bytes of the current header read so far */
 	size_t body_left;	/* bytes of the current record body still unread */
+	uint64_t records;	/* whole records read so far */
+	/* After a TLS 1.2 hand-off to user space (transport_hold_tls12()): */
+	size_t header_given;	/* bytes of the complete header[] GnuTLS has taken */
+	uint8_t *held;		/* a handshake record kept from GnuTLS, header included */
+	size_t held_len;	/* bytes of it read so far */
+	size_t held_want;	/* its whole length while it is being read, else 0 */
+	bool held_ready;	/* held is complete: take it with transport_take_held() */
 };
 
 void transport_init(struct transport *t, int fd);
 
 /* Install pull/push/pull_timeout functions on session, with t as their pointer. */
 void transport_attach(struct transport *t, gnutls_session_t session);
+
+/* Free what the transport holds (a held record); t stays usable. */
+void transport_release(struct transport *t);
+
+/*
+ * transport_hold_tls12 - after a TLS 1.2 handshake that stays in user
+ * space: from now on GnuTLS never sees a handshake record.  GnuTLS cannot
+ * decline a renegotiation and carry on (a server gets GNUTLS_E_REHANDSHAKE
+ * with the ClientHello stuck at the head of its record buffer, so the next
+ * read is an "unexpected packet"; a later fragment of it is one too), so
+ * the pull function keeps each whole handshake record back instead, and
+ * says EAGAIN until the owner has taken it (transport_take_held()) and
+ * handled it.  Every other record passes through as before, its header
+ * given to GnuTLS only once it is complete.
+ */
+void transport_hold_tls12(struct transport *t, gnutls_session_t session);
+
+/*
+ * transport_take_held - the held record (header included) and its length,
+ * or NULL if none is complete.  Valid until the next pull; the transport
+ * reads on past it from then on.
+ */
+const uint8_t *transport_take_held(struct transport *t, size_t *len);
 
 /* 1 if a record is partly read (header or body), 0 on a record boundary. */
 int transport_mid_record(const struct transport *t);
@@ -47,6 +77,7 @@ bool transport_retry_again(int fd, unsigned *tries);
 
 /* The GnuTLS callbacks, exposed for unit tests. */
 ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
+ssize_t transport_pull_tls12(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len);
 int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms);
 

@@ -32,7 +32,8 @@ struct ktls_crypto_info {
 	size_t len;
 };
 
-/* Record content types (RFC 8446 5.1). */
+/* Record content types (RFC 8446 5.1); NONE: no record at all (TCP EOF). */
+#define KTLS_RECORD_NONE 0
 #define KTLS_RECORD_CHANGE_CIPHER_SPEC 20
 #define KTLS_RECORD_ALERT 21
 #define KTLS_RECORD_HANDSHAKE 22
@@ -92,7 +93,22 @@ int ktls_install_infos(int fd, struct ktls_crypto_info *tx, struct ktls_crypto_i
  * length and sets *type to the record's content type (application data
  * unless a TLS_GET_RECORD_TYPE control message says otherwise).  A
  * non-data record is returned whole and alone; data never straddles it.
- * flags as for recvmsg (MSG_DONTWAIT ...).  0 means the TCP peer closed.
+ * flags as for recvmsg (MSG_DONTWAIT ...).
+ *
+ * 0 is ambiguous on a kTLS socket, and only the control message tells
+ * the two apart.  Measured on Linux 6.12.95 and 7.3.4 (the same in both,
+ * TLS 1.2 and 1.3, with and without MSG_PEEK): the kernel skips
+ * zero-length application data records inside recvmsg.  Alone they give
+ * EAGAIN (MSG_DONTWAIT; poll() said readable before, not after) or a
+ * blocking read waits on for data; followed by data they are invisible
+ * (even "ab", empty, "cd" reads as "abcd").  But empty data records
+ * followed by a record of another type (alert, handshake) or by a FIN
+ * make recvmsg return 0 with the record-type cmsg saying application
+ * data (and MSG_EOR); a plain read() without a control buffer returns 0
+ * there too (with MSG_CTRUNC), so an application reading the socket
+ * directly takes it for EOF.  A real FIN gives 0 and no cmsg at all.
+ * So: *type is KTLS_RECORD_APPLICATION_DATA for that 0 (nothing to read
+ * yet, read again), KTLS_RECORD_NONE for the TCP peer's close.
  */
 ssize_t ktls_recv_record(int fd, void *buf, size_t len, int flags, uint8_t *type);
 

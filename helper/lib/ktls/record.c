@@ -63,6 +63,14 @@ ssize_t ktls_recv_record(int fd, void *buf, size_t len, int flags, uint8_t *type
 	 */
 	if ((msg.msg_flags & MSG_CTRUNC) && !typed)
 		return -EPROTO;
+	/*
+	 * 0 bytes with a record type means the kernel took records that held
+	 * nothing (zero-length application data) and stopped before a record
+	 * of another type or a FIN; 0 bytes without one is the FIN itself.
+	 * Measured on 6.12 and 7.3: see ktls_recv_record() in ktls.h.
+	 */
+	if (n == 0 && !typed)
+		rtype = KTLS_RECORD_NONE;
 
 	*type = rtype;
 	return n;
