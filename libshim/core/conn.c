@@ -353,6 +353,14 @@ short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had)
 	return out;
 }
 
+void conn_for_stdio(struct shim_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->h && !c->is_server)
+		handoff_conn_no_tickets(c->h);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void conn_kick(struct shim_conn *c, unsigned gen)
 {
 	int fl, saved = errno;

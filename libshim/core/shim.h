@@ -176,6 +176,9 @@ short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had);
 /* How many connections are in their handshake (poll and select look only then). */
 extern unsigned shim_handshaking;
 
+/* conn_for_stdio - the program wraps c in a FILE: a client then asks for no tickets (see fdopen.c). */
+void conn_for_stdio(struct shim_conn *c);
+
 /* conn_expire - the handshake deadline passed: shut the socket down so the program wakes. */
 void conn_expire(struct shim_conn *c);
 

@@ -7,9 +7,10 @@
  * exists; after it the kernel encrypts whatever stdio writes.  If it
  * fails, so does fdopen, with the handshake's errno.
  *
- * What stays out of reach: a non-data record (the peer's close_notify, a
- * session ticket) makes the FILE's next read fail with EIO, as on any kTLS
- * socket read without the shim (see libshim/README.md).
+ * A client also asks the server for no session tickets: a TLS 1.3 ticket
+ * comes after the handshake as a record stdio's read would fail on (EIO).
+ * What stays out of reach: the peer's close_notify still makes the FILE's
+ * read fail with EIO rather than see EOF (see libshim/README.md).
  */
 #include <stdio.h>
 
@@ -24,6 +25,7 @@ SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 
 	if (SHIM_LIKELY(!c) || shim_state(c) != SHIM_HANDSHAKE)
 		return SHIM_REAL(fdopen)(fd, mode);
+	conn_for_stdio(c);
 	/* Blocking: to the end.  Non-blocking: one step, then EAGAIN (it cannot wait here). */
 	if (conn_before_io(c) < 0)
 		return NULL;

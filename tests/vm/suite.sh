@@ -33,6 +33,18 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 	for t in "$srcdir"/tests/interop/*.sh; do
 		[[ $(basename "$t") == lib.sh ]] || tests+=("$t")
 	done
+	# Real programs under the shim (libshim).
+	for t in "$srcdir"/tests/shim/*.sh; do
+		case $(basename "$t") in lib.sh | fetch-busybox.sh) ;; *) tests+=("$t") ;; esac
+	done
+fi
+
+# The shim tests run busybox httpd and wget, which needs the dynamic build
+# (the guest has no network: fetched here, on the host, into the VM cache).
+if bb=$("$srcdir/tests/shim/fetch-busybox.sh" 2>/dev/null); then
+	export HANDOFF_BUSYBOX=$bb
+else
+	echo "suite.sh: no dynamic busybox (tests/shim/fetch-busybox.sh failed); its shim tests skip" >&2
 fi
 
 export HANDOFF_PKI=$builddir/tests/pki/out

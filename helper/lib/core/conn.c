@@ -278,6 +278,12 @@ const char *handoff_error(struct handoff *h)
 	return h ? errbuf_get(&h->err) : NULL;
 }
 
+void handoff_conn_no_tickets(struct handoff *h)
+{
+	if (h && h->state == CONN_NEW)
+		h->no_tickets = true;
+}
+
 int handoff_set_fd(struct handoff *h, int fd)
 {
 	if (!h || fd < 0) {

@@ -72,6 +72,7 @@ struct handoff {
 	char *cache_key;		/* client session cache key (name|addr|port) */
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
 
+	bool no_tickets;		/* client: ask for no tickets (handoff_conn_no_tickets) */
 	bool sent_close;
 	struct conn_seen seen;
 	size_t ph_partial;		/* bytes of an unfinished post-handshake message fed to GnuTLS */

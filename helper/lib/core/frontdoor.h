@@ -42,4 +42,13 @@ int handoff_zero_read(struct handoff *h);
  */
 int handoff_set_fd(struct handoff *h, int fd);
 
+/*
+ * handoff_conn_no_tickets - before the handshake starts: a client asks
+ * the server for no session tickets (a TLS 1.3 ticket arrives after the
+ * hand-off, as a record a reader outside our reach would take for an
+ * error: a program reading through stdio under the shim).  No effect
+ * once the handshake has begun, or on a server.
+ */
+void handoff_conn_no_tickets(struct handoff *h);
+
 #endif

@@ -54,7 +54,7 @@ int engine_setup(struct handoff *h)
 
 	flags = (h->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL;
 	/* Without a cache a client cannot use tickets; asking for none keeps them off the wire. */
-	if (!h->is_server && !cfg->client_cache)
+	if (!h->is_server && (!cfg->client_cache || h->no_tickets))
 		flags |= GNUTLS_NO_TICKETS;
 	if (h->is_server && cfg->tickets_disabled)
 		flags |= GNUTLS_NO_TICKETS;
