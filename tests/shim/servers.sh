@@ -246,6 +246,11 @@ if [ -n "$EE" ]; then
 			-CAfile "$CA" <"$WORK/ku.fifo" >"$WORK/ee.ku" 2>&1 &
 		kupid=$!
 		exec 7>"$WORK/ku.fifo"
+		# In a subshell: once s_client is gone (the connection ended) a write
+		# to the fifo is a SIGPIPE, which must not end this script.
+		ku_send() {
+			(printf "$1" >&7) 2>/dev/null
+		}
 		ku_wait() {
 			local i
 			for i in $(seq 1 100); do
@@ -255,9 +260,9 @@ if [ -n "$EE" ]; then
 			return 1
 		}
 		ku_wait "^---$" && sleep 0.5
-		printf 'before-keyupdate\n' >&7
-		ku_wait "^before-keyupdate" && { printf 'k\n' >&7; ku_wait "KEYUPDATE"; sleep 0.5; }
-		printf 'after-keyupdate\n' >&7
+		ku_send 'before-keyupdate\n'
+		ku_wait "^before-keyupdate" && { ku_send 'k\n'; ku_wait "KEYUPDATE"; sleep 0.5; }
+		ku_send 'after-keyupdate\n'
 		ku_wait "^after-keyupdate"
 		exec 7>&-
 		wait "$kupid"
