@@ -167,8 +167,8 @@ except OSError as e:
 print("plaintext client got %d bytes: %r" % (len(got), got[:40]))
 ' "$PORT" >"$WORK/nofork.plain" 2>&1
 	if grep -q "SECRET-BANNER" "$WORK/nofork.plain"; then
-		# KNOWN-FAIL (shim): fail-open across exec of a not-yet-handshaken fd.
-		fail "KNOWN-FAIL(shim: exec'd child writes plaintext on a TLS port) nofork: a plaintext client got the program's banner: $(tail -n1 "$WORK/nofork.plain")" \
+		# Fixed in f5d2bbf (exec hooks): this was a fail-open across exec of a not-yet-handshaken fd.
+		fail "REGRESSION(fail-open across exec, fixed in f5d2bbf) nofork: a plaintext client got the program's banner: $(tail -n1 "$WORK/nofork.plain")" \
 			"$WORK/nofork.shim.log"
 	else
 		pass "nofork: a plaintext client got nothing in plaintext: $(tail -n1 "$WORK/nofork.plain")"
@@ -178,7 +178,7 @@ print("plaintext client got %d bytes: %r" % (len(got), got[:40]))
 	if [ "$rc" = 0 ]; then
 		pass "nofork: a TLS client gets the banner over TLS"
 	else
-		fail "KNOWN-FAIL(shim: exec'd child, see above) nofork: a TLS client does not get the banner over TLS (exit $rc: $(tail -n1 "$WORK/nofork.tls"))" \
+		fail "REGRESSION(exec, fixed in f5d2bbf) nofork: a TLS client does not get the banner over TLS (exit $rc: $(tail -n1 "$WORK/nofork.tls"))" \
 			"$WORK/nofork.shim.log" "$WORK/nofork.err"
 	fi
 	stop_peer "$SPID"
@@ -230,8 +230,8 @@ config_refused "handoff run --config bad.ini" bad "$WORK/bad.ini:7: [accept 8443
 	"$HANDOFF_CLI" run --config "$WORK/bad.ini" -- touch "$WORK/started"
 config_refused "HANDOFF_SHIM_CONFIG=bad.ini LD_PRELOAD=shim" bad "handoff-preload: $WORK/bad.ini:7: [accept 8443] bogus-key:" \
 	env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$HANDOFF_PRELOAD" /usr/bin/touch "$WORK/started"
-# KNOWN-FAIL (shim bug): a bad value is reported at its section's line, without the key's name.
-config_refused "KNOWN-FAIL(shim: bad value reported at the section line, key not named) handoff run --config badcert.ini (missing certificate file)" badcert \
+# Fixed in f5d2bbf: a missing file was reported at its section's line, without the key's name.
+config_refused "REGRESSION(config line and key, fixed in f5d2bbf) handoff run --config badcert.ini (missing certificate file)" badcert \
 	"$WORK/badcert.ini:2: [accept 8443] cert:" \
 	"$HANDOFF_CLI" run --config "$WORK/badcert.ini" -- touch "$WORK/started"
 config_refused "LD_PRELOAD=shim without any configuration" none "no configuration" \

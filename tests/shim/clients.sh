@@ -239,9 +239,9 @@ else
 		if [ "$ok" = 3 ]; then
 			pass "busybox httpd (fork per connection): 3 x 1 MiB by curl, sha256 matches"
 		else
-			# KNOWN-FAIL (shim): httpd's child does dup2(fd, 0); close(fd); dup2(0, 1):
-			# the engine keeps the accepted fd number, closed by then (EBADF at TCP_ULP).
-			fail "KNOWN-FAIL(shim: engine keeps the fd number closed after dup2+close) busybox httpd: $ok of 3 downloads right" \
+			# Fixed in f5d2bbf: httpd's child does dup2(fd, 0); close(fd); dup2(0, 1), and
+			# the engine kept the accepted fd number, closed by then (EBADF at TCP_ULP).
+			fail "REGRESSION(dup2+close, fixed in f5d2bbf) busybox httpd: $ok of 3 downloads right" \
 				"$WORK/httpd.curl.err" "$WORK/httpd.shim.log" "$WORK/httpd.err"
 		fi
 		printf 'GET /index.html HTTP/1.0\r\n\r\n' | timeout "$TMO" openssl s_client -quiet \
@@ -250,10 +250,10 @@ else
 		if has "$WORK/httpd.sc" "hello from a TLS server"; then
 			pass "busybox httpd with openssl s_client"
 		else
-			fail "KNOWN-FAIL(shim: dup2+close) busybox httpd with openssl s_client" "$WORK/httpd.sc" "$WORK/httpd.shim.log"
+			fail "REGRESSION(dup2+close, fixed in f5d2bbf) busybox httpd with openssl s_client" "$WORK/httpd.sc" "$WORK/httpd.shim.log"
 		fi
 		stat_check "busybox httpd"
-		established "busybox httpd (KNOWN-FAIL(shim: dup2+close) while that bug stands)" "$WORK/httpd.shim.log" 4
+		established "busybox httpd" "$WORK/httpd.shim.log" 4
 		stop_peer "$SPID"
 	fi
 fi
