@@ -143,6 +143,7 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 	c->timed_out = false;
 	c->forked = false;
 	c->closed_notify = false;
+	c->stdio = false;
 	c->err = 0;
 	c->want = 0;
 	c->pending = NULL;
@@ -356,6 +357,7 @@ short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had)
 void conn_for_stdio(struct shim_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
+	c->stdio = true;
 	if (c->h && !c->is_server)
 		handoff_conn_no_tickets(c->h);
 	pthread_mutex_unlock(&c->lock);

@@ -82,6 +82,7 @@ struct shim_conn {
 	bool timed_out;			/* the watcher shut the socket down */
 	bool forked;			/* a fork copied it: closing sends no close_notify */
 	bool closed_notify;		/* our close_notify went out */
+	bool stdio;			/* wrapped in a FILE: see fdopen.c */
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
