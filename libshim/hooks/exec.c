@@ -84,51 +84,56 @@ static char **collect(const char *arg0, va_list ap, char ***envp)
 	return argv;
 }
 
+enum execl_kind { EXECL, EXECLP, EXECLE };
+
+static int execl_any(enum execl_kind kind, const char *path, const char *arg, va_list ap)
+{
+	char **argv, **envp = NULL;
+	int ret;
+
+	argv = collect(arg, ap, kind == EXECLE ? &envp : NULL);
+	if (!argv)
+		return -1;
+	if (kind == EXECLE)
+		ret = execve(path, argv, envp);
+	else if (kind == EXECLP)
+		ret = execvp(path, argv);
+	else
+		ret = execv(path, argv);
+	free(argv);
+	return ret;
+}
+
 SHIM_EXPORT int execl(const char *path, const char *arg, ...)
 {
-	char **argv;
 	va_list ap;
 	int ret;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, NULL);
+	ret = execl_any(EXECL, path, arg, ap);
 	va_end(ap);
-	if (!argv)
-		return -1;
-	ret = execv(path, argv);
-	free(argv);
 	return ret;
 }
 
 SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-	char **argv;
 	va_list ap;
 	int ret;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, NULL);
+	ret = execl_any(EXECLP, file, arg, ap);
 	va_end(ap);
-	if (!argv)
-		return -1;
-	ret = execvp(file, argv);
-	free(argv);
 	return ret;
 }
 
 SHIM_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	char **argv, **envp = NULL;
 	va_list ap;
 	int ret;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, &envp);
+	ret = execl_any(EXECLE, path, arg, ap);
 	va_end(ap);
-	if (!argv)
-		return -1;
-	ret = execve(path, argv, envp);
-	free(argv);
 	return ret;
 }
 

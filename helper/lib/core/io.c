@@ -423,20 +423,30 @@ int handoff_close(struct handoff *h)
 
 /* ------------------------------------------------- front doors (frontdoor.h) */
 
+/* Both calls act on a kTLS connection only: 0 to go on, or what to return. */
+static int frontdoor_state(struct handoff *h, int *ret)
+{
+	if (!h) {
+		errno = EINVAL;
+		*ret = -1;
+	} else if (h->state == CONN_CLOSED) {
+		*ret = 1;	/* the peer's close_notify stays the end */
+	} else if (h->state != CONN_KTLS) {
+		*ret = not_ready(h);
+	} else {
+		return 0;
+	}
+	return -1;
+}
+
 int handoff_take_control_record(struct handoff *h)
 {
 	uint8_t peek, type;
 	ssize_t n;
 	int ret;
 
-	if (!h) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (h->state == CONN_CLOSED)
-		return 1;
-	if (h->state != CONN_KTLS)
-		return not_ready(h);
+	if (frontdoor_state(h, &ret) < 0)
+		return ret;
 	n = ktls_recv_record(h->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT, &type);
 	if (n < 0)
 		return (int)kernel_read_error(h, n);
@@ -454,15 +464,10 @@ int handoff_zero_read(struct handoff *h)
 	uint8_t peek, type;
 	unsigned rounds;
 	ssize_t n;
+	int ret;
 
-	if (!h) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (h->state == CONN_CLOSED)
-		return 1;
-	if (h->state != CONN_KTLS)
-		return not_ready(h);
+	if (frontdoor_state(h, &ret) < 0)
+		return ret;
 	/*
 	 * A plain read(2) gives 0 for the TCP peer's FIN, and also for empty
 	 * data records that come before an alert, a handshake record or a
