@@ -126,7 +126,11 @@ rc=$?
 if [ "$rc" = 0 ] && has "$WORK/socat.out" "GnuTLS"; then
 	pass "socat - TCP:server.test -> gnutls-serv --http"
 else
-	fail "socat -> gnutls-serv: exit $rc" "$WORK/socat.err" "$WORK/socat.out" "$WORK/socat.shim.log"
+	# KNOWN-FAIL (intermittent, seen at f5d2bbf on 6.12 in 2 of 3 runs): socat
+	# (blocking fds, poll) hangs after the handshake; meanwhile the watcher thread
+	# spins on poll(POLLOUT) + fcntl for the blocking client socket.
+	fail "KNOWN-FAIL(intermittent: socat client hang after the handshake) socat -> gnutls-serv: exit $rc" \
+		"$WORK/socat.err" "$WORK/socat.out" "$WORK/socat.shim.log"
 fi
 printf 'GET /rand.bin HTTP/1.0\r\n\r\n' | run_shim "$WORK/socat2.shim.log" "${CLI[@]}" --connect "server.test:$P_FILES" -- \
 	socat - "TCP:server.test:$P_FILES" >"$WORK/socat2.out" 2>"$WORK/socat2.err"
