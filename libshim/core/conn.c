@@ -331,9 +331,9 @@ short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had)
 	struct pollfd q = { .fd = fd, .events = (short)(asked & (POLLIN | POLLOUT)) };
 	int fl, st;
 
-	/* Its owner is in the handshake right now: report what the kernel said. */
+	/* Its owner is in the handshake right now: nothing for this caller yet. */
 	if (pthread_mutex_trylock(&c->lock) != 0)
-		return had;
+		return out;
 	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0) {
 		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && !(fl & O_NONBLOCK))
@@ -367,13 +367,19 @@ void conn_kick(struct shim_conn *c, unsigned gen)
 {
 	int fl, saved = errno;
 
+	if (__atomic_load_n(&c->gen, __ATOMIC_ACQUIRE) != gen)
+		return;
+	/*
+	 * One look per connection, whatever comes of it: a blocking socket, or
+	 * one whose owner is in its handshake right now, is the owner's to
+	 * drive, and looking again would only spin on a writable socket.
+	 */
+	__atomic_store_n(&c->nonblock_kicked, true, __ATOMIC_RELEASE);
 	if (pthread_mutex_trylock(&c->lock) != 0)
 		return;
-	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && !c->is_server && !c->nonblock_kicked && c->fd >= 0 &&
-	    (fl = fcntl(c->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK)) {
-		c->nonblock_kicked = true;
+	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && !c->is_server && c->fd >= 0 &&
+	    (fl = fcntl(c->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK))
 		(void)handshake_step(c);
-	}
 	pthread_mutex_unlock(&c->lock);
 	errno = saved;
 }
