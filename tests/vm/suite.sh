@@ -44,7 +44,7 @@ fi
 if bb=$("$srcdir/tests/shim/fetch-busybox.sh" 2>/dev/null); then
 	export HANDOFF_BUSYBOX=$bb
 else
-	echo "suite.sh: no dynamic busybox (tests/shim/fetch-busybox.sh failed); its shim tests skip" >&2
+	echo "suite.sh: no dynamic busybox (tests/shim/fetch-busybox.sh failed): its shim tests will fail" >&2
 fi
 
 export HANDOFF_PKI=$builddir/tests/pki/out
@@ -53,4 +53,4 @@ export HANDOFF_BUILDDIR=$builddir
 # The guest sees the build tree read-only; test files go to its tmpfs.
 export HANDOFF_TEST_WORKDIR=/tmp/handoff-work
 
-exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-300}" -- "${tests[@]}"
+exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-600}" -- "${tests[@]}"
