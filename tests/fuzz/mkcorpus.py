@@ -184,6 +184,28 @@ a("regress-error-positive", ack(61))
 a("regress-unaligned-len", nlmsg(HS_FAMILY, genl(2, [u32(A_PEERID, 0x34000501)]) + struct.pack("<HH", 8, A_PEERNAME) + b"\x02\x05\x01", length=35))
 a("msg-len-huge", nlmsg(HS_FAMILY, genl(2, base()), length=0x80000000))
 
+# ------------------------------------------------------------ conf
+# handoffd's config parser: format byte (1: tlshd's file, 0: handoffd.conf),
+# then the text.
+def c(name, text, tlshd=True):
+    write("conf", name, bytes([1 if tlshd else 0]) + text.encode())
+
+
+c("tlshd-full", "[debug]\nloglevel=1\ntls=2\nnl=0\n[authenticate]\nkeyrings=.a;.b ; c\n"
+  "[authenticate.client]\nx509.truststore=/ca.pem\nx509.crl=/crl.pem\n"
+  "x509.certificate=/c.pem\nx509.private_key=/c.key\n[authenticate.server]\n"
+  "x509.certificate=/s.pem\nx509.private_key=/s.key\nx509.pq.certificate=/pq.pem\n")
+c("ours", "[handoffd]\nworkers=4\nmax-handshakes=32\ntimeout=5000\n", tlshd=False)
+c("ours-unknown", "[handoffd]\nthreads=4\n", tlshd=False)
+c("bad-number", "[debug]\nloglevel=x\n")
+c("syntax", "[debug\nloglevel 1\n")
+c("no-section", "loglevel=1\n")
+c("long-line", "[debug]\nloglevel=" + "9" * 400 + "\n")
+c("multiline", "[authenticate]\nkeyrings=a\n  b;c\n")
+c("comments", "# c\n; c\n[debug] ; c\nnl=1 ; c\n")
+c("many-keyrings", "[authenticate]\nkeyrings=" + ";".join("k%d" % i for i in range(20)) + "\n")
+c("empty", "")
+
 # ------------------------------------------------------------ posthandshake
 TLS13_CLIENT, TLS12_CLIENT, TLS13_SERVER, TLS12_SERVER = 0, 1, 2, 3
 ALERT, HANDSHAKE, CCS, APPDATA = 21, 22, 20, 23
