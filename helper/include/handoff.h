@@ -104,6 +104,17 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
 				    const char *cert_file, const char *key_file);
 
 /*
+ * handoff_config_set_keypair_mem - the same from memory: a certificate
+ * chain and its private key, each PEM or DER (told apart by content; DER
+ * is a single certificate, and the key PKCS#8 or PKCS#1), as the kernel
+ * keyring hands them over.  Both buffers are copied; the caller keeps
+ * (and wipes) its own key bytes.  At most one keypair per config.
+ */
+int handoff_config_set_keypair_mem(struct handoff_config *cfg,
+				   const uint8_t *cert, size_t cert_len,
+				   const uint8_t *key, size_t key_len);
+
+/*
  * handoff_config_set_psk - a TLS 1.3 external pre-shared key.  The key is
  * copied (and wiped when the config is freed); identity is an ASCII name.
  * A server with a PSK accepts clients that present this identity and key.

@@ -4,6 +4,7 @@
  * the priority string they produce offers only what it should.
  */
 #include <check.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "common.h"
 #include "core/config.h"
+#include "core/conn.h"
 #include "handshake/priority.h"
 #include "testutil.h"
 
@@ -146,6 +148,73 @@ START_TEST(test_files)
 }
 END_TEST
 
+static gnutls_datum_t read_pki(const char *name)
+{
+	gnutls_datum_t d = { NULL, 0 };
+
+	ck_assert_int_eq(gnutls_load_file(tu_pki(name), &d), 0);
+	return d;
+}
+
+/* The DER forms a kernel keyring holds: the leaf certificate and a PKCS#8 key. */
+static void to_der(const gnutls_datum_t *cert_pem, const gnutls_datum_t *key_pem,
+		   gnutls_datum_t *cert_der, gnutls_datum_t *key_der)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_x509_privkey_t key;
+
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, cert_pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, cert_der), 0);
+	gnutls_x509_crt_deinit(crt);
+	ck_assert_int_eq(gnutls_x509_privkey_init(&key), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_import(key, key_pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
+							   GNUTLS_PKCS_PLAIN, key_der), 0);
+	gnutls_x509_privkey_deinit(key);
+}
+
+START_TEST(test_keypair_mem)
+{
+	gnutls_datum_t cert = read_pki("server.pem"), key = read_pki("server-key.pem");
+	gnutls_datum_t other = read_pki("client-key.pem");
+	gnutls_datum_t cert_der, key_der;
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	to_der(&cert, &key, &cert_der, &key_der);
+	assert_error(handoff_config_set_keypair_mem(cfg, NULL, 0, key.data, key.size), "empty");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key_der.data,
+						    key_der.size), "one is PEM, the other DER");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert_der.data, cert_der.size,
+						    (const uint8_t *)"junk", 4), "DER");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, other.data,
+						    other.size), "PEM");
+	ck_assert_int_eq(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key.data,
+							key.size), 0);
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key.data,
+						    key.size), "already set");
+
+	/* DER from memory serves a real handshake, verified against the CA. */
+	scfg = handoff_config_new();
+	ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_mem(scfg, cert_der.data, cert_der.size,
+							key_der.data, key_der.size), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	tu_handshake_pair(&p, ccfg, scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_int_eq(p.srv_ret, 0);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+	gnutls_free(cert.data);
+	gnutls_free(key.data);
+	gnutls_free(other.data);
+	gnutls_free(cert_der.data);
+	gnutls_free(key_der.data);
+}
+END_TEST
+
 /* A CA directory is read like OpenSSL's; the system store is there on Debian (ca-certificates). */
 START_TEST(test_ca_dir_and_system)
 {
@@ -228,6 +297,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_protocols);
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_keypair_mem);
 	tcase_add_test(tc, test_ca_dir_and_system);
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -202,6 +203,40 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	if (ret < 0)
 		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_file, key_file,
 				  gnutls_strerror(ret));
+	cfg->have_keypair = true;
+	return 0;
+}
+
+static bool looks_like_pem(const uint8_t *buf, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+
+	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
+}
+
+int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
+				   size_t cert_len, const uint8_t *key, size_t key_len)
+{
+	gnutls_datum_t c, k;
+	gnutls_x509_crt_fmt_t fmt;
+	int ret;
+
+	if (cfg->have_keypair)
+		return errbuf_set(&cfg->err, "a certificate and key are already set");
+	if (!cert || !cert_len || !key || !key_len || cert_len > UINT_MAX || key_len > UINT_MAX)
+		return errbuf_set(&cfg->err, "certificate and key: empty or too large");
+	/* GnuTLS takes one format for both; a keyring holds DER, files PEM. */
+	fmt = looks_like_pem(cert, cert_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
+	if (looks_like_pem(key, key_len) != (fmt == GNUTLS_X509_FMT_PEM))
+		return errbuf_set(&cfg->err, "certificate and key: one is PEM, the other DER");
+	c.data = (unsigned char *)cert;
+	c.size = (unsigned)cert_len;
+	k.data = (unsigned char *)key;
+	k.size = (unsigned)key_len;
+	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &c, &k, fmt, NULL, 0);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate and key (%s, in memory): %s",
+				  fmt == GNUTLS_X509_FMT_PEM ? "PEM" : "DER", gnutls_strerror(ret));
 	cfg->have_keypair = true;
 	return 0;
 }
