@@ -124,6 +124,9 @@ static int setup_x509(struct handoff_config *cfg, const struct hd_request *req,
 
 	if (req->auth_mode == HS_AUTH_X509 && req->n_certs && req->certs[0].cert != HS_NO_KEY)
 		return use_kernel_keypair(cfg, &req->certs[0], res);
+	/* An unauthenticated client (xprtsec=tls) presents no certificate, as in tlshd. */
+	if (!server && req->auth_mode != HS_AUTH_X509)
+		return 0;
 	if (side->certificate && side->private_key) {
 		if (handoff_config_set_keypair_file(cfg, side->certificate, side->private_key) < 0)
 			goto err_config;
