@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "daemon/netlink.h"
+#include "daemon/nlsock.h"
 #include "testutil.h"
 
 #define SEQ 0x1234u
@@ -775,6 +779,51 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* ----------------------------------------------------- the live kernel */
+
+static bool in_ktls_vm(void)
+{
+	const char *v = getenv("HANDOFF_TEST_KTLS");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+/*
+ * Against the running kernel: the VM's (6.12+) has the family, its tlshd
+ * group, nothing queued, and refuses DONE for a socket it never handed
+ * out; the build host has no family at all.
+ */
+START_TEST(test_live)
+{
+	struct hd_nl nl, listen;
+	struct hd_request req;
+	int ret, fd;
+
+	ret = hd_nl_open(&nl);
+	if (!in_ktls_vm()) {
+		if (ret == 0)
+			hd_nl_close(&nl);
+		ck_assert_msg(ret == -ENOENT || ret == 0, "hd_nl_open: %s", strerror(-ret));
+		return;
+	}
+	ck_assert_msg(ret == 0, "hd_nl_open: %s", strerror(-ret));
+	ck_assert_uint_ge(nl.family, GENL_MIN_ID);
+	ck_assert_uint_ne(nl.group, 0);
+	ck_assert_int_eq(hd_nl_open(&listen), 0);
+	ck_assert_int_eq(hd_nl_join(&listen), 0);
+	ck_assert_int_eq(hd_nl_drain(&listen), 0);
+	ck_assert_int_eq(hd_nl_accept(&nl, &req), -EAGAIN);
+	ck_assert_int_eq(req.sockfd, -1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(hd_nl_done(&nl, fd, 0, NULL, 0), -EBUSY);
+	ck_assert_int_eq(hd_nl_done(&nl, 9999, 0, NULL, 0), -EBADF);
+	close(fd);
+	hd_nl_close(&listen);
+	hd_nl_close(&nl);
+}
+END_TEST
+
 static Suite *netlink_suite(void)
 {
 	Suite *s = suite_create("netlink");
@@ -799,6 +848,7 @@ static Suite *netlink_suite(void)
 	tcase_add_test(tc, test_parse_family);
 	tcase_add_test(tc, test_parse_ack);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_live);
 	suite_add_tcase(s, tc);
 	return s;
 }
