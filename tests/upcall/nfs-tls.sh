@@ -15,8 +15,11 @@
 #                    a file written through the mount arrives intact.
 #   2. xprtsec=mtls: the client presents its certificate too (the server's
 #                    log line names it); the file reads back intact.
-#   3. SIGHUP with a server certificate for another name: the mount fails
-#      (it does not hang) and handoffd's log says why.
+#   3. SIGHUP with a broken config: logged, the old config keeps serving
+#      (a mount still works).
+#   4. Failures that must fail fast (not hang), with handoffd's log naming
+#      the cause: a server certificate for another name, one from an
+#      untrusted CA, an unreadable server key file, and no daemon at all.
 # /proc/net/tls_stat must show the kernel doing the record layer.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -166,24 +169,65 @@ grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.
 grep "handshake #" "$log" | sed -n 's/.*(\([0-9]*\) ms)$/\1/p' | sort -n | awk '
 	{ v[NR] = $1 } END { if (NR) printf "handshake time over %d upcalls: min %d ms, median %d ms, max %d ms (TCG)\n", NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
 
-# 3. A server certificate for another name, loaded by SIGHUP: fail, not hang.
-write_conf "$pki/wrongname.pem" "$pki/wrongname-key.pem"
+# 3. A broken config on SIGHUP: the running one stays.
+cp "$work/tlshd.conf" "$work/good.conf"
+printf '[debug\nloglevel=1\n' >>"$work/tlshd.conf"
 kill -HUP "$hd_pid"
-for _ in $(seq 50); do grep -q "reloaded" "$log" && break; sleep 0.1; done
-grep -q "reloaded $work/tlshd.conf" "$log" && ok "SIGHUP reloaded the config" || bad "no reload"
-t0=$(now_ms)
-if timeout 90 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
-	2>"$work/mount.err"; then
-	bad "wrong server name: the mount succeeded"
+for _ in $(seq 50); do grep -q "reload failed" "$log" && break; sleep 0.1; done
+grep -q "config: $work/tlshd.conf:[0-9]*: syntax error" "$log" &&
+	grep -q "reload failed: still serving with $work/tlshd.conf" "$log" &&
+	ok "SIGHUP with a broken config: $(grep -m1 'syntax error' "$log" | sed 's/^handoffd: //')" ||
+	bad "SIGHUP with a broken config was not reported"
+if timeout 60 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0" localhost:/ /mnt/client; then
+	ok "after the broken reload the old config still serves a mount"
 	umount /mnt/client
 else
-	rc=$?
-	t1=$(now_ms)
-	[[ $rc -ne 124 ]] && ok "wrong server name: mount failed in $((t1 - t0)) ms: $(head -1 "$work/mount.err")" ||
-		bad "wrong server name: mount hung (killed after 90 s)"
+	bad "after the broken reload no mount works"
 fi
-grep -q 'nfs client peer=localhost auth=unauth: failed EACCES: .*not valid for the name "localhost"' "$log" &&
-	ok "the log names the cause: $(grep -m1 'not valid for the name' "$log" | sed 's/^handoffd: //')" ||
-	bad "no log line naming the certificate name mismatch"
+
+# expect_refused WHAT PATTERN: a tls mount fails fast and the log has PATTERN.
+expect_refused() {
+	local what=$1 pattern=$2 t0 t1 rc
+	t0=$(now_ms)
+	if timeout 90 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
+		2>"$work/mount.err"; then
+		bad "$what: the mount succeeded"
+		umount /mnt/client
+	else
+		rc=$?
+		t1=$(now_ms)
+		[[ $rc -ne 124 ]] && ok "$what: mount failed in $((t1 - t0)) ms: $(head -1 "$work/mount.err")" ||
+			bad "$what: mount hung (killed after 90 s)"
+	fi
+	[[ -z $pattern ]] && return
+	grep -q -- "$pattern" "$log" &&
+		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
+		bad "$what: no log line matching '$pattern'"
+}
+
+# reconfigure CERT KEY: the server side changes, by SIGHUP.
+reconfigure() {
+	local n
+	n=$(grep -c "reloaded" "$log")
+	write_conf "$1" "$2"
+	kill -HUP "$hd_pid"
+	for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
+	[[ $(grep -c "reloaded" "$log") -gt $n ]] || bad "no reload for $1"
+}
+
+# 4. Refusals.
+reconfigure "$pki/wrongname.pem" "$pki/wrongname-key.pem"
+expect_refused "server certificate for another name" \
+	'nfs client peer=localhost auth=unauth: failed EACCES: .*not valid for the name "localhost"'
+reconfigure "$pki/untrusted.pem" "$pki/untrusted-key.pem"
+expect_refused "server certificate from an untrusted CA" \
+	'nfs client peer=localhost auth=unauth: failed EACCES: .*not signed by a trusted CA'
+reconfigure "$pki/server.pem" "$work/no-such-key.pem"
+expect_refused "unreadable server key file" \
+	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"
+kill "$hd_pid"
+wait "$hd_pid" 2>/dev/null
+hd_pid=
+expect_refused "no daemon running" ""
 
 exit $fail
