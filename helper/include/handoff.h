@@ -124,6 +124,27 @@ int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
 			   const uint8_t *key, size_t key_len);
 
 /*
+ * handoff_psk_lookup_fn - finds the key of a PSK identity a client offers.
+ * Write the key (16 to 512 bytes) to key, whose room *key_len gives, set
+ * *key_len to its length and return 0; return -1 for an identity you do not
+ * know (the client is then told unknown_psk_identity).  Called on the
+ * thread running handoff_handshake(), once per identity tried.  The library
+ * wipes its copy of the key; wipe yours.
+ */
+typedef int (*handoff_psk_lookup_fn)(void *arg, const char *identity, uint8_t *key,
+				     size_t *key_len);
+
+/*
+ * handoff_config_set_psk_lookup - for servers with many PSKs (one per
+ * client, as NVMe-TCP has them): each identity a client offers is looked up
+ * with fn(arg, ...) during the handshake.  Instead of handoff_config_set_psk()
+ * on a server; clients ignore it.  handoff_conn_psk_identity() then says
+ * which identity was accepted.
+ */
+int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup_fn fn,
+				  void *arg);
+
+/*
  * handoff_config_set_protocols - a mask of HANDOFF_PROTOCOL_*.  Nothing
  * older than TLS 1.2 can be enabled.  Default HANDOFF_PROTOCOLS_DEFAULT.
  */

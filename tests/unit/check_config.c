@@ -215,6 +215,77 @@ START_TEST(test_keypair_mem)
 }
 END_TEST
 
+/* A server's PSK store: two identities, keys derived from the name. */
+static int lookup_calls;
+
+static int psk_store(void *arg, const char *identity, uint8_t *key, size_t *key_len)
+{
+	ck_assert_ptr_eq(arg, &lookup_calls);
+	lookup_calls++;
+	if (strcmp(identity, "host-a") != 0 && strcmp(identity, "host-b") != 0)
+		return -1;
+	ck_assert_uint_ge(*key_len, 32);
+	memset(key, identity[5], 32);
+	*key_len = 32;
+	return 0;
+}
+
+static void psk_pair(const char *identity, char fill, struct tu_pair *p,
+		     struct handoff_config **scfg, struct handoff_config **ccfg)
+{
+	uint8_t key[32];
+
+	memset(key, fill, sizeof(key));
+	*scfg = handoff_config_new();
+	*ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_psk_lookup(*scfg, psk_store, &lookup_calls), 0);
+	ck_assert_int_eq(handoff_config_set_protocols(*scfg, HANDOFF_PROTOCOL_TLSv1_3), 0);
+	ck_assert_int_eq(handoff_config_set_psk(*ccfg, identity, key, sizeof(key)), 0);
+	ck_assert_int_eq(handoff_config_set_protocols(*ccfg, HANDOFF_PROTOCOL_TLSv1_3), 0);
+	tu_handshake_pair(p, *ccfg, *scfg, NULL, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+}
+
+START_TEST(test_psk_lookup)
+{
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	assert_error(handoff_config_set_psk_lookup(cfg, NULL, NULL), "no function");
+	ck_assert_int_eq(handoff_config_set_psk_lookup(cfg, psk_store, &lookup_calls), 0);
+	assert_error(handoff_config_set_psk_lookup(cfg, psk_store, NULL), "already set");
+
+	/* A known identity with its key: the server says which one it took. */
+	lookup_calls = 0;
+	psk_pair("host-b", 'b', &p, &scfg, &ccfg);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_int_eq(p.srv_ret, 0);
+	ck_assert_str_eq(handoff_conn_psk_identity(p.srv), "host-b");
+	ck_assert_int_ge(lookup_calls, 1);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* An identity the store does not know. */
+	psk_pair("host-x", 'x', &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.cli_ret, -1);
+	ck_assert_int_eq(p.srv_ret, -1);
+	/* GnuTLS 3.7 words an identity no callback knows as a key-file error. */
+	ck_assert_msg(strstr(handoff_error(p.srv), "unknown") ||
+		      strstr(handoff_error(p.srv), "password/key file"),
+		      "client: %s / server: %s", handoff_error(p.cli), handoff_error(p.srv));
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* A known identity with the wrong key fails too. */
+	psk_pair("host-a", 'z', &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.cli_ret, -1);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+}
+END_TEST
+
 /* A CA directory is read like OpenSSL's; the system store is there on Debian (ca-certificates). */
 START_TEST(test_ca_dir_and_system)
 {
@@ -298,6 +369,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_keypair_mem);
+	tcase_add_test(tc, test_psk_lookup);
 	tcase_add_test(tc, test_ca_dir_and_system);
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);

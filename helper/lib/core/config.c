@@ -247,6 +247,23 @@ static int psk_server_key(gnutls_session_t session, const char *username,
 	struct handoff *h = gnutls_session_get_ptr(session);
 	struct handoff_config *cfg = h->cfg;
 
+	if (cfg->psk_lookup) {
+		uint8_t buf[PSK_MAX_LEN];
+		size_t len = sizeof(buf);
+		int ret = cfg->psk_lookup(cfg->psk_lookup_arg, username, buf, &len);
+
+		if (ret == 0 && (len < 16 || len > sizeof(buf)))
+			ret = -1;
+		if (ret == 0) {
+			key->data = gnutls_malloc(len);
+			if (key->data) {
+				memcpy(key->data, buf, len);
+				key->size = (unsigned)len;
+			}
+		}
+		wipe(buf, sizeof(buf));
+		return ret == 0 && key->data ? 0 : -1;
+	}
 	if (!cfg->psk_identity || strcmp(username, cfg->psk_identity) != 0)
 		return -1;	/* GnuTLS answers with unknown_psk_identity */
 	key->data = gnutls_malloc(cfg->psk_key.size);
@@ -310,6 +327,21 @@ err_undo:
 	cfg->psk_key.data = NULL;
 	cfg->psk_key.size = 0;
 	return -1;
+}
+
+int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup_fn fn,
+				  void *arg)
+{
+	if (!fn)
+		return errbuf_set(&cfg->err, "PSK lookup: no function given");
+	if (cfg->psk_identity || cfg->psk_lookup)
+		return errbuf_set(&cfg->err, "a PSK is already set");
+	if (!cfg->psk_server && gnutls_psk_allocate_server_credentials(&cfg->psk_server) < 0)
+		return errbuf_set(&cfg->err, "PSK: out of memory");
+	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	cfg->psk_lookup = fn;
+	cfg->psk_lookup_arg = arg;
+	return 0;
 }
 
 int handoff_config_set_protocols(struct handoff_config *cfg, unsigned protocols)
