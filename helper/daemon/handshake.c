@@ -180,12 +180,44 @@ static int setup_psk_client(struct handoff_config *cfg, const struct hd_request 
 	return 0;
 }
 
+/* A server's PSKs: the identity the client offers names a "psk" key. */
+struct psk_lookup {
+	uint32_t serial;	/* of the key found last */
+	int err;		/* of the last failed lookup */
+};
+
+static int psk_from_keyring(void *arg, const char *identity, uint8_t *key, size_t *key_len)
+{
+	struct psk_lookup *ctx = arg;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int serial, ret;
+
+	serial = hd_keyring_search("psk", identity);
+	if (serial < 0) {
+		ctx->err = serial;
+		return -1;
+	}
+	ret = hd_keyring_read((uint32_t)serial, &data, &len);
+	if (ret < 0 || len > *key_len) {
+		ctx->err = ret < 0 ? ret : -EMSGSIZE;
+		hd_keyring_free(data, len);
+		return -1;
+	}
+	memcpy(key, data, len);
+	*key_len = len;
+	hd_keyring_free(data, len);
+	ctx->serial = (uint32_t)serial;
+	return 0;
+}
+
 static uint32_t status_for(const char *why)
 {
 	/* ETIMEDOUT tells the consumer to try again; EACCES that it is refused. */
 	if (strstr(why, "timed out"))
 		return ETIMEDOUT;
-	if (strstr(why, "unknown_psk_identity") || strstr(why, "unknown PSK"))
+	if (strstr(why, "unknown_psk_identity") || strstr(why, "unknown PSK") ||
+	    strstr(why, "password/key file"))
 		return EKEYREJECTED;
 	return EACCES;
 }
@@ -222,6 +254,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 {
 	bool server = req->msg_type == HS_MSG_TYPE_SERVERHELLO;
 	const struct hd_conf_side *side = server ? &conf->server : &conf->client;
+	struct psk_lookup psk = { 0 };
 	struct handoff_config *cfg;
 	struct handoff *h = NULL;
 	char ip[INET6_ADDRSTRLEN];
@@ -254,8 +287,9 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		break;
 	case HS_AUTH_PSK:
 		if (server) {
-			set_cause(res, EOPNOTSUPP, "PSK for a server is not supported yet");
-			goto out;
+			/* The kernel names no key: the client's identity does (NVMe target). */
+			handoff_config_set_psk_lookup(cfg, psk_from_keyring, &psk);
+			break;
 		}
 		if (setup_psk_client(cfg, req, res) < 0)
 			goto out;
@@ -282,16 +316,27 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		goto out;
 	}
 	if (ret < 0) {
-		set_cause(res, status_for(handoff_error(h)), "%s", handoff_error(h));
+		if (server && req->auth_mode == HS_AUTH_PSK && psk.err)
+			set_cause(res, EKEYREJECTED, "PSK identity unknown: %s (%s)",
+				  handoff_error(h), strerror(-psk.err));
+		else
+			set_cause(res, status_for(handoff_error(h)), "%s", handoff_error(h));
 		res->n_remote_auth = 0;
 		goto out;
 	}
-	snprintf(res->detail, sizeof(res->detail), "%s %s%s%s%s%s",
+	if (server && req->auth_mode == HS_AUTH_PSK) {
+		/* The target learns which host it talks to from the key's serial. */
+		res->remote_auth[0] = psk.serial;
+		res->n_remote_auth = 1;
+	}
+	snprintf(res->detail, sizeof(res->detail), "%s %s%s%s%s%s%s%s",
 		 handoff_conn_version(h), handoff_conn_cipher(h),
 		 handoff_conn_peer_subject(h) ? " peer-cert=\"" : "",
 		 handoff_conn_peer_subject(h) ? handoff_conn_peer_subject(h) : "",
 		 handoff_conn_peer_subject(h) ? "\"" : "",
-		 handoff_conn_psk_identity(h) ? " psk" : "");
+		 handoff_conn_psk_identity(h) ? " psk=\"" : "",
+		 handoff_conn_psk_identity(h) ? handoff_conn_psk_identity(h) : "",
+		 handoff_conn_psk_identity(h) ? "\"" : "");
 	res->status = 0;
 	res->cause[0] = '\0';
 

@@ -53,6 +53,13 @@ void hd_keyring_free(uint8_t *data, size_t len)
 	wipe_free(data, len);
 }
 
+int hd_keyring_search(const char *type, const char *desc)
+{
+	long serial = keyctl_search(KEY_SPEC_PROCESS_KEYRING, type, desc, 0);
+
+	return serial < 0 ? -errno : (int)serial;
+}
+
 int hd_keyring_describe(uint32_t serial, char *type, size_t type_size, char *desc,
 			size_t desc_size)
 {

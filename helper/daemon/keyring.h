@@ -28,6 +28,12 @@ int hd_keyring_read(uint32_t serial, uint8_t **data, size_t *len);
 void hd_keyring_free(uint8_t *data, size_t len);
 
 /*
+ * hd_keyring_search - the serial of the key of this type and description
+ * in the keyrings hd_keyring_link() linked, or a negative errno (-ENOKEY).
+ */
+int hd_keyring_search(const char *type, const char *desc);
+
+/*
  * hd_keyring_describe - the key's type and description ("psk",
  * "NVMe0R01 ..."), into buffers of the given sizes.  0 or negative errno.
  */
