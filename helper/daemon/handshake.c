@@ -122,6 +122,9 @@ static int setup_x509(struct handoff_config *cfg, const struct hd_request *req,
 	if (side->crl && handoff_config_add_crl_file(cfg, side->crl) < 0)
 		goto err_config;
 
+	/* Like tlshd: ask every client for a certificate, verify it if sent. */
+	if (server)
+		handoff_config_verify_client_optional(cfg);
 	if (req->auth_mode == HS_AUTH_X509 && req->n_certs && req->certs[0].cert != HS_NO_KEY)
 		return use_kernel_keypair(cfg, &req->certs[0], res);
 	/* An unauthenticated client (xprtsec=tls) presents no certificate, as in tlshd. */
@@ -135,9 +138,6 @@ static int setup_x509(struct handoff_config *cfg, const struct hd_request *req,
 				       "[%s] x509.certificate / x509.private_key are not set", section);
 		return -1;
 	}
-	/* Like tlshd: ask every client for a certificate, verify it if sent. */
-	if (server)
-		handoff_config_verify_client_optional(cfg);
 	return 0;
 
 err_config:
