@@ -46,8 +46,9 @@ export HANDOFF_BUILDDIR=$builddir
 # The guest sees the build tree read-only; test files go to its tmpfs.
 export HANDOFF_TEST_WORKDIR=/tmp/handoff-work
 
-# One boot per kernel for everything: the NFS modules and NFS state for
-# tests/upcall are there for every test (loading them costs well under a
-# second; a second boot would cost the whole boot again).
+# One boot per kernel for everything: the NFS and NVMe modules and the NFS
+# state for tests/upcall are there for every test (loading them costs about
+# a second; a second boot would cost the whole boot again).
 exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-300}" \
-	--modules "sunrpc nfsd nfs nfsv4" --tmpfs "/var/lib/nfs /srv /mnt" -- "${tests[@]}"
+	--modules "sunrpc nfsd nfs nfsv4 nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" \
+	--tmpfs "/var/lib/nfs /srv /mnt" -- "${tests[@]}"
