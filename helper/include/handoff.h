@@ -170,6 +170,16 @@ int handoff_config_set_alpn(struct handoff_config *cfg, const char *list);
 void handoff_config_verify_client(struct handoff_config *cfg);
 void handoff_config_verify_client_optional(struct handoff_config *cfg);
 
+/*
+ * handoff_config_allow_peer_subject - accept only peers whose certificate
+ * subject is one of the DNs added (each call adds one; RFC 4514 text as
+ * handoff_conn_peer_subject() shows it, e.g. "CN=client.example,O=Org").
+ * Checked inside the handshake, once the chain verified, so a refused peer
+ * never gets keys into the kernel.  On a server it also requires a client
+ * certificate.  Default: no restriction beyond verification.
+ */
+int handoff_config_allow_peer_subject(struct handoff_config *cfg, const char *dn);
+
 /* handoff_config_set_handshake_timeout - milliseconds; 0 = none. Default 30000. */
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms);
 

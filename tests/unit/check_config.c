@@ -286,6 +286,62 @@ START_TEST(test_psk_lookup)
 }
 END_TEST
 
+/* mTLS pair: the server trusts the test CA and allows the subjects given. */
+static void allow_pair(const char *const *allowed, bool client_cert, struct tu_pair *p,
+		       struct handoff_config **scfg, struct handoff_config **ccfg)
+{
+	*scfg = handoff_config_new();
+	*ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_file(*scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(*scfg, tu_pki("ca.pem")), 0);
+	for (; *allowed; allowed++)
+		ck_assert_int_eq(handoff_config_allow_peer_subject(*scfg, *allowed), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(*ccfg, tu_pki("ca.pem")), 0);
+	if (client_cert)
+		ck_assert_int_eq(handoff_config_set_keypair_file(*ccfg, tu_pki("client.pem"),
+								 tu_pki("client-key.pem")), 0);
+	tu_handshake_pair(p, *ccfg, *scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+}
+
+START_TEST(test_allow_peer_subject)
+{
+	static const char *const yes[] = { "CN=other.test", "CN=client.test", NULL };
+	static const char *const no[] = { "CN=other.test", NULL };
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	assert_error(handoff_config_allow_peer_subject(cfg, ""), "empty");
+	assert_error(handoff_config_allow_peer_subject(cfg, NULL), "empty");
+
+	allow_pair(yes, true, &p, &scfg, &ccfg);
+	ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+	ck_assert_int_eq(p.cli_ret, 0);
+	ck_assert_str_eq(handoff_conn_peer_subject(p.srv), "CN=client.test");
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* Refused inside the handshake, with the subject named. */
+	allow_pair(no, true, &p, &scfg, &ccfg);
+	/* (A TLS 1.3 client is done before the server judges it: only the server fails.) */
+	ck_assert_int_eq(p.srv_ret, -1);
+	ck_assert_str_eq(handoff_error(p.srv),
+			 "client certificate \"CN=client.test\" is not among the allowed subjects");
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* An allow-list makes the client certificate required. */
+	allow_pair(yes, false, &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.srv_ret, -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.srv), "no certificate"));
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+}
+END_TEST
+
 /* A CA directory is read like OpenSSL's; the system store is there on Debian (ca-certificates). */
 START_TEST(test_ca_dir_and_system)
 {
@@ -370,6 +426,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_keypair_mem);
 	tcase_add_test(tc, test_psk_lookup);
+	tcase_add_test(tc, test_allow_peer_subject);
 	tcase_add_test(tc, test_ca_dir_and_system);
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);

@@ -85,6 +85,9 @@ void config_unref(struct handoff_config *cfg)
 	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
 	gnutls_free(cfg->ticket_key.data);
 	free(cfg->alpn_buf);
+	for (size_t i = 0; i < cfg->n_allowed_subjects; i++)
+		free(cfg->allowed_subjects[i]);
+	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
 	pthread_mutex_destroy(&cfg->x509_lock);
 	free(cfg);
@@ -424,6 +427,26 @@ int handoff_config_set_alpn(struct handoff_config *cfg, const char *list)
 	cfg->alpn_buf = buf;
 	memcpy(cfg->alpn, alpn, n * sizeof(alpn[0]));
 	cfg->n_alpn = n;
+	return 0;
+}
+
+int handoff_config_allow_peer_subject(struct handoff_config *cfg, const char *dn)
+{
+	char **grown, *copy;
+
+	if (!dn || !*dn)
+		return errbuf_set(&cfg->err, "allowed peer subject: empty");
+	copy = strdup(dn);
+	grown = realloc(cfg->allowed_subjects,
+			(cfg->n_allowed_subjects + 1) * sizeof(*cfg->allowed_subjects));
+	if (!copy || !grown) {
+		free(copy);
+		if (grown)
+			cfg->allowed_subjects = grown;
+		return errbuf_set(&cfg->err, "allowed peer subject: out of memory");
+	}
+	cfg->allowed_subjects = grown;
+	cfg->allowed_subjects[cfg->n_allowed_subjects++] = copy;
 	return 0;
 }
 

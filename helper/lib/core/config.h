@@ -51,6 +51,8 @@ struct handoff_config {
 	char *alpn_buf;			/* backing store of alpn[].data */
 
 	enum verify_client_mode verify_client;
+	char **allowed_subjects;	/* peer subject DNs; none: any verified peer */
+	size_t n_allowed_subjects;
 	unsigned timeout_ms;
 
 	/* Resumption. */

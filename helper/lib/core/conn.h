@@ -70,6 +70,7 @@ struct handoff {
 	char *psk_identity;
 	char *cache_key;		/* client session cache key (name|addr|port) */
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
+	bool subject_refused;		/* verified, but not an allowed subject (peer_subject says who) */
 
 	bool sent_close;
 	struct conn_seen seen;
