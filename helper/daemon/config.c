@@ -46,6 +46,8 @@ void hd_conf_init(struct hd_conf *conf)
 
 static void free_side(struct hd_conf_side *side)
 {
+	for (size_t i = 0; i < side->n_allowed_subjects; i++)
+		free(side->allowed_subjects[i]);
 	free(side->truststore);
 	free(side->crl);
 	free(side->certificate);
@@ -217,7 +219,8 @@ static void set_path(struct parse *p, const char *section, const char *key, cons
 }
 
 /* tlshd's lists are GKeyFile lists: names separated by ';'. */
-static void set_keyrings(struct parse *p, const char *section, const char *key, const char *value)
+static void set_list(struct parse *p, const char *section, const char *key, const char *value,
+		     char **items, size_t *n_items, size_t max, const char *what)
 {
 	const char *s = value;
 
@@ -236,16 +239,16 @@ static void set_keyrings(struct parse *p, const char *section, const char *key, 
 			n--;
 		if (!n)
 			continue;
-		if (p->conf->n_keyrings >= HD_CONF_MAX_KEYRINGS) {
-			fail(p, section, key, "more than %d keyrings", HD_CONF_MAX_KEYRINGS);
+		if (*n_items >= max) {
+			fail(p, section, key, "more than %zu %s", max, what);
 			return;
 		}
-		p->conf->keyrings[p->conf->n_keyrings] = strndup(name, n);
-		if (!p->conf->keyrings[p->conf->n_keyrings]) {
+		items[*n_items] = strndup(name, n);
+		if (!items[*n_items]) {
 			p->ret = p->ret ? p->ret : -ENOMEM;
 			return;
 		}
-		p->conf->n_keyrings++;
+		(*n_items)++;
 	}
 }
 
@@ -262,6 +265,9 @@ static void side_key(struct parse *p, const char *section, const char *key, cons
 		set_path(p, section, key, value, &side->certificate);
 	else if (strcmp(key, "x509.private_key") == 0)
 		set_path(p, section, key, value, &side->private_key);
+	else if (strcmp(key, "x509.allowed_subjects") == 0 && side == &p->conf->server)
+		set_list(p, section, key, value, side->allowed_subjects, &side->n_allowed_subjects,
+			 HD_CONF_MAX_SUBJECTS, "subjects");
 	else if (strcmp(key, "x509.pq.certificate") == 0 ||
 		 strcmp(key, "x509.pq.private_key") == 0)
 		note(p, section, key,
@@ -289,7 +295,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 			unknown(p, section, key);
 	} else if (strcmp(section, "authenticate") == 0) {
 		if (strcmp(key, "keyrings") == 0)
-			set_keyrings(p, section, key, value);
+			set_list(p, section, key, value, conf->keyrings, &conf->n_keyrings,
+				 HD_CONF_MAX_KEYRINGS, "keyrings");
 		else
 			unknown(p, section, key);
 	} else if (strcmp(section, "authenticate.client") == 0) {

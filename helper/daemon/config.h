@@ -13,6 +13,8 @@
  *				x509.pq.certificate, x509.pq.private_key
  * Ours:
  *	[handoffd]		workers, max-handshakes, timeout (ms)
+ *	[authenticate.server]	x509.allowed_subjects = DN;DN;...  (tlshd has
+ *				no way to say which clients a server accepts)
  *
  * In a tlshd file an unknown section or key is reported and skipped, as
  * tlshd itself skips it; in handoffd.conf it is an error.  Keys tlshd
@@ -31,12 +33,19 @@ enum hd_conf_format {
 };
 
 #define HD_CONF_MAX_KEYRINGS 16
+#define HD_CONF_MAX_SUBJECTS 32
 
 struct hd_conf_side {
 	char *truststore;	/* PEM CA bundle; NULL: the system store */
 	char *crl;
 	char *certificate;	/* PEM chain, used when the kernel sends none */
 	char *private_key;
+	/*
+	 * Servers: when set, a client must present a certificate whose
+	 * subject is one of these DNs (RFC 4514, as "CN=host,O=org").
+	 */
+	char *allowed_subjects[HD_CONF_MAX_SUBJECTS];
+	size_t n_allowed_subjects;
 };
 
 struct hd_conf {

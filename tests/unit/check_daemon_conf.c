@@ -47,7 +47,8 @@ static const char tlshd_full[] =
 	"\n"
 	"[authenticate.server]\n"
 	"x509.certificate=/etc/pki/server.pem\n"
-	"x509.private_key=/etc/pki/server.key\n";
+	"x509.private_key=/etc/pki/server.key\n"
+	"x509.allowed_subjects=CN=client.test;CN=b,O=example\n";
 
 START_TEST(test_tlshd_full)
 {
@@ -72,6 +73,10 @@ START_TEST(test_tlshd_full)
 	ck_assert_ptr_null(conf.server.truststore);
 	ck_assert_str_eq(conf.server.certificate, "/etc/pki/server.pem");
 	ck_assert_str_eq(conf.server.private_key, "/etc/pki/server.key");
+	ck_assert_uint_eq(conf.server.n_allowed_subjects, 2);
+	ck_assert_str_eq(conf.server.allowed_subjects[0], "CN=client.test");
+	ck_assert_str_eq(conf.server.allowed_subjects[1], "CN=b,O=example");
+	ck_assert_uint_eq(conf.client.n_allowed_subjects, 0);
 	ck_assert_str_eq(conf.path, "tlshd.conf");
 	/* Defaults of ours stay when the file says nothing. */
 	ck_assert_uint_eq(conf.workers, 8);
@@ -128,6 +133,9 @@ static const struct {
 	  "t:2: [debug] loglevel", NULL },
 	{ "too many keyrings", "[authenticate]\nkeyrings=a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q\n",
 	  HD_CONF_TLSHD, -EINVAL, "[authenticate] keyrings: more than 16 keyrings", NULL },
+	{ "allow-list is for servers", "[authenticate.client]\nx509.allowed_subjects=CN=a\n",
+	  HD_CONF_HANDOFFD, -EINVAL, "t:2: [authenticate.client] x509.allowed_subjects: unknown key",
+	  NULL },
 	{ "no final newline", "[debug]\nloglevel=2", HD_CONF_TLSHD, 0, NULL, NULL },
 };
 
@@ -200,8 +208,8 @@ START_TEST(test_file)
 				      sizeof(err)), 0);
 	ck_assert_str_eq(conf.server.certificate, "/etc/pki/server.pem");
 	ck_assert_int_eq(notes.n, 1);
-	/* The line counts over the whole file: tlshd_full has 18 lines. */
-	ck_assert_msg(strstr(notes.text, ":20: [authenticate.server] x509.pq.certificate"),
+	/* The line counts over the whole file: tlshd_full has 19 lines. */
+	ck_assert_msg(strstr(notes.text, ":21: [authenticate.server] x509.pq.certificate"),
 		      "%s", notes.text);
 	hd_conf_free(&conf);
 

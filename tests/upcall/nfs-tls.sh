@@ -18,8 +18,11 @@
 #   3. SIGHUP with a broken config: logged, the old config keeps serving
 #      (a mount still works).
 #   4. Failures that must fail fast (not hang), with handoffd's log naming
-#      the cause: a server certificate for another name, one from an
-#      untrusted CA, an unreadable server key file, and no daemon at all.
+#      the cause: a client certificate the server's allow-list does not
+#      name, no client certificate under an allow-list, a server certificate
+#      for another name, one from an untrusted CA, an unreadable server key
+#      file, and no daemon at all.
+# The mtls round trip runs under an allow-list that names the client.
 # /proc/net/tls_stat must show the kernel doing the record layer.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -62,7 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# write_conf SERVER_CERT SERVER_KEY: tlshd's format, as tlshd.conf(5) has it.
+# write_conf SERVER_CERT SERVER_KEY [ALLOWED_SUBJECTS]: tlshd's format, as
+# tlshd.conf(5) has it, plus our server allow-list when given.
 write_conf() {
 	cat >"$work/tlshd.conf" <<-CONF
 	# tlshd.conf as an operator keeps it
@@ -84,6 +88,8 @@ write_conf() {
 	x509.certificate=$1
 	x509.private_key=$2
 	CONF
+	[[ -n ${3:-} ]] && echo "x509.allowed_subjects=$3" >>"$work/tlshd.conf"
+	return 0
 }
 
 tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
@@ -117,6 +123,36 @@ round_trip() {
 	fi
 }
 
+# expect_refused WHAT PATTERN [MODE]: a mount fails fast and the log has PATTERN.
+expect_refused() {
+	local what=$1 pattern=$2 mode=${3:-tls} t0 t1 rc
+	t0=$(now_ms)
+	if timeout 90 mount -t nfs4 -o "xprtsec=$mode,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
+		2>"$work/mount.err"; then
+		bad "$what: the mount succeeded"
+		umount /mnt/client
+	else
+		rc=$?
+		t1=$(now_ms)
+		[[ $rc -ne 124 ]] && ok "$what: mount failed in $((t1 - t0)) ms: $(head -1 "$work/mount.err")" ||
+			bad "$what: mount hung (killed after 90 s)"
+	fi
+	[[ -z $pattern ]] && return
+	grep -q -- "$pattern" "$log" &&
+		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
+		bad "$what: no log line matching '$pattern'"
+}
+
+# reconfigure CERT KEY [ALLOWED]: the server side changes, by SIGHUP.
+reconfigure() {
+	local n
+	n=$(grep -c "reloaded" "$log")
+	write_conf "$1" "$2" "${3:-}"
+	kill -HUP "$hd_pid"
+	for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
+	[[ $(grep -c "reloaded" "$log") -gt $n ]] || bad "no reload for $1"
+}
+
 echo "kernel $(uname -r)"
 write_conf "$pki/server.pem" "$pki/server-key.pem"
 "$handoffd" --check-config -c "$work/tlshd.conf" >"$work/check.out" 2>&1 &&
@@ -146,6 +182,8 @@ head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$work/data-tls"
 head -c $((1024 * 1024 + 5)) /dev/urandom >"$work/data-mtls"
 
 round_trip tls "$work/data-tls"
+# mtls under an allow-list that names the client: accepted.
+reconfigure "$pki/server.pem" "$pki/server-key.pem" "CN=other.test;CN=client.test"
 round_trip mtls "$work/data-mtls"
 
 tx1=$(tls_stat TlsTxSw); rx1=$(tls_stat TlsRxSw)
@@ -178,44 +216,20 @@ grep -q "config: $work/tlshd.conf:[0-9]*: syntax error" "$log" &&
 	grep -q "reload failed: still serving with $work/tlshd.conf" "$log" &&
 	ok "SIGHUP with a broken config: $(grep -m1 'syntax error' "$log" | sed 's/^handoffd: //')" ||
 	bad "SIGHUP with a broken config was not reported"
-if timeout 60 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0" localhost:/ /mnt/client; then
-	ok "after the broken reload the old config still serves a mount"
+# The old config (allow-list naming the client) must still be the one in force.
+if timeout 60 mount -t nfs4 -o "xprtsec=mtls,vers=4.2,retry=0" localhost:/ /mnt/client; then
+	ok "after the broken reload the old config still serves an mtls mount"
 	umount /mnt/client
 else
 	bad "after the broken reload no mount works"
 fi
 
-# expect_refused WHAT PATTERN: a tls mount fails fast and the log has PATTERN.
-expect_refused() {
-	local what=$1 pattern=$2 t0 t1 rc
-	t0=$(now_ms)
-	if timeout 90 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
-		2>"$work/mount.err"; then
-		bad "$what: the mount succeeded"
-		umount /mnt/client
-	else
-		rc=$?
-		t1=$(now_ms)
-		[[ $rc -ne 124 ]] && ok "$what: mount failed in $((t1 - t0)) ms: $(head -1 "$work/mount.err")" ||
-			bad "$what: mount hung (killed after 90 s)"
-	fi
-	[[ -z $pattern ]] && return
-	grep -q -- "$pattern" "$log" &&
-		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
-		bad "$what: no log line matching '$pattern'"
-}
-
-# reconfigure CERT KEY: the server side changes, by SIGHUP.
-reconfigure() {
-	local n
-	n=$(grep -c "reloaded" "$log")
-	write_conf "$1" "$2"
-	kill -HUP "$hd_pid"
-	for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
-	[[ $(grep -c "reloaded" "$log") -gt $n ]] || bad "no reload for $1"
-}
-
 # 4. Refusals.
+reconfigure "$pki/server.pem" "$pki/server-key.pem" "CN=other.test"
+expect_refused "client certificate not in the server's allow-list" \
+	'nfs server peer=127.0.0.1 auth=x509: failed EACCES: client certificate "CN=client.test" is not among the allowed subjects' mtls
+expect_refused "no client certificate where the allow-list wants one" \
+	'nfs server peer=127.0.0.1 auth=x509: failed EACCES: client sent no certificate, but one is required' tls
 reconfigure "$pki/wrongname.pem" "$pki/wrongname-key.pem"
 expect_refused "server certificate for another name" \
 	'nfs client peer=localhost auth=unauth: failed EACCES: .*not valid for the name "localhost"'
