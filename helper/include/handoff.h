@@ -104,6 +104,17 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
 				    const char *cert_file, const char *key_file);
 
 /*
+ * handoff_config_set_keypair_mem - the same from memory: a certificate
+ * chain and its private key, each PEM or DER (told apart by content; DER
+ * is a single certificate, and the key PKCS#8 or PKCS#1), as the kernel
+ * keyring hands them over.  Both buffers are copied; the caller keeps
+ * (and wipes) its own key bytes.  At most one keypair per config.
+ */
+int handoff_config_set_keypair_mem(struct handoff_config *cfg,
+				   const uint8_t *cert, size_t cert_len,
+				   const uint8_t *key, size_t key_len);
+
+/*
  * handoff_config_set_psk - a TLS 1.3 external pre-shared key.  The key is
  * copied (and wiped when the config is freed); identity is an ASCII name.
  * A server with a PSK accepts clients that present this identity and key.
@@ -111,6 +122,27 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  */
 int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
 			   const uint8_t *key, size_t key_len);
+
+/*
+ * handoff_psk_lookup_fn - finds the key of a PSK identity a client offers.
+ * Write the key (16 to 512 bytes) to key, whose room *key_len gives, set
+ * *key_len to its length and return 0; return -1 for an identity you do not
+ * know (the client is then told unknown_psk_identity).  Called on the
+ * thread running handoff_handshake(), once per identity tried.  The library
+ * wipes its copy of the key; wipe yours.
+ */
+typedef int (*handoff_psk_lookup_fn)(void *arg, const char *identity, uint8_t *key,
+				     size_t *key_len);
+
+/*
+ * handoff_config_set_psk_lookup - for servers with many PSKs (one per
+ * client, as NVMe-TCP has them): each identity a client offers is looked up
+ * with fn(arg, ...) during the handshake.  Instead of handoff_config_set_psk()
+ * on a server; clients ignore it.  handoff_conn_psk_identity() then says
+ * which identity was accepted.
+ */
+int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup_fn fn,
+				  void *arg);
 
 /*
  * handoff_config_set_protocols - a mask of HANDOFF_PROTOCOL_*.  Nothing
@@ -137,6 +169,16 @@ int handoff_config_set_alpn(struct handoff_config *cfg, const char *list);
  */
 void handoff_config_verify_client(struct handoff_config *cfg);
 void handoff_config_verify_client_optional(struct handoff_config *cfg);
+
+/*
+ * handoff_config_allow_peer_subject - accept only peers whose certificate
+ * subject is one of the DNs added (each call adds one; RFC 4514 text as
+ * handoff_conn_peer_subject() shows it, e.g. "CN=client.example,O=Org").
+ * Checked inside the handshake, once the chain verified, so a refused peer
+ * never gets keys into the kernel.  On a server it also requires a client
+ * certificate.  Default: no restriction beyond verification.
+ */
+int handoff_config_allow_peer_subject(struct handoff_config *cfg, const char *dn);
 
 /* handoff_config_set_handshake_timeout - milliseconds; 0 = none. Default 30000. */
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms);

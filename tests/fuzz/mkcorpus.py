@@ -114,6 +114,98 @@ g("regress-nlmsg-len-int-min", nlmsg(GENL_ID_CTRL, genl(CTRL_CMD_NEWFAMILY, [nla
 g("regress-error-not-errno", family_reply() + ack(0x01000000))
 g("regress-error-int-min", ack(-0x80000000))
 
+# ------------------------------------------------------------ accept
+# handoffd's ACCEPT reply parser.  Built the way net/handshake/tlshd.c
+# writes the reply (Linux 6.12): family 0x1F, cmd ACCEPT (2), u32
+# attributes sockfd 1, message-type 3, timeout 4, auth-mode 5,
+# peer-identity 6 (repeated), certificate 7 (nest: cert 1, privkey 2),
+# peername 8 (string), keyring 9.
+HS_FAMILY = 0x1F
+A_SOCKFD, A_CLASS, A_MSGTYPE, A_TIMEOUT, A_AUTH, A_PEERID, A_CERT, A_PEERNAME, A_KEYRING = range(1, 10)
+CLIENTHELLO, SERVERHELLO = 1, 2
+UNAUTH, PSK, X509 = 1, 2, 3
+
+
+def u32(atype, v):
+    return nla(atype, struct.pack("<I", v))
+
+
+def accept_reply(attrs, cmd=2, family=HS_FAMILY):
+    return nlmsg(family, genl(cmd, attrs))
+
+
+def base(mtype=CLIENTHELLO, auth=X509, fd=9):
+    return [u32(A_SOCKFD, fd), u32(A_MSGTYPE, mtype), u32(A_TIMEOUT, 15000), u32(A_AUTH, auth)]
+
+
+def cert(c=0x100, k=0x200):
+    return nla(A_CERT | 0x8000, u32(1, c) + u32(2, k))
+
+
+def a(name, dgram, match=True):
+    write("accept", name, bytes([1 if match else 0]) + dgram)
+
+
+a("x509-client", accept_reply(base() + [cert(), nla(A_PEERNAME, b"localhost\0"), u32(A_KEYRING, 0x300)]))
+a("x509-server", accept_reply(base(SERVERHELLO) + [cert()]))
+a("psk-client", accept_reply(base(auth=PSK) + [u32(A_PEERID, 0x501), u32(A_PEERID, 0x502)]))
+a("unauth-client", accept_reply(base(auth=UNAUTH) + [nla(A_PEERNAME, b"192.0.2.1\0")]))
+a("minimal-6.4", accept_reply([u32(A_SOCKFD, 9), u32(A_MSGTYPE, CLIENTHELLO), u32(A_AUTH, UNAUTH)]))
+a("unknown-attrs", accept_reply(base() + [nla(10, b"future\0"), nla(0x7F, b""), cert()]))
+a("no-sockfd", accept_reply(base()[1:]))
+a("no-auth", accept_reply(base()[:3]))
+a("sockfd-u16", accept_reply([nla(A_SOCKFD, b"\x09\0")] + base()[1:]))
+a("sockfd-twice", accept_reply(base() + [u32(A_SOCKFD, 10)]))
+a("peerids-6", accept_reply(base(auth=PSK) + [u32(A_PEERID, i) for i in range(6)]))
+a("certs-5", accept_reply(base() + [cert(i, i) for i in range(5)]))
+a("cert-flat", accept_reply(base() + [nla(A_CERT, b"\x01\x02")]))
+a("cert-inner-cut", accept_reply(base() + [nla(A_CERT, u32(1, 1) + struct.pack("<HH", 12, 2) + b"\0\0\0\0")]))
+a("peername-no-nul", accept_reply(base() + [nla(A_PEERNAME, b"host")]))
+a("peername-long", accept_reply(base() + [nla(A_PEERNAME, b"a" * 300 + b"\0")]))
+a("msgtype-3", accept_reply(base(mtype=3)))
+a("auth-4", accept_reply(base(auth=4)))
+a("attr-len-over", accept_reply(base()[:3] + [nla(A_AUTH, b"\x03\0\0\0", length=64)]))
+a("attr-len-zero", accept_reply([nla(A_SOCKFD, b"\x09\0\0\0", length=0)]))
+a("ready-not-reply", accept_reply([u32(A_CLASS, 1)], cmd=1))
+a("wrong-family", accept_reply(base(), family=0x20))
+a("two-replies", accept_reply(base()) + accept_reply(base(fd=10)))
+a("eagain", ack(-11))
+a("eperm", ack(-1))
+a("ack", ack(0))
+a("truncated", accept_reply(base())[:30])
+a("trailing", accept_reply(base()) + b"\0" * 8)
+a("empty", b"")
+a("foreign-seq", accept_reply(base()), match=False)
+# Found by this harness: a positive error field came back as -ENODATA with
+# no attribute named, like a missing attribute.
+a("regress-error-positive", ack(61))
+# Also found here: with an unaligned nlmsg_len on the last message, libmnl
+# read a string attribute up to the aligned end, past the datagram.
+a("regress-unaligned-len", nlmsg(HS_FAMILY, genl(2, [u32(A_PEERID, 0x34000501)]) + struct.pack("<HH", 8, A_PEERNAME) + b"\x02\x05\x01", length=35))
+a("msg-len-huge", nlmsg(HS_FAMILY, genl(2, base()), length=0x80000000))
+
+# ------------------------------------------------------------ conf
+# handoffd's config parser: format byte (1: tlshd's file, 0: handoffd.conf),
+# then the text.
+def c(name, text, tlshd=True):
+    write("conf", name, bytes([1 if tlshd else 0]) + text.encode())
+
+
+c("tlshd-full", "[debug]\nloglevel=1\ntls=2\nnl=0\n[authenticate]\nkeyrings=.a;.b ; c\n"
+  "[authenticate.client]\nx509.truststore=/ca.pem\nx509.crl=/crl.pem\n"
+  "x509.certificate=/c.pem\nx509.private_key=/c.key\n[authenticate.server]\n"
+  "x509.certificate=/s.pem\nx509.private_key=/s.key\nx509.pq.certificate=/pq.pem\n")
+c("ours", "[handoffd]\nworkers=4\nmax-handshakes=32\ntimeout=5000\n", tlshd=False)
+c("ours-unknown", "[handoffd]\nthreads=4\n", tlshd=False)
+c("bad-number", "[debug]\nloglevel=x\n")
+c("syntax", "[debug\nloglevel 1\n")
+c("no-section", "loglevel=1\n")
+c("long-line", "[debug]\nloglevel=" + "9" * 400 + "\n")
+c("multiline", "[authenticate]\nkeyrings=a\n  b;c\n")
+c("comments", "# c\n; c\n[debug] ; c\nnl=1 ; c\n")
+c("many-keyrings", "[authenticate]\nkeyrings=" + ";".join("k%d" % i for i in range(20)) + "\n")
+c("empty", "")
+
 # ------------------------------------------------------------ posthandshake
 TLS13_CLIENT, TLS12_CLIENT, TLS13_SERVER, TLS12_SERVER = 0, 1, 2, 3
 ALERT, HANDSHAKE, CCS, APPDATA = 21, 22, 20, 23

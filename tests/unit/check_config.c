@@ -4,6 +4,7 @@
  * the priority string they produce offers only what it should.
  */
 #include <check.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "common.h"
 #include "core/config.h"
+#include "core/conn.h"
 #include "handshake/priority.h"
 #include "testutil.h"
 
@@ -146,6 +148,200 @@ START_TEST(test_files)
 }
 END_TEST
 
+static gnutls_datum_t read_pki(const char *name)
+{
+	gnutls_datum_t d = { NULL, 0 };
+
+	ck_assert_int_eq(gnutls_load_file(tu_pki(name), &d), 0);
+	return d;
+}
+
+/* The DER forms a kernel keyring holds: the leaf certificate and a PKCS#8 key. */
+static void to_der(const gnutls_datum_t *cert_pem, const gnutls_datum_t *key_pem,
+		   gnutls_datum_t *cert_der, gnutls_datum_t *key_der)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_x509_privkey_t key;
+
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, cert_pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, cert_der), 0);
+	gnutls_x509_crt_deinit(crt);
+	ck_assert_int_eq(gnutls_x509_privkey_init(&key), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_import(key, key_pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
+							   GNUTLS_PKCS_PLAIN, key_der), 0);
+	gnutls_x509_privkey_deinit(key);
+}
+
+START_TEST(test_keypair_mem)
+{
+	gnutls_datum_t cert = read_pki("server.pem"), key = read_pki("server-key.pem");
+	gnutls_datum_t other = read_pki("client-key.pem");
+	gnutls_datum_t cert_der, key_der;
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	to_der(&cert, &key, &cert_der, &key_der);
+	assert_error(handoff_config_set_keypair_mem(cfg, NULL, 0, key.data, key.size), "empty");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key_der.data,
+						    key_der.size), "one is PEM, the other DER");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert_der.data, cert_der.size,
+						    (const uint8_t *)"junk", 4), "DER");
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, other.data,
+						    other.size), "PEM");
+	ck_assert_int_eq(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key.data,
+							key.size), 0);
+	assert_error(handoff_config_set_keypair_mem(cfg, cert.data, cert.size, key.data,
+						    key.size), "already set");
+
+	/* DER from memory serves a real handshake, verified against the CA. */
+	scfg = handoff_config_new();
+	ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_mem(scfg, cert_der.data, cert_der.size,
+							key_der.data, key_der.size), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	tu_handshake_pair(&p, ccfg, scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_int_eq(p.srv_ret, 0);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+	gnutls_free(cert.data);
+	gnutls_free(key.data);
+	gnutls_free(other.data);
+	gnutls_free(cert_der.data);
+	gnutls_free(key_der.data);
+}
+END_TEST
+
+/* A server's PSK store: two identities, keys derived from the name. */
+static int lookup_calls;
+
+static int psk_store(void *arg, const char *identity, uint8_t *key, size_t *key_len)
+{
+	ck_assert_ptr_eq(arg, &lookup_calls);
+	lookup_calls++;
+	if (strcmp(identity, "host-a") != 0 && strcmp(identity, "host-b") != 0)
+		return -1;
+	ck_assert_uint_ge(*key_len, 32);
+	memset(key, identity[5], 32);
+	*key_len = 32;
+	return 0;
+}
+
+static void psk_pair(const char *identity, char fill, struct tu_pair *p,
+		     struct handoff_config **scfg, struct handoff_config **ccfg)
+{
+	uint8_t key[32];
+
+	memset(key, fill, sizeof(key));
+	*scfg = handoff_config_new();
+	*ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_psk_lookup(*scfg, psk_store, &lookup_calls), 0);
+	ck_assert_int_eq(handoff_config_set_protocols(*scfg, HANDOFF_PROTOCOL_TLSv1_3), 0);
+	ck_assert_int_eq(handoff_config_set_psk(*ccfg, identity, key, sizeof(key)), 0);
+	ck_assert_int_eq(handoff_config_set_protocols(*ccfg, HANDOFF_PROTOCOL_TLSv1_3), 0);
+	tu_handshake_pair(p, *ccfg, *scfg, NULL, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+}
+
+START_TEST(test_psk_lookup)
+{
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	assert_error(handoff_config_set_psk_lookup(cfg, NULL, NULL), "no function");
+	ck_assert_int_eq(handoff_config_set_psk_lookup(cfg, psk_store, &lookup_calls), 0);
+	assert_error(handoff_config_set_psk_lookup(cfg, psk_store, NULL), "already set");
+
+	/* A known identity with its key: the server says which one it took. */
+	lookup_calls = 0;
+	psk_pair("host-b", 'b', &p, &scfg, &ccfg);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_int_eq(p.srv_ret, 0);
+	ck_assert_str_eq(handoff_conn_psk_identity(p.srv), "host-b");
+	ck_assert_int_ge(lookup_calls, 1);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* An identity the store does not know. */
+	psk_pair("host-x", 'x', &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.cli_ret, -1);
+	ck_assert_int_eq(p.srv_ret, -1);
+	/* GnuTLS 3.7 words an identity no callback knows as a key-file error. */
+	ck_assert_msg(strstr(handoff_error(p.srv), "unknown") ||
+		      strstr(handoff_error(p.srv), "password/key file"),
+		      "client: %s / server: %s", handoff_error(p.cli), handoff_error(p.srv));
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* A known identity with the wrong key fails too. */
+	psk_pair("host-a", 'z', &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.cli_ret, -1);
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+}
+END_TEST
+
+/* mTLS pair: the server trusts the test CA and allows the subjects given. */
+static void allow_pair(const char *const *allowed, bool client_cert, struct tu_pair *p,
+		       struct handoff_config **scfg, struct handoff_config **ccfg)
+{
+	*scfg = handoff_config_new();
+	*ccfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_file(*scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(*scfg, tu_pki("ca.pem")), 0);
+	for (; *allowed; allowed++)
+		ck_assert_int_eq(handoff_config_allow_peer_subject(*scfg, *allowed), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(*ccfg, tu_pki("ca.pem")), 0);
+	if (client_cert)
+		ck_assert_int_eq(handoff_config_set_keypair_file(*ccfg, tu_pki("client.pem"),
+								 tu_pki("client-key.pem")), 0);
+	tu_handshake_pair(p, *ccfg, *scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+}
+
+START_TEST(test_allow_peer_subject)
+{
+	static const char *const yes[] = { "CN=other.test", "CN=client.test", NULL };
+	static const char *const no[] = { "CN=other.test", NULL };
+	struct handoff_config *scfg, *ccfg;
+	struct tu_pair p;
+
+	assert_error(handoff_config_allow_peer_subject(cfg, ""), "empty");
+	assert_error(handoff_config_allow_peer_subject(cfg, NULL), "empty");
+
+	allow_pair(yes, true, &p, &scfg, &ccfg);
+	ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+	ck_assert_int_eq(p.cli_ret, 0);
+	ck_assert_str_eq(handoff_conn_peer_subject(p.srv), "CN=client.test");
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* Refused inside the handshake, with the subject named. */
+	allow_pair(no, true, &p, &scfg, &ccfg);
+	/* (A TLS 1.3 client is done before the server judges it: only the server fails.) */
+	ck_assert_int_eq(p.srv_ret, -1);
+	ck_assert_str_eq(handoff_error(p.srv),
+			 "client certificate \"CN=client.test\" is not among the allowed subjects");
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+
+	/* An allow-list makes the client certificate required. */
+	allow_pair(yes, false, &p, &scfg, &ccfg);
+	ck_assert_int_eq(p.srv_ret, -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.srv), "no certificate"));
+	tu_pair_free(&p);
+	handoff_config_free(scfg);
+	handoff_config_free(ccfg);
+}
+END_TEST
+
 /* A CA directory is read like OpenSSL's; the system store is there on Debian (ca-certificates). */
 START_TEST(test_ca_dir_and_system)
 {
@@ -228,6 +424,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_protocols);
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_keypair_mem);
+	tcase_add_test(tc, test_psk_lookup);
+	tcase_add_test(tc, test_allow_peer_subject);
 	tcase_add_test(tc, test_ca_dir_and_system);
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);

@@ -2,7 +2,8 @@
 # suite.sh - the project's own tests on real kernels.
 #
 # Runs every unit test and interop test that `make check` runs on the host,
-# plus the kTLS data-path tests (tests/ktls), inside each kernel of the
+# plus the kTLS data-path tests (tests/ktls) and the kernel upcall tests
+# served by handoffd (tests/upcall), inside each kernel of the
 # matrix, with HANDOFF_TEST_KTLS=1 so that they demand the kernel's record
 # layer instead of skipping or falling back.  Run it from the build tree
 # after `make check` (or use `make check-vm`, which does both).
@@ -33,6 +34,10 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 	for t in "$srcdir"/tests/interop/*.sh; do
 		[[ $(basename "$t") == lib.sh ]] || tests+=("$t")
 	done
+	# The kernel's own TLS consumers calling handoffd (NFS over TLS).
+	for t in "$srcdir"/tests/upcall/*.sh; do
+		tests+=("$t")
+	done
 	# Real programs under the shim (libshim).
 	for t in "$srcdir"/tests/shim/*.sh; do
 		case $(basename "$t") in lib.sh | fetch-busybox.sh) ;; *) tests+=("$t") ;; esac
@@ -53,4 +58,9 @@ export HANDOFF_BUILDDIR=$builddir
 # The guest sees the build tree read-only; test files go to its tmpfs.
 export HANDOFF_TEST_WORKDIR=/tmp/handoff-work
 
-exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-600}" -- "${tests[@]}"
+# One boot per kernel for everything: the NFS and NVMe modules and the NFS
+# state for tests/upcall are there for every test (loading them costs about
+# a second; a second boot would cost the whole boot again).
+exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-600}" \
+	--modules "sunrpc nfsd nfs nfsv4 nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" \
+	--tmpfs "/var/lib/nfs /srv /mnt" -- "${tests[@]}"

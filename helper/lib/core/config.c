@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,6 +85,9 @@ void config_unref(struct handoff_config *cfg)
 	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
 	gnutls_free(cfg->ticket_key.data);
 	free(cfg->alpn_buf);
+	for (size_t i = 0; i < cfg->n_allowed_subjects; i++)
+		free(cfg->allowed_subjects[i]);
+	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
 	pthread_mutex_destroy(&cfg->x509_lock);
 	free(cfg);
@@ -206,12 +210,63 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	return 0;
 }
 
+static bool looks_like_pem(const uint8_t *buf, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+
+	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
+}
+
+int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
+				   size_t cert_len, const uint8_t *key, size_t key_len)
+{
+	gnutls_datum_t c, k;
+	gnutls_x509_crt_fmt_t fmt;
+	int ret;
+
+	if (cfg->have_keypair)
+		return errbuf_set(&cfg->err, "a certificate and key are already set");
+	if (!cert || !cert_len || !key || !key_len || cert_len > UINT_MAX || key_len > UINT_MAX)
+		return errbuf_set(&cfg->err, "certificate and key: empty or too large");
+	/* GnuTLS takes one format for both; a keyring holds DER, files PEM. */
+	fmt = looks_like_pem(cert, cert_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
+	if (looks_like_pem(key, key_len) != (fmt == GNUTLS_X509_FMT_PEM))
+		return errbuf_set(&cfg->err, "certificate and key: one is PEM, the other DER");
+	c.data = (unsigned char *)cert;
+	c.size = (unsigned)cert_len;
+	k.data = (unsigned char *)key;
+	k.size = (unsigned)key_len;
+	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &c, &k, fmt, NULL, 0);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate and key (%s, in memory): %s",
+				  fmt == GNUTLS_X509_FMT_PEM ? "PEM" : "DER", gnutls_strerror(ret));
+	cfg->have_keypair = true;
+	return 0;
+}
+
 static int psk_server_key(gnutls_session_t session, const char *username,
 			  gnutls_datum_t *key)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
 	struct handoff_config *cfg = h->cfg;
 
+	if (cfg->psk_lookup) {
+		uint8_t buf[PSK_MAX_LEN];
+		size_t len = sizeof(buf);
+		int ret = cfg->psk_lookup(cfg->psk_lookup_arg, username, buf, &len);
+
+		if (ret == 0 && (len < 16 || len > sizeof(buf)))
+			ret = -1;
+		if (ret == 0) {
+			key->data = gnutls_malloc(len);
+			if (key->data) {
+				memcpy(key->data, buf, len);
+				key->size = (unsigned)len;
+			}
+		}
+		wipe(buf, sizeof(buf));
+		return ret == 0 && key->data ? 0 : -1;
+	}
 	if (!cfg->psk_identity || strcmp(username, cfg->psk_identity) != 0)
 		return -1;	/* GnuTLS answers with unknown_psk_identity */
 	key->data = gnutls_malloc(cfg->psk_key.size);
@@ -275,6 +330,21 @@ err_undo:
 	cfg->psk_key.data = NULL;
 	cfg->psk_key.size = 0;
 	return -1;
+}
+
+int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup_fn fn,
+				  void *arg)
+{
+	if (!fn)
+		return errbuf_set(&cfg->err, "PSK lookup: no function given");
+	if (cfg->psk_identity || cfg->psk_lookup)
+		return errbuf_set(&cfg->err, "a PSK is already set");
+	if (!cfg->psk_server && gnutls_psk_allocate_server_credentials(&cfg->psk_server) < 0)
+		return errbuf_set(&cfg->err, "PSK: out of memory");
+	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	cfg->psk_lookup = fn;
+	cfg->psk_lookup_arg = arg;
+	return 0;
 }
 
 int handoff_config_set_protocols(struct handoff_config *cfg, unsigned protocols)
@@ -357,6 +427,26 @@ int handoff_config_set_alpn(struct handoff_config *cfg, const char *list)
 	cfg->alpn_buf = buf;
 	memcpy(cfg->alpn, alpn, n * sizeof(alpn[0]));
 	cfg->n_alpn = n;
+	return 0;
+}
+
+int handoff_config_allow_peer_subject(struct handoff_config *cfg, const char *dn)
+{
+	char **grown, *copy;
+
+	if (!dn || !*dn)
+		return errbuf_set(&cfg->err, "allowed peer subject: empty");
+	copy = strdup(dn);
+	grown = realloc(cfg->allowed_subjects,
+			(cfg->n_allowed_subjects + 1) * sizeof(*cfg->allowed_subjects));
+	if (!copy || !grown) {
+		free(copy);
+		if (grown)
+			cfg->allowed_subjects = grown;
+		return errbuf_set(&cfg->err, "allowed peer subject: out of memory");
+	}
+	cfg->allowed_subjects = grown;
+	cfg->allowed_subjects[cfg->n_allowed_subjects++] = copy;
 	return 0;
 }
 

@@ -39,6 +39,8 @@ struct handoff_config {
 	gnutls_datum_t psk_key;		/* wiped on free */
 	gnutls_psk_client_credentials_t psk_client;
 	gnutls_psk_server_credentials_t psk_server;
+	handoff_psk_lookup_fn psk_lookup;	/* servers: a key per identity */
+	void *psk_lookup_arg;
 
 	unsigned protocols;		/* HANDOFF_PROTOCOL_* */
 	enum handoff_cipher ciphers[HANDOFF_CIPHER_COUNT];
@@ -49,6 +51,8 @@ struct handoff_config {
 	char *alpn_buf;			/* backing store of alpn[].data */
 
 	enum verify_client_mode verify_client;
+	char **allowed_subjects;	/* peer subject DNs; none: any verified peer */
+	size_t n_allowed_subjects;
 	unsigned timeout_ms;
 
 	/* Resumption. */
@@ -62,6 +66,12 @@ struct handoff_config {
 	bool insecure_noverifytime;
 	bool insecure_userspace_fallback;
 };
+
+/* Whether this side of a handshake can use a PSK at all. */
+static inline bool config_has_psk(const struct handoff_config *cfg, bool is_server)
+{
+	return cfg->psk_identity || (is_server && cfg->psk_lookup);
+}
 
 /* Take / drop a reference (connections hold one). */
 struct handoff_config *config_ref(struct handoff_config *cfg);

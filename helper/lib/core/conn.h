@@ -71,6 +71,7 @@ struct handoff {
 	char *psk_identity;
 	char *cache_key;		/* client session cache key (name|addr|port) */
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
+	bool subject_refused;		/* verified, but not an allowed subject (peer_subject says who) */
 
 	bool no_tickets;		/* client: ask for no tickets (handoff_conn_no_tickets) */
 	bool sent_close;

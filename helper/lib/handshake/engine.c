@@ -24,7 +24,7 @@ static int set_credentials(struct handoff *h)
 	struct handoff_config *cfg = h->cfg;
 	int ret;
 
-	if (h->is_server && !cfg->have_keypair && !cfg->psk_identity)
+	if (h->is_server && !cfg->have_keypair && !config_has_psk(cfg, true))
 		return conn_fail(h, "a server needs a certificate and key, or a PSK");
 
 	/* A PSK-only client must not hold X.509 credentials: it would then offer certificates too. */
@@ -33,7 +33,7 @@ static int set_credentials(struct handoff *h)
 		if (ret < 0)
 			return conn_fail(h, "certificate credentials: %s", gnutls_strerror(ret));
 	}
-	if (cfg->psk_identity) {
+	if (config_has_psk(cfg, h->is_server)) {
 		ret = gnutls_credentials_set(h->session, GNUTLS_CRD_PSK,
 					     h->is_server ? (void *)cfg->psk_server :
 							    (void *)cfg->psk_client);

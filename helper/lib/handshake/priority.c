@@ -59,7 +59,7 @@ int priority_build(const struct handoff_config *cfg, const struct handoff_kernel
 		    ":+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-X448:+GROUP-SECP521R1"
 		    ":+GROUP-FFDHE2048:+GROUP-FFDHE3072"
 		    ":+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA");
-	if (cfg->psk_identity)
+	if (config_has_psk(cfg, is_server))
 		r |= append(buf, len, &used, ":+ECDHE-PSK:+DHE-PSK");
 	if (is_server)
 		r |= append(buf, len, &used, ":%SERVER_PRECEDENCE");

@@ -2,7 +2,9 @@
 #include "common.h"
 
 #include <arpa/inet.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "handshake/verify.h"
@@ -12,6 +14,42 @@ static bool is_ip_literal(const char *name)
 	unsigned char buf[sizeof(struct in6_addr)];
 
 	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+/* The allow-list, checked before the handshake ends (and the keys leave). */
+static int check_subject(struct handoff *h, gnutls_session_t session)
+{
+	const struct handoff_config *cfg = h->cfg;
+	const gnutls_datum_t *peers;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = { NULL, 0 };
+	unsigned n = 0;
+	bool ok = false;
+
+	if (!cfg->n_allowed_subjects)
+		return 0;
+	peers = gnutls_certificate_get_peers(session, &n);
+	if (!peers || !n || gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+		for (size_t i = 0; i < cfg->n_allowed_subjects; i++)
+			if (strlen(cfg->allowed_subjects[i]) == dn.size &&
+			    memcmp(cfg->allowed_subjects[i], dn.data, dn.size) == 0)
+				ok = true;
+		if (!ok && !h->peer_subject) {
+			h->peer_subject = malloc(dn.size + 1);
+			if (h->peer_subject) {
+				memcpy(h->peer_subject, dn.data, dn.size);
+				h->peer_subject[dn.size] = '\0';
+			}
+		}
+		gnutls_free(dn.data);
+	}
+	gnutls_x509_crt_deinit(crt);
+	if (!ok)
+		h->subject_refused = true;
+	return ok ? 0 : -1;
 }
 
 /*
@@ -39,7 +77,9 @@ static int verify_peer(gnutls_session_t session)
 		h->verify_status = GNUTLS_CERT_INVALID;
 		return -1;
 	}
-	return h->verify_status ? -1 : 0;
+	if (h->verify_status)
+		return -1;
+	return check_subject(h, session);
 }
 
 int verify_setup(struct handoff *h)
@@ -48,13 +88,17 @@ int verify_setup(struct handoff *h)
 	int ret;
 
 	if (h->is_server) {
-		if (cfg->verify_client == VERIFY_CLIENT_NONE)
+		/* An allow-list needs a certificate to check. */
+		enum verify_client_mode mode = cfg->n_allowed_subjects ? VERIFY_CLIENT_REQUIRED :
+									 cfg->verify_client;
+
+		if (mode == VERIFY_CLIENT_NONE)
 			return 0;
 		ret = config_x509_ready(cfg, &h->err);
 		if (ret < 0)
 			return conn_fail(h, "client certificates requested but %s", errbuf_get(&h->err));
 		gnutls_certificate_server_set_request(h->session,
-						      cfg->verify_client == VERIFY_CLIENT_REQUIRED ?
+						      mode == VERIFY_CLIENT_REQUIRED ?
 							      GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
 		gnutls_session_set_verify_function(h->session, verify_peer);
 		return 0;
@@ -109,6 +153,11 @@ int verify_explain(struct handoff *h, int gnutls_err)
 	if (gnutls_err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
 	    gnutls_err != GNUTLS_E_CERTIFICATE_ERROR)
 		return 0;
+	if (h->subject_refused) {
+		conn_fail(h, "%s certificate \"%s\" is not among the allowed subjects",
+			  h->is_server ? "client" : "server", h->peer_subject ? h->peer_subject : "?");
+		return 1;
+	}
 	status = h->verify_status;
 	text[0] = '\0';
 	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)

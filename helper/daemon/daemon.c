@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "common.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/handshake.h"
+#include "daemon/keyring.h"
+#include "daemon/log.h"
+#include "daemon/nlsock.h"
+#include "daemon/pool.h"
+
+const char *const hd_default_configs[] = {
+	"/etc/handoff/handoffd.conf",
+	"/etc/tlshd/config",
+	"/etc/tlshd.conf",
+	NULL,
+};
+
+/* A config shared by the jobs accepted under it; a reload makes a new one. */
+struct hd_conf_ref {
+	struct hd_conf conf;
+	atomic_int refs;
+};
+
+struct daemon {
+	const struct hd_options *opts;
+	struct hd_conf_ref *conf;	/* main thread only; jobs hold their own ref */
+	struct hd_nl listen, accept;
+	struct hd_pool *pool;
+	int wake_fd;			/* eventfd: a worker finished a job */
+	atomic_uint in_flight;
+	uint64_t next_id;
+};
+
+static unsigned long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
+}
+
+static void conf_put(struct hd_conf_ref *ref)
+{
+	if (ref && atomic_fetch_sub(&ref->refs, 1) == 1) {
+		hd_conf_free(&ref->conf);
+		free(ref);
+	}
+}
+
+static struct hd_conf_ref *conf_get(struct hd_conf_ref *ref)
+{
+	atomic_fetch_add(&ref->refs, 1);
+	return ref;
+}
+
+const char *hd_config_path(const struct hd_options *opts)
+{
+	if (opts->config)
+		return opts->config;
+	for (size_t i = 0; hd_default_configs[i]; i++)
+		if (access(hd_default_configs[i], F_OK) == 0)
+			return hd_default_configs[i];
+	return NULL;
+}
+
+static void log_note(void *ctx, const char *text)
+{
+	(void)ctx;
+	hd_warn("%s", text);
+}
+
+/* Loads the config the options name; NULL (logged) when it is broken. */
+static struct hd_conf_ref *load_config(const struct hd_options *opts)
+{
+	struct hd_conf_ref *ref = calloc(1, sizeof(*ref));
+	const char *path = hd_config_path(opts);
+	char err[512];
+
+	if (!ref) {
+		hd_err("out of memory");
+		return NULL;
+	}
+	atomic_init(&ref->refs, 1);
+	if (!path) {
+		hd_conf_init(&ref->conf);
+		hd_notice("no config file (%s, %s, %s): built-in defaults", hd_default_configs[0],
+			  hd_default_configs[1], hd_default_configs[2]);
+	} else if (hd_conf_load(&ref->conf, path, hd_conf_format_for(path), log_note, NULL, err,
+				sizeof(err)) < 0) {
+		hd_err("config: %s", err);
+		free(ref);
+		return NULL;
+	}
+	if (opts->workers)
+		ref->conf.workers = opts->workers;
+	if (opts->max_handshakes)
+		ref->conf.max_handshakes = opts->max_handshakes;
+	if (ref->conf.max_handshakes < ref->conf.workers)
+		ref->conf.max_handshakes = ref->conf.workers;
+	return ref;
+}
+
+static bool check_file(const char *what, const char *path)
+{
+	if (!path)
+		return true;
+	if (access(path, R_OK) == 0) {
+		printf("  %-28s %s\n", what, path);
+		return true;
+	}
+	printf("  %-28s %s: %s\n", what, path, strerror(errno));
+	return false;
+}
+
+int hd_check_config(const struct hd_options *opts)
+{
+	const char *path = hd_config_path(opts);
+	struct hd_conf_ref *ref;
+	struct hd_conf *c;
+	bool ok = true;
+
+	hd_log_open(opts->to_stderr, 0);
+	ref = load_config(opts);
+	if (!ref)
+		return 1;
+	c = &ref->conf;
+	printf("%s: %s format\n", path ? path : "(built-in defaults)",
+	       c->format == HD_CONF_TLSHD ? "tlshd's" : "handoffd's");
+	printf("  workers %u, at most %u handshakes in flight, default timeout %u ms\n",
+	       c->workers, c->max_handshakes, c->timeout_ms);
+	printf("  keyrings: .nfs .nfsd .nvme");
+	for (size_t i = 0; i < c->n_keyrings; i++)
+		printf(" %s", c->keyrings[i]);
+	printf("\n");
+	ok &= check_file("client trust store", c->client.truststore);
+	ok &= check_file("client CRL", c->client.crl);
+	ok &= check_file("client certificate", c->client.certificate);
+	ok &= check_file("client private key", c->client.private_key);
+	ok &= check_file("server trust store", c->server.truststore);
+	ok &= check_file("server CRL", c->server.crl);
+	ok &= check_file("server certificate", c->server.certificate);
+	ok &= check_file("server private key", c->server.private_key);
+	if (!c->server.certificate)
+		printf("  no [authenticate.server] certificate: server handshakes need one from the kernel\n");
+	if (!c->client.truststore)
+		printf("  no [authenticate.client] x509.truststore: servers are checked against the system store\n");
+	printf("%s\n", ok ? "config OK" : "config has problems (see above)");
+	conf_put(ref);
+	return ok ? 0 : 1;
+}
+
+/* ------------------------------------------------------------- workers */
+
+static const char *errno_name(uint32_t status)
+{
+	switch (status) {
+	case 0:
+		return "ok";
+	case EACCES:
+		return "EACCES";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case EKEYREJECTED:
+		return "EKEYREJECTED";
+	case EINVAL:
+		return "EINVAL";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP";
+	case ENOMEM:
+		return "ENOMEM";
+	case EIO:
+		return "EIO";
+	}
+	return "error";
+}
+
+/* DONE, close, and the one log line: every request ends here, exactly once. */
+static void finish(struct hd_nl *nl, const struct hd_job *job,
+		   const struct hd_result *res)
+{
+	unsigned long ms = now_ms() - job->accepted_ms;
+	int ret = -ENOTCONN;
+
+	if (nl)
+		ret = hd_nl_done(nl, job->req.sockfd, res->status, res->remote_auth,
+				 res->n_remote_auth);
+	close(job->req.sockfd);
+	if (res->status == 0)
+		hd_info("handshake #%llu %s %s peer=%s auth=%s: ok %s (%lu ms)",
+			(unsigned long long)job->id, res->consumer,
+			job->req.msg_type == HS_MSG_TYPE_SERVERHELLO ? "server" : "client",
+			res->peer, hd_auth_name(job->req.auth_mode), res->detail, ms);
+	else
+		hd_notice("handshake #%llu %s %s peer=%s auth=%s: failed %s: %s (%lu ms)",
+			  (unsigned long long)job->id, res->consumer,
+			  job->req.msg_type == HS_MSG_TYPE_SERVERHELLO ? "server" : "client",
+			  res->peer, hd_auth_name(job->req.auth_mode), errno_name(res->status),
+			  res->cause, ms);
+	if (ret < 0)
+		hd_err("handshake #%llu: DONE not delivered: %s", (unsigned long long)job->id,
+		       strerror(-ret));
+}
+
+static void job_done(struct daemon *d)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_sub(&d->in_flight, 1);
+	if (write(d->wake_fd, &one, sizeof(one)) < 0)
+		hd_debug("wake-up lost: %s", strerror(errno));
+}
+
+static void run_job(struct hd_job *job, void **slot, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct hd_conf *conf = &job->conf->conf;
+	struct hd_nl *nl = *slot;
+	struct hd_result res;
+	unsigned long waited = now_ms() - job->accepted_ms;
+	unsigned timeout = job->req.timeout_ms ? job->req.timeout_ms : conf->timeout_ms;
+	int ret;
+
+	if (!nl) {
+		nl = calloc(1, sizeof(*nl));
+		if (nl && hd_nl_open(nl) < 0) {
+			free(nl);
+			nl = NULL;
+		}
+		*slot = nl;
+	}
+	ret = hd_keyring_link(job->req.keyring, conf->keyrings, conf->n_keyrings);
+	if (ret < 0)
+		hd_warn("handshake #%llu: cannot link the request's keyring %u: %s",
+			(unsigned long long)job->id, job->req.keyring, strerror(-ret));
+	hd_handshake(&job->req, conf, waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
+	finish(nl, job, &res);
+	conf_put(job->conf);
+	job_done(d);
+}
+
+static void fini_worker(void *slot, void *ctx)
+{
+	(void)ctx;
+	if (slot) {
+		hd_nl_close(slot);
+		free(slot);
+	}
+}
+
+/* ---------------------------------------------------------- main loop */
+
+static uint32_t status_for_parse_error(int err)
+{
+	return err == -ENOKEY ? EKEYREJECTED : EINVAL;
+}
+
+/* ACCEPT while there is room; false when the kernel has nothing more for us. */
+static bool accept_some(struct daemon *d)
+{
+	while (atomic_load(&d->in_flight) < d->conf->conf.max_handshakes) {
+		struct hd_job job = { 0 };
+		int ret = hd_nl_accept(&d->accept, &job.req);
+
+		if (ret == -EAGAIN)
+			return false;
+		job.id = ++d->next_id;
+		job.accepted_ms = now_ms();
+		if (ret < 0) {
+			if (job.req.sockfd < 0) {
+				hd_err("ACCEPT failed: %s", strerror(-ret));
+				return false;
+			}
+			/* A socket came with a request we cannot read: refuse it, never keep it. */
+			hd_notice("handshake #%llu: bad request (%s%s%s): %s", (unsigned long long)job.id,
+				  job.req.bad_attr ? "attribute " : "",
+				  job.req.bad_attr ? hd_accept_attr_name(job.req.bad_attr) : "",
+				  job.req.bad_attr ? "" : "message", strerror(-ret));
+			ret = hd_nl_done(&d->accept, job.req.sockfd, status_for_parse_error(ret),
+					 NULL, 0);
+			close(job.req.sockfd);
+			if (ret < 0)
+				hd_err("handshake #%llu: DONE not delivered: %s",
+				       (unsigned long long)job.id, strerror(-ret));
+			continue;
+		}
+		job.conf = conf_get(d->conf);
+		atomic_fetch_add(&d->in_flight, 1);
+		hd_pool_submit(d->pool, &job);
+	}
+	return true;
+}
+
+static void reload(struct daemon *d)
+{
+	struct hd_conf_ref *fresh = load_config(d->opts);
+
+	if (!fresh) {
+		hd_err("reload failed: still serving with %s",
+		       d->conf->conf.path ? d->conf->conf.path : "the built-in defaults");
+		return;
+	}
+	if (fresh->conf.workers != d->conf->conf.workers)
+		hd_warn("reload: the number of workers changes only at restart");
+	hd_log_set_debug(fresh->conf.loglevel);
+	conf_put(d->conf);
+	d->conf = fresh;
+	hd_notice("reloaded %s", fresh->conf.path ? fresh->conf.path : "the built-in defaults");
+}
+
+int hd_daemon_run(const struct hd_options *opts)
+{
+	struct daemon d = { .opts = opts, .wake_fd = -1 };
+	struct pollfd pfd[3];
+	sigset_t mask;
+	bool pending = true;	/* requests may be queued from before we started */
+	int sig_fd = -1, ret, status = 1;
+
+	hd_log_open(opts->to_stderr, 0);
+	d.conf = load_config(opts);
+	if (!d.conf)
+		return 1;
+	hd_log_set_debug(d.conf->conf.loglevel);
+
+	ret = hd_nl_open(&d.listen);
+	if (ret < 0) {
+		hd_err("the kernel's handshake netlink family: %s%s", strerror(-ret),
+		       ret == -ENOENT ? " (it needs Linux 6.4 or later with CONFIG_NET_HANDSHAKE)" : "");
+		goto err_conf;
+	}
+	ret = hd_nl_join(&d.listen);
+	if (ret < 0) {
+		hd_err("joining the \"%s\" multicast group: %s", HS_MCGRP_TLSHD, strerror(-ret));
+		goto err_listen;
+	}
+	ret = hd_nl_open(&d.accept);
+	if (ret < 0) {
+		hd_err("netlink: %s", strerror(-ret));
+		goto err_listen;
+	}
+	d.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (d.wake_fd < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		hd_err("event fds: %s", strerror(errno));
+		goto err_fds;
+	}
+	/* Workers inherit the blocked signals: only the main loop sees them. */
+	d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
+			     fini_worker, &d);
+	if (!d.pool) {
+		hd_err("worker threads: %s", strerror(errno));
+		goto err_fds;
+	}
+	hd_notice("serving handshake upcalls: %u workers, at most %u in flight, config %s",
+		  d.conf->conf.workers, d.conf->conf.max_handshakes,
+		  d.conf->conf.path ? d.conf->conf.path : "built-in");
+
+	pfd[0] = (struct pollfd){ .fd = hd_nl_fd(&d.listen), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = d.wake_fd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	for (;;) {
+		if (pending)
+			pending = accept_some(&d);
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			hd_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			ret = hd_nl_drain(&d.listen);
+			if (ret < 0)
+				hd_err("netlink notifications: %s", strerror(-ret));
+			pending = true;
+		}
+		if (pfd[1].revents) {
+			uint64_t n;
+
+			if (read(d.wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+				hd_debug("eventfd: %s", strerror(errno));
+			/* Room again: anything READY announced while we were full is still queued. */
+			pending = true;
+		}
+		if (pfd[2].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				reload(&d);
+				continue;
+			}
+			hd_notice("signal %u: finishing %u handshakes in flight, then exiting",
+				  si.ssi_signo, atomic_load(&d.in_flight));
+			status = 0;
+			break;
+		}
+	}
+	hd_pool_free(d.pool);
+
+err_fds:
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (d.wake_fd >= 0)
+		close(d.wake_fd);
+	hd_nl_close(&d.accept);
+err_listen:
+	hd_nl_close(&d.listen);
+err_conf:
+	conf_put(d.conf);
+	return status;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "common.h"
+
+#include <keyutils.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/keyring.h"
+#include "util/wipe.h"
+
+/* The kernel's own consumers keep their keys here; tlshd links them always. */
+static const char *const wellknown[] = { ".nfs", ".nfsd", ".nvme" };
+
+static void link_named(const char *name)
+{
+	key_serial_t ring;
+
+	ring = find_key_by_type_and_desc("keyring", name, 0);
+	if (ring >= 0)
+		keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING);
+}
+
+int hd_keyring_link(uint32_t request_keyring, char *const *names, size_t n_names)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(wellknown); i++)
+		link_named(wellknown[i]);
+	for (size_t i = 0; i < n_names; i++)
+		link_named(names[i]);
+	if (request_keyring &&
+	    keyctl_link((key_serial_t)request_keyring, KEY_SPEC_PROCESS_KEYRING) < 0)
+		return -errno;
+	return 0;
+}
+
+int hd_keyring_read(uint32_t serial, uint8_t **data, size_t *len)
+{
+	void *buf = NULL;
+	long n;
+
+	if (!serial || serial > INT32_MAX)
+		return -ENOKEY;
+	n = keyctl_read_alloc((key_serial_t)serial, &buf);
+	if (n < 0)
+		return -errno;
+	*data = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+void hd_keyring_free(uint8_t *data, size_t len)
+{
+	wipe_free(data, len);
+}
+
+int hd_keyring_search(const char *type, const char *desc)
+{
+	long serial = keyctl_search(KEY_SPEC_PROCESS_KEYRING, type, desc, 0);
+
+	return serial < 0 ? -errno : (int)serial;
+}
+
+int hd_keyring_describe(uint32_t serial, char *type, size_t type_size, char *desc,
+			size_t desc_size)
+{
+	char *text = NULL, *p;
+	size_t n;
+
+	if (!serial || serial > INT32_MAX)
+		return -ENOKEY;
+	if (keyctl_describe_alloc((key_serial_t)serial, &text) < 0)
+		return -errno;
+	/* "type;uid;gid;perm;description": the description may hold ';'. */
+	n = strcspn(text, ";");
+	snprintf(type, type_size, "%.*s", (int)n, text);
+	p = text;
+	for (int i = 0; i < 4 && p; i++) {
+		p = strchr(p, ';');
+		if (p)
+			p++;
+	}
+	snprintf(desc, desc_size, "%s", p ? p : "");
+	free(text);
+	return 0;
+}

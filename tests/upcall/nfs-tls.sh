@@ -1,0 +1,247 @@
+#!/bin/bash
+# nfs-tls.sh - NFSv4.2 over TLS on loopback, both handshake upcalls (the
+# NFS client's and nfsd's) answered by handoffd, in a real kernel.
+#
+# Runs only in the VM (HANDOFF_VM=1): it loads nfsd, exports a directory
+# and mounts it, which no test may do to a developer's machine.  The VM
+# needs the NFS modules and writable NFS state:
+#   tests/vm/run.sh --modules "sunrpc nfsd nfs nfsv4" --tmpfs "/var/lib/nfs /srv /mnt" \
+#       tests/upcall/nfs-tls.sh
+# (tests/vm/suite.sh passes both).  handoffd reads a tlshd-format config,
+# unchanged, as an operator who swaps tlshd for it would keep it.
+#
+# Cases, in one boot:
+#   1. xprtsec=tls:  server certificate verified, no client certificate;
+#                    a file written through the mount arrives intact.
+#   2. xprtsec=mtls: the client presents its certificate too (the server's
+#                    log line names it); the file reads back intact.
+#   3. SIGHUP with a broken config: logged, the old config keeps serving
+#      (a mount still works).
+#   4. Failures that must fail fast (not hang), with handoffd's log naming
+#      the cause: a client certificate the server's allow-list does not
+#      name, no client certificate under an allow-list, a server certificate
+#      for another name, one from an untrusted CA, an unreadable server key
+#      file, and no daemon at all.
+# The mtls round trip runs under an allow-list that names the client.
+# /proc/net/tls_stat must show the kernel doing the record layer.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it starts nfsd and mounts)"
+[[ $(id -u) == 0 ]] || skip "needs root"
+builddir=${HANDOFF_BUILDDIR:-$PWD}
+handoffd=$builddir/handoffd
+pki=${HANDOFF_PKI:-$builddir/tests/pki/out}
+[[ -x $handoffd ]] || skip "no $handoffd"
+[[ -f $pki/server.pem ]] || skip "no test PKI in $pki"
+for t in rpc.nfsd rpc.mountd exportfs mount.nfs; do
+	command -v "$t" >/dev/null || skip "$t missing (nfs-kernel-server, nfs-common)"
+done
+grep -qw nfsd /proc/filesystems || skip "no nfsd in this kernel (--modules \"sunrpc nfsd nfs nfsv4\")"
+[[ -r /proc/net/tls_stat ]] || skip "no kTLS (/proc/net/tls_stat)"
+if [[ -n ${HANDOFF_CLI:-} ]] && "$HANDOFF_CLI" check 2>&1 | grep -q "handshake netlink family: *absent"; then
+	skip "no handshake netlink family in this kernel"
+fi
+touch /var/lib/nfs/.w 2>/dev/null && touch /srv/.w 2>/dev/null && touch /mnt/.w 2>/dev/null ||
+	skip "/var/lib/nfs, /srv and /mnt must be writable (--tmpfs \"/var/lib/nfs /srv /mnt\")"
+
+work=${TMPDIR:-/tmp}/nfs-tls.$$
+mkdir -p "$work" /var/lib/nfs/v4recovery /var/lib/nfs/rpc_pipefs /srv/export /mnt/client
+log=$work/handoffd.log
+fail=0
+hd_pid=
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+cleanup() {
+	umount -f /mnt/client 2>/dev/null
+	exportfs -ua 2>/dev/null
+	rpc.nfsd 0 2>/dev/null
+	[[ -n $hd_pid ]] && kill "$hd_pid" 2>/dev/null && wait "$hd_pid" 2>/dev/null
+	echo "---- handoffd log"
+	sed 's/^/  /' "$log" 2>/dev/null
+}
+trap cleanup EXIT
+
+# write_conf SERVER_CERT SERVER_KEY [ALLOWED_SUBJECTS]: tlshd's format, as
+# tlshd.conf(5) has it, plus our server allow-list when given.
+write_conf() {
+	cat >"$work/tlshd.conf" <<-CONF
+	# tlshd.conf as an operator keeps it
+	[debug]
+	loglevel=0
+	tls=0
+	nl=0
+
+	[authenticate]
+	keyrings=.nfs;.nfsd
+
+	[authenticate.client]
+	x509.truststore=$pki/ca.pem
+	x509.certificate=$pki/client.pem
+	x509.private_key=$pki/client-key.pem
+
+	[authenticate.server]
+	x509.truststore=$pki/ca.pem
+	x509.certificate=$1
+	x509.private_key=$2
+	CONF
+	[[ -n ${3:-} ]] && echo "x509.allowed_subjects=$3" >>"$work/tlshd.conf"
+	return 0
+}
+
+tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
+
+# round_trip MODE FILE: mount with xprtsec=MODE, write FILE, check it on both sides.
+round_trip() {
+	local mode=$1 src=$2 t0 t1 name
+	name=$(basename "$src")
+	t0=$(now_ms)
+	if ! timeout 60 mount -t nfs4 -o "xprtsec=$mode,vers=4.2,retry=0" localhost:/ /mnt/client \
+		2>"$work/mount.err"; then
+		bad "xprtsec=$mode: mount failed: $(cat "$work/mount.err")"
+		return
+	fi
+	t1=$(now_ms)
+	ok "xprtsec=$mode: mounted in $((t1 - t0)) ms"
+	grep -q "localhost:/ /mnt/client nfs4 .*xprtsec=$mode" /proc/mounts &&
+		ok "xprtsec=$mode: /proc/mounts shows it" ||
+		bad "xprtsec=$mode: not in /proc/mounts: $(grep /mnt/client /proc/mounts)"
+	cp "$src" "/mnt/client/$name" && sync || bad "xprtsec=$mode: write through the mount"
+	cmp -s "$src" "/srv/export/$name" && ok "xprtsec=$mode: the server has the file intact" ||
+		bad "xprtsec=$mode: the exported file differs"
+	# Read back through a fresh mount, not the client's page cache.
+	umount /mnt/client
+	if timeout 60 mount -t nfs4 -o "xprtsec=$mode,vers=4.2,retry=0" localhost:/ /mnt/client; then
+		cmp -s "$src" "/mnt/client/$name" && ok "xprtsec=$mode: read back intact through TLS" ||
+			bad "xprtsec=$mode: read back differs"
+		umount /mnt/client
+	else
+		bad "xprtsec=$mode: second mount failed"
+	fi
+}
+
+# expect_refused WHAT PATTERN [MODE]: a mount fails fast and the log has PATTERN.
+expect_refused() {
+	local what=$1 pattern=$2 mode=${3:-tls} t0 t1 rc
+	t0=$(now_ms)
+	if timeout 90 mount -t nfs4 -o "xprtsec=$mode,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
+		2>"$work/mount.err"; then
+		bad "$what: the mount succeeded"
+		umount /mnt/client
+	else
+		rc=$?
+		t1=$(now_ms)
+		[[ $rc -ne 124 ]] && ok "$what: mount failed in $((t1 - t0)) ms: $(head -1 "$work/mount.err")" ||
+			bad "$what: mount hung (killed after 90 s)"
+	fi
+	[[ -z $pattern ]] && return
+	grep -q -- "$pattern" "$log" &&
+		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
+		bad "$what: no log line matching '$pattern'"
+}
+
+# reconfigure CERT KEY [ALLOWED]: the server side changes, by SIGHUP.
+reconfigure() {
+	local n
+	n=$(grep -c "reloaded" "$log")
+	write_conf "$1" "$2" "${3:-}"
+	kill -HUP "$hd_pid"
+	for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
+	[[ $(grep -c "reloaded" "$log") -gt $n ]] || bad "no reload for $1"
+}
+
+echo "kernel $(uname -r)"
+write_conf "$pki/server.pem" "$pki/server-key.pem"
+"$handoffd" --check-config -c "$work/tlshd.conf" >"$work/check.out" 2>&1 &&
+	ok "--check-config accepts tlshd's file" ||
+	bad "--check-config: $(cat "$work/check.out")"
+
+mount -t nfsd nfsd /proc/fs/nfsd || { bad "mount nfsd"; exit 1; }
+# Short grace and lease: otherwise the first create waits out 90 s.
+echo 10 >/proc/fs/nfsd/nfsv4gracetime
+echo 10 >/proc/fs/nfsd/nfsv4leasetime
+
+"$handoffd" -s -c "$work/tlshd.conf" --workers 4 >"$log" 2>&1 &
+hd_pid=$!
+for _ in $(seq 50); do
+	grep -q "serving handshake upcalls" "$log" && break
+	kill -0 "$hd_pid" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q "serving handshake upcalls" "$log" && ok "handoffd listens" || { bad "handoffd did not start"; exit 1; }
+
+rpc.nfsd -N 3 --no-udp 4 || bad "rpc.nfsd"
+exportfs -o rw,no_root_squash,fsid=0,insecure,no_subtree_check 127.0.0.1:/srv/export 2>/dev/null
+rpc.mountd -N 3 --no-udp || bad "rpc.mountd"
+
+tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw)
+head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$work/data-tls"
+head -c $((1024 * 1024 + 5)) /dev/urandom >"$work/data-mtls"
+
+round_trip tls "$work/data-tls"
+# mtls under an allow-list that names the client: accepted.
+reconfigure "$pki/server.pem" "$pki/server-key.pem" "CN=other.test;CN=client.test"
+round_trip mtls "$work/data-mtls"
+
+tx1=$(tls_stat TlsTxSw); rx1=$(tls_stat TlsRxSw)
+echo "tls_stat: TlsTxSw $tx0 -> $tx1, TlsRxSw $rx0 -> $rx1 (4 mounts, client and server side)"
+[[ $((tx1 - tx0)) -ge 8 && $((rx1 - rx0)) -ge 8 ]] &&
+	ok "tls_stat: the kernel did the record layer of all 4 mounts, both ends" ||
+	bad "tls_stat: expected at least 8 new TX and RX kTLS sockets"
+
+n_ok=$(grep -c "handshake #.*: ok TLSv1.3" "$log")
+[[ $n_ok -ge 8 ]] && ok "handoffd logged $n_ok successful handshakes" ||
+	bad "handoffd logged $n_ok successful handshakes, want 8"
+grep -q "nfs client peer=localhost auth=unauth: ok TLSv1.3" "$log" &&
+	ok "xprtsec=tls: client upcall, unauthenticated client, verified server" ||
+	bad "no 'nfs client ... auth=unauth: ok' line"
+grep -q "nfs client peer=localhost auth=x509: ok TLSv1.3" "$log" &&
+	ok "xprtsec=mtls: client upcall with a certificate" ||
+	bad "no 'nfs client ... auth=x509: ok' line"
+grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' "$log" &&
+	ok "xprtsec=mtls: the server upcall saw the client's certificate" ||
+	bad "no server line with the client's certificate"
+grep "handshake #" "$log" | sed -n 's/.*(\([0-9]*\) ms)$/\1/p' | sort -n | awk '
+	{ v[NR] = $1 } END { if (NR) printf "handshake time over %d upcalls: min %d ms, median %d ms, max %d ms (TCG)\n", NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
+
+# 3. A broken config on SIGHUP: the running one stays.
+cp "$work/tlshd.conf" "$work/good.conf"
+printf '[debug\nloglevel=1\n' >>"$work/tlshd.conf"
+kill -HUP "$hd_pid"
+for _ in $(seq 50); do grep -q "reload failed" "$log" && break; sleep 0.1; done
+grep -q "config: $work/tlshd.conf:[0-9]*: syntax error" "$log" &&
+	grep -q "reload failed: still serving with $work/tlshd.conf" "$log" &&
+	ok "SIGHUP with a broken config: $(grep -m1 'syntax error' "$log" | sed 's/^handoffd: //')" ||
+	bad "SIGHUP with a broken config was not reported"
+# The old config (allow-list naming the client) must still be the one in force.
+if timeout 60 mount -t nfs4 -o "xprtsec=mtls,vers=4.2,retry=0" localhost:/ /mnt/client; then
+	ok "after the broken reload the old config still serves an mtls mount"
+	umount /mnt/client
+else
+	bad "after the broken reload no mount works"
+fi
+
+# 4. Refusals.
+reconfigure "$pki/server.pem" "$pki/server-key.pem" "CN=other.test"
+expect_refused "client certificate not in the server's allow-list" \
+	'nfs server peer=127.0.0.1 auth=x509: failed EACCES: client certificate "CN=client.test" is not among the allowed subjects' mtls
+expect_refused "no client certificate where the allow-list wants one" \
+	'nfs server peer=127.0.0.1 auth=x509: failed EACCES: client sent no certificate, but one is required' tls
+reconfigure "$pki/wrongname.pem" "$pki/wrongname-key.pem"
+expect_refused "server certificate for another name" \
+	'nfs client peer=localhost auth=unauth: failed EACCES: .*not valid for the name "localhost"'
+reconfigure "$pki/untrusted.pem" "$pki/untrusted-key.pem"
+expect_refused "server certificate from an untrusted CA" \
+	'nfs client peer=localhost auth=unauth: failed EACCES: .*not signed by a trusted CA'
+reconfigure "$pki/server.pem" "$work/no-such-key.pem"
+expect_refused "unreadable server key file" \
+	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"
+kill "$hd_pid"
+wait "$hd_pid" 2>/dev/null
+hd_pid=
+expect_refused "no daemon running" ""
+
+exit $fail

@@ -1,0 +1,171 @@
+#!/bin/bash
+# nvme-tls.sh - NVMe/TCP with TLS 1.3 and a PSK on loopback, both handshake
+# upcalls (the host's and the nvmet target's) answered by handoffd.
+#
+# Runs only in the VM (HANDOFF_VM=1), with the NVMe modules loaded:
+#   tests/vm/run.sh --modules "nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" \
+#       --tmpfs /srv tests/upcall/nvme-tls.sh
+# (tests/vm/suite.sh passes both).  Debian 12's nvme-cli (2.3) predates its
+# TLS options, so this drives the kernel interface nvme-cli drives: the PSK
+# into the .nvme keyring with keyctl, the target in configfs, the host
+# through /dev/nvme-fabrics.
+#
+# The PSK is a retained SHA-256 one, identity "NVMe0R01 <hostnqn> <subnqn>"
+# (TP 8018): the host finds it by that name, sends it as its identity, and
+# the target's upcall looks the identity up in the keyring.  Data written to
+# the namespace through the TLS connection must land in the backing file.
+# Then a PSK identity the target does not know: the connect fails fast and
+# the log says EKEYREJECTED.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates an NVMe target)"
+[[ $(id -u) == 0 ]] || skip "needs root"
+builddir=${HANDOFF_BUILDDIR:-$PWD}
+handoffd=$builddir/handoffd
+[[ -x $handoffd ]] || skip "no $handoffd"
+command -v keyctl >/dev/null || skip "keyctl missing (keyutils)"
+[[ -r /proc/net/tls_stat ]] || skip "no kTLS (/proc/net/tls_stat)"
+[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics (--modules \"... nvme_tcp nvmet nvmet_tcp\")"
+grep -qw configfs /proc/filesystems || skip "no configfs"
+mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+[[ -d /sys/kernel/config/nvmet ]] || skip "no nvmet in configfs (modprobe nvmet nvmet_tcp)"
+touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+
+work=${TMPDIR:-/tmp}/nvme-tls.$$
+mkdir -p "$work"
+log=$work/handoffd.log
+fail=0
+hd_pid=
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
+
+subnqn=nqn.2014-08.org.handoff:tls-test
+hostid=$(cat /proc/sys/kernel/random/uuid)
+hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
+nvmet=/sys/kernel/config/nvmet
+ctrl=
+
+cleanup() {
+	[[ -n $ctrl ]] && echo 1 >"/sys/class/nvme/$ctrl/delete_controller" 2>/dev/null
+	rm -f "$nvmet/ports/1/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
+	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
+		"$nvmet/ports/1" "$nvmet/hosts/$hostnqn" 2>/dev/null
+	[[ -n $hd_pid ]] && kill "$hd_pid" 2>/dev/null && wait "$hd_pid" 2>/dev/null
+	echo "---- handoffd log"
+	sed 's/^/  /' "$log" 2>/dev/null
+}
+trap cleanup EXIT
+
+echo "kernel $(uname -r)"
+
+# The PSK, in the keyring both kernel sides use.
+identity="NVMe0R01 $hostnqn $subnqn"
+head -c 32 /dev/urandom >"$work/psk"
+serial=$(keyctl padd psk "$identity" %:.nvme <"$work/psk") || { bad "keyctl padd psk"; exit 1; }
+ok "PSK $serial in .nvme: $identity"
+
+# The target: one subsystem, one namespace on a file, a TLS-only port.
+truncate -s 16M /srv/nvme.img
+mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || { bad "nvmet configfs"; exit 1; }
+echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
+ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
+echo -n /srv/nvme.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
+echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/buffered_io"
+echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || { bad "namespace enable"; exit 1; }
+mkdir "$nvmet/ports/1"
+echo tcp >"$nvmet/ports/1/addr_trtype"
+echo ipv4 >"$nvmet/ports/1/addr_adrfam"
+echo 127.0.0.1 >"$nvmet/ports/1/addr_traddr"
+echo 4420 >"$nvmet/ports/1/addr_trsvcid"
+if ! echo tls1.3 >"$nvmet/ports/1/addr_tsas" 2>/dev/null; then
+	skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)"
+fi
+echo required >"$nvmet/ports/1/addr_treq" 2>/dev/null
+ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/1/subsystems/$subnqn" || { bad "port link"; exit 1; }
+ok "nvmet: $subnqn on 127.0.0.1:4420, tsas $(cat "$nvmet/ports/1/addr_tsas"), treq $(cat "$nvmet/ports/1/addr_treq")"
+
+"$handoffd" -s --workers 4 >"$log" 2>&1 &
+hd_pid=$!
+for _ in $(seq 50); do
+	grep -q "serving handshake upcalls" "$log" && break
+	kill -0 "$hd_pid" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q "serving handshake upcalls" "$log" && ok "handoffd listens" || { bad "handoffd did not start"; exit 1; }
+
+tx0=$(tls_stat TlsTxSw)
+t0=$(now_ms)
+exec 3<>/dev/nvme-fabrics
+if echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=2" >&3 2>"$work/connect.err"; then
+	read -r reply <&3
+	t1=$(now_ms)
+	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
+	ok "connected over TLS in $((t1 - t0)) ms: $reply"
+else
+	bad "connect failed: $(cat "$work/connect.err"); dmesg: $(dmesg | grep -i -E 'nvme|tls' | tail -3)"
+fi
+exec 3>&-
+
+if [[ -n $ctrl ]]; then
+	dev=
+	for _ in $(seq 100); do
+		for d in /dev/"$ctrl"n1 /dev/"$ctrl"c*n1; do
+			[[ -b $d ]] && dev=$d && break 2
+		done
+		sleep 0.1
+	done
+	[[ -n $dev ]] && ok "namespace $dev" || bad "no namespace block device for $ctrl"
+	if [[ -n $dev ]]; then
+		head -c $((4 * 1024 * 1024)) /dev/urandom >"$work/data"
+		dd if="$work/data" of="$dev" bs=1M oflag=direct status=none && sync
+		cmp -s -n $((4 * 1024 * 1024)) "$work/data" /srv/nvme.img &&
+			ok "4 MiB written through NVMe/TCP TLS arrived intact in the target's file" ||
+			bad "the target's file differs"
+		dd if="$dev" of="$work/back" bs=1M count=4 iflag=direct status=none
+		cmp -s "$work/data" "$work/back" && ok "read back intact through TLS" ||
+			bad "read back differs"
+	fi
+	tx1=$(tls_stat TlsTxSw)
+	echo "tls_stat: TlsTxSw $tx0 -> $tx1"
+	[[ $((tx1 - tx0)) -ge 2 ]] && ok "tls_stat: kTLS sockets on both ends" ||
+		bad "tls_stat did not move"
+	grep -q "nvme client peer=127.0.0.1 auth=psk: ok TLSv1.3" "$log" &&
+		ok "host upcall served: $(grep -m1 'nvme client.*auth=psk: ok' "$log" | sed 's/^handoffd: //')" ||
+		bad "no successful host (client) upcall in the log"
+	grep -q "nvme server peer=127.0.0.1 auth=psk: ok TLSv1.3 .*psk=\"NVMe0R01 " "$log" &&
+		ok "target upcall served with the host's identity" ||
+		bad "no successful target (server) upcall naming the PSK identity"
+	echo "handshakes: $(grep -c ': ok TLSv1.3' "$log") ok, $(grep -c ': failed' "$log") failed"
+	echo 1 >"/sys/class/nvme/$ctrl/delete_controller" && ctrl=
+fi
+
+# An identity the target does not know: the host names a PSK (tls_key) that
+# lives outside the keyrings the target's upcall searches.  The connect must
+# fail fast, and the log must say why.
+other=$(keyctl padd psk "NVMe0R01 $hostnqn $subnqn-unknown" @u <"$work/psk")
+keyctl setperm "$other" 0x3f3f0000
+t0=$(now_ms)
+exec 3<>/dev/nvme-fabrics
+if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$other,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
+	bad "unknown PSK identity: the connect succeeded"
+	read -r reply <&3
+	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
+else
+	rc=$?
+	t1=$(now_ms)
+	echo "dmesg: $(dmesg | tail -4 | tr "\n" " ")"
+	[[ $rc -ne 124 ]] && ok "unknown PSK identity: connect failed in $((t1 - t0)) ms: $(head -1 "$work/connect.err")" ||
+		bad "unknown PSK identity: connect hung"
+fi
+exec 3>&-
+grep -q "nvme server peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK identity unknown" "$log" &&
+	ok "logged: $(grep -m1 'failed EKEYREJECTED' "$log" | sed 's/^handoffd: //')" ||
+	bad "no EKEYREJECTED line for the unknown identity"
+
+exit $fail
