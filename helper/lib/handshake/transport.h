@@ -48,6 +48,7 @@ bool transport_retry_again(int fd, unsigned *tries);
 /* The GnuTLS callbacks, exposed for unit tests. */
 ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len);
+ssize_t transport_push_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt);
 int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms);
 
 #endif
