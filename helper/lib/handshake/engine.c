@@ -72,7 +72,7 @@ int engine_setup(struct handoff *h)
 		kinfo = &h->kernel;
 	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
-	ret = gnutls_priority_set_direct(h->session, prio, &errpos);
+	ret = config_priority_set(cfg, h->session, prio, &errpos);
 	if (ret < 0)
 		return conn_fail(h, "priority \"%s\" at \"%s\": %s", prio, errpos ? errpos : "",
 				 gnutls_strerror(ret));
