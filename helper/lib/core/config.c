@@ -414,6 +414,18 @@ void handoff_config_verify_client_optional(struct handoff_config *cfg)
 	cfg->verify_client = VERIFY_CLIENT_OPTIONAL;
 }
 
+void handoff_config_kernel_tx_zerocopy(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->kernel_tx_zerocopy = true;
+}
+
+void handoff_config_kernel_rx_no_pad(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->kernel_rx_no_pad = true;
+}
+
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms)
 {
 	cfg->timeout_ms = ms;

@@ -69,6 +69,10 @@ struct handoff_config {
 	struct session_db *server_db;	/* TLS 1.2 session-ID cache */
 	struct handoff_cache *client_cache;
 
+	/* Kernel data-path options, set at the hand-off (handoff_config_kernel_*). */
+	bool kernel_tx_zerocopy;
+	bool kernel_rx_no_pad;
+
 	struct config_prio prio_cache[CONFIG_PRIO_SLOTS];
 	pthread_mutex_t prio_lock;
 
