@@ -10,7 +10,8 @@
  *	MODE: plain-sendfile, plain-write, raw-sendfile, raw-write, raw-zc
  *	(sendfile with TLS_TX_ZEROCOPY_RO), raw-nopad (write; the receiver
  *	sets TLS_RX_EXPECT_NO_PAD), lib-sendfile, lib-write (libhandoff on both
- *	ends, kTLS), gnutls-write (GnuTLS in user space on both ends), relay
+ *	ends, kTLS), lib-zc, lib-nopad (the same with the library's switches
+ *	for those two options, checked on the socket), gnutls-write (GnuTLS in user space on both ends), relay
  *	(plaintext through something else: the child connects to --via, the
  *	parent accepts on --listen; --extra-pid's CPU counts as the sender's).
  *	Prints "mibs=X cpu_s_per_gib=Y rcpu_s_per_gib=Z": throughput, the
@@ -180,6 +181,8 @@ static void set_flag(int fd, int opt, const char *name)
 		die(name, strerror(errno));
 }
 
+static bool has(const char *mode, const char *word);
+
 /* ------------------------------------------------------------- GnuTLS */
 
 static gnutls_session_t gt_session(int fd, bool server)
@@ -210,7 +213,16 @@ static gnutls_session_t gt_session(int fd, bool server)
 
 /* ------------------------------------------------------------ library */
 
-static struct handoff *lib_end(int fd, bool server)
+/* The option the library was asked to set, read back from the socket: 1 if it is on. */
+static int tls_flag(int fd, int opt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_TLS, opt, &v, &len) == 0 && v == 1;
+}
+
+static struct handoff *lib_end(int fd, bool server, const char *mode)
 {
 	struct handoff_config *cfg = handoff_config_new();
 	struct handoff *h;
@@ -225,12 +237,21 @@ static struct handoff *lib_end(int fd, bool server)
 	} else if (handoff_config_add_ca_file(cfg, opt_ca) < 0) {
 		die("CA", handoff_config_error(cfg));
 	}
+	/* The library's own switches for the kernel options (the sender sends, the receiver receives). */
+	if (server && has(mode, "-zc"))
+		handoff_config_kernel_tx_zerocopy(cfg);
+	if (!server && has(mode, "nopad"))
+		handoff_config_kernel_rx_no_pad(cfg);
 	h = server ? handoff_server(cfg, fd) : handoff_client(cfg, fd, "localhost");
 	handoff_config_free(cfg);
 	if (!h || handoff_handshake(h) < 0)
 		die("handoff handshake", h ? handoff_error(h) : strerror(errno));
 	if (!handoff_conn_ktls(h))
 		die("handoff", "the kernel did not take the keys");
+	if (server && has(mode, "-zc") && !tls_flag(fd, TLS_TX_ZEROCOPY_RO))
+		die("handoff", "TLS_TX_ZEROCOPY_RO is not on after the hand-off");
+	if (!server && has(mode, "nopad") && !tls_flag(fd, TLS_RX_EXPECT_NO_PAD))
+		die("handoff", "TLS_RX_EXPECT_NO_PAD is not on after the hand-off");
 	return h;
 }
 
@@ -258,7 +279,7 @@ static void receiver(const char *mode, int port, int report)
 		if (has(mode, "nopad"))
 			set_flag(fd, TLS_RX_EXPECT_NO_PAD, "TLS_RX_EXPECT_NO_PAD");
 	} else if (has(mode, "lib-")) {
-		h = lib_end(fd, false);
+		h = lib_end(fd, false, mode);
 	} else if (has(mode, "gnutls-")) {
 		s = gt_session(fd, false);
 	}
@@ -336,7 +357,7 @@ static int cmd_stream(const char *mode)
 		if (has(mode, "-zc"))
 			set_flag(fd, TLS_TX_ZEROCOPY_RO, "TLS_TX_ZEROCOPY_RO");
 	} else if (has(mode, "lib-")) {
-		h = lib_end(fd, true);
+		h = lib_end(fd, true, mode);
 	} else if (has(mode, "gnutls-")) {
 		s = gt_session(fd, true);
 	}

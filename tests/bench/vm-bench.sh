@@ -83,7 +83,7 @@ declare -A V
 add() { V[$1]="${V[$1]:-} $2"; }
 kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<" $1" | head -n1; }
 
-MODES="plain-sendfile raw-sendfile raw-write raw-zc raw-nopad lib-sendfile lib-write gnutls-write stunnel"
+MODES=${HANDOFF_BENCH_MODES:-"plain-sendfile raw-sendfile raw-write raw-zc raw-nopad lib-sendfile lib-write lib-zc lib-nopad gnutls-write stunnel"}
 for ((rep = 1; rep <= REPS; rep++)); do
 	phase "data path, repetition $rep of $REPS"
 	for m in $MODES; do
