@@ -45,10 +45,10 @@ done
 if [[ $quick -eq 1 ]]; then
 	REPS=3 SECS=0.3 CLIENTS_LIST="8" RATE_CLIENTS=8 LAT_N=40 LIMIT_SECS=0.3
 	# Only enough of the VM to show that every part of it runs.
-	VM_MIB=2 VM_REPS=1 VM_IDLE=10 VM_HC_N=10 VM_LAT_N=5 VM_MODES="raw-sendfile lib-sendfile stunnel"
+	VM_MIB=2 VM_REPS=1 VM_IDLE=10 VM_HC_N=10 VM_LAT_N=5 VM_MODES="raw-sendfile lib-sendfile stunnel" VM_TIMEOUT=150
 else
 	REPS=5 SECS=2 CLIENTS_LIST="1 2 4 8 16 32" RATE_CLIENTS=16 LAT_N=400 LIMIT_SECS=2
-	VM_MIB=64 VM_REPS=3 VM_IDLE=1000 VM_HC_N=100 VM_LAT_N=40 VM_MODES=
+	VM_MIB=64 VM_REPS=3 VM_IDLE=1000 VM_HC_N=100 VM_LAT_N=40 VM_MODES= VM_TIMEOUT=900
 fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=${out:-$top/bench-results/$stamp$([[ $quick -eq 1 ]] && echo -quick)}
@@ -155,9 +155,10 @@ wait_port() {
 start_server() {
 	local name=$1 port
 	case $name in
-	handoff-*t)
-		"$HS" server --threads "${name#handoff-}" --cert "$work/cert.pem" --key "$work/key.pem" \
-			>"$work/$name.out" 2>"$work/$name.err" &
+	handoff-*t|gnutls-bare)
+		# gnutls-bare: the same threaded server on plain GnuTLS, the floor with sockets.
+		"$HS" server $([[ $name == gnutls-bare ]] && echo --bare --threads 1 || echo --threads "${name#handoff-}") \
+			--cert "$work/cert.pem" --key "$work/key.pem" >"$work/$name.out" 2>"$work/$name.err" &
 		SPID[$name]=$!
 		sleep 0.2
 		port=$(sed -n 's/^port //p' "$work/$name.out")
@@ -209,12 +210,13 @@ pick() { awk -v n="$1" -v c="$2" -v m="$3" -v f="$4" '$1 == n && $2 == c && $3 =
 measure_handshakes() {
 	local rep c n
 	: >"$work/hs.dat"
-	for n in $SERVERS; do start_server "$n" || return 1; done
+	for n in $SERVERS gnutls-bare; do start_server "$n" || return 1; done
 	for ((rep = 1; rep <= REPS; rep++)); do
 		log "handshakes: repetition $rep of $REPS"
 		for c in $CLIENTS_LIST; do
 			for n in $SERVERS; do load "$n" "$c" full; done
 		done
+		load gnutls-bare "$RATE_CLIENTS" full
 		for n in $SERVERS; do load "$n" "$RATE_CLIENTS" resumed; done
 	done
 	stop_servers
@@ -240,6 +242,10 @@ row_handshake() {
 	row H1 "full handshake: server CPU per handshake, 1 thread" ms "$h1c" "$h1cs" \
 		"limit=$lim_full gnutls-serv=$gc openssl=$oc" "$(div "$h1c" "$lim_full")" "handoff/limit" "<=1.10" \
 		"of it in the kernel (sys): handoff=$(median $(pick handoff-1t "$c" full 6)) gnutls-serv=$(median $(pick gnutls-serv "$c" full 6)); limit: GnuTLS client+server in memory, server steps only (thread CPU), no sockets"
+
+	row H1b "full handshake: server CPU per handshake over the same server on bare GnuTLS" ms "$h1c" "$h1cs" \
+		"gnutls-bare=$(median $(pick gnutls-bare "$c" full 5))" "$(div "$h1c" "$(median $(pick gnutls-bare "$c" full 5))")" \
+		"handoff/bare" "-" "what the library adds over GnuTLS on the same sockets"
 
 	read -r h1 h1s < <(median_spread $(pick handoff-1t "$c" full 4))
 	g=$(median $(pick gnutls-serv "$c" full 4))
@@ -318,7 +324,7 @@ run_vm() {
 	log "VM (Linux 6.12, TCG): data path, hand-off cost, idle memory"
 	(cd "$top" && HANDOFF_BENCH_MIB=$VM_MIB HANDOFF_BENCH_REPS=$VM_REPS HANDOFF_BENCH_IDLE=$VM_IDLE \
 		HANDOFF_BENCH_HC_N=$VM_HC_N HANDOFF_BENCH_LAT_N=$VM_LAT_N HANDOFF_BENCH_MODES=$VM_MODES \
-		HANDOFF_VM_TIMEOUT=600 bash tests/vm/run.sh --kernel 6.12 tests/bench/vm-bench.sh) \
+		HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 tests/bench/vm-bench.sh) \
 		>"$work/vm.log" 2>&1 || fail "the VM run (see $work/vm.log)"
 	sed -n 's/^  | bench: //p' "$work/vm.log" >"$work/vm.dat"
 }

@@ -35,6 +35,7 @@
 #include <linux/tls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -349,6 +350,13 @@ static int cmd_stream(const char *mode)
 		receiver(mode, port, report[1]);
 	}
 	close(report[1]);
+	{
+		/* The receiver (or a relay in front of it) may have given up: do not wait for ever. */
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 30000) != 1)
+			die("accept", "nobody connected within 30 s");
+	}
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		die("accept", strerror(errno));

@@ -318,7 +318,7 @@ static void *load_thread(void *arg)
 		if (!counting || !load_counting)
 			continue;	/* straddles the edge of the measured window */
 		if (ret == 0)
-			l->done++;
+			__atomic_add_fetch(&l->done, 1, __ATOMIC_RELAXED);
 		else
 			l->failed++;
 	}
@@ -406,6 +406,16 @@ static int cmd_load(void)
 	t0 = now_mono();
 	load_counting = true;
 	usleep((useconds_t)(opt_seconds * 1e6));
+	/* On a machine this busy a window can close before any handshake ends in it: widen it. */
+	for (;;) {
+		unsigned long sum = 0;
+
+		for (i = 0; i < opt_clients; i++)
+			sum += __atomic_load_n(&l[i].done, __ATOMIC_RELAXED);
+		if (sum > 0 || now_mono() - t0 > opt_seconds + 10)
+			break;
+		usleep(100000);
+	}
 	load_counting = false;
 	t1 = now_mono();
 	if (opt_server_pid)

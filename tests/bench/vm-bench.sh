@@ -77,6 +77,19 @@ STUNNEL=$(command -v stunnel4 || command -v stunnel)
 start_stunnel() { # NAME -> pid in $!
 	"$STUNNEL" "$w/$1.conf" >"$w/$1.log" 2>&1 &
 }
+# listening PORT...: wait (up to 20 s) until each port has a listener.
+listening() {
+	local p i
+	for p in "$@"; do
+		for ((i = 0; i < 200; i++)); do
+			grep -q ":$(printf %04X "$p") 00000000:0000 0A" /proc/net/tcp && break
+			sleep 0.1
+		done
+		[[ $i -lt 200 ]] || return 1
+	done
+}
+# Every transfer is bounded: a broken path fails the run, it never hangs it.
+T=$((60 + MIB * 4))
 
 # ---------------------------------------------------------------- data path
 declare -A V
@@ -92,12 +105,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
 			stunnel_conf dpc 7102 7101 yes
 			start_stunnel dps; spid=$!
 			start_stunnel dpc; cpid=$!
-			line=$("$DP" stream relay --mib "$MIB" --file "$w/data" --listen 7100 --via 7102 \
+			listening 7101 7102 || broken "stunnel did not start"
+			line=$(timeout "$T" "$DP" stream relay --mib "$MIB" --file "$w/data" --listen 7100 --via 7102 \
 				--extra-pid "$spid" 2>&1)
 			kill "$spid" "$cpid" 2>/dev/null
 			wait "$spid" "$cpid" 2>/dev/null
 		else
-			line=$("$DP" stream "$m" --mib "$MIB" --file "$w/data" "${PKI[@]}" 2>&1)
+			line=$(timeout "$T" "$DP" stream "$m" --mib "$MIB" --file "$w/data" "${PKI[@]}" 2>&1)
 		fi
 		if [[ -z $(kv "$line" mibs) ]]; then
 			broken "$m: $line"
@@ -113,13 +127,14 @@ for k in "${!V[@]}"; do echo "bench: $k${V[$k]}"; done | sort
 
 # ------------------------------------------------------------- idle memory
 phase "idle memory"
-line=$("$DP" idle-lib --n "$IDLE" --cert cert.pem --key key.pem 2>&1)
+line=$(timeout $((60 + IDLE)) "$DP" idle-lib --n "$IDLE" --cert cert.pem --key key.pem 2>&1)
 [[ -n $(kv "$line" bytes_per_conn) ]] && echo "bench: mem-lib-bytes $(kv "$line" bytes_per_conn)" ||
 	broken "idle-lib: $line"
 echo "vm-bench: idle-lib $line" >&2
 stunnel_conf idle 7201 7200 no
 start_stunnel idle; ipid=$!
-line=$("$DP" idle-relay --n "$IDLE" --port 7201 --backend 7200 --pid "$ipid" 2>&1)
+listening 7201 || broken "stunnel did not start"
+line=$(timeout $((60 + IDLE)) "$DP" idle-relay --n "$IDLE" --port 7201 --backend 7200 --pid "$ipid" 2>&1)
 kill "$ipid" 2>/dev/null
 wait "$ipid" 2>/dev/null
 [[ -n $(kv "$line" bytes_per_conn) ]] && echo "bench: mem-stunnel-bytes $(kv "$line" bytes_per_conn)" ||
