@@ -213,11 +213,13 @@ int engine_handshake(struct handoff *h)
 	unsigned tries = 0;
 	int ret;
 
+	transport_pin_mode(&h->transport);
 	do
 		ret = gnutls_handshake(h->session);
 	while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 	       ret == GNUTLS_E_GOT_APPLICATION_DATA ||
 	       (ret == GNUTLS_E_AGAIN && transport_retry_again(h->fd, &tries)));
+	transport_unpin_mode(&h->transport);
 
 	if (ret == GNUTLS_E_AGAIN)
 		return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT :

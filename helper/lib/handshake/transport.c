@@ -12,6 +12,19 @@ void transport_init(struct transport *t, int fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->fd = fd;
+	t->nonblock = -1;
+}
+
+void transport_pin_mode(struct transport *t)
+{
+	int fl = fcntl(t->fd, F_GETFL);
+
+	t->nonblock = fl < 0 ? -1 : !!(fl & O_NONBLOCK);
+}
+
+void transport_unpin_mode(struct transport *t)
+{
+	t->nonblock = -1;
 }
 
 void transport_attach(struct transport *t, gnutls_session_t session)
@@ -109,9 +122,13 @@ int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 	int timeout = ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms;
 	int ret, fl;
 
-	fl = fcntl(t->fd, F_GETFL);
-	if (fl >= 0 && (fl & O_NONBLOCK))
+	if (t->nonblock == 1)
 		return 1;
+	if (t->nonblock < 0) {
+		fl = fcntl(t->fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			return 1;
+	}
 
 	do
 		ret = poll(&pfd, 1, timeout);

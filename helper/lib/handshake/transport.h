@@ -25,12 +25,22 @@ struct transport {
 	uint8_t header[TRANSPORT_RECORD_HEADER];
 	size_t header_got;	/* bytes of the current header read so far */
 	size_t body_left;	/* bytes of the current record body still unread */
+	int nonblock;		/* the fd's O_NONBLOCK for this call into GnuTLS; -1: ask each time */
 };
 
 void transport_init(struct transport *t, int fd);
 
 /* Install pull/push/pull_timeout functions on session, with t as their pointer. */
 void transport_attach(struct transport *t, gnutls_session_t session);
+
+/*
+ * transport_pin_mode / transport_unpin_mode - around one call into GnuTLS:
+ * read the fd's blocking mode once instead of before every wait (an fcntl
+ * per record read, 6 per server handshake: tests/bench).  The caller may
+ * change the mode between calls, never during one.
+ */
+void transport_pin_mode(struct transport *t);
+void transport_unpin_mode(struct transport *t);
 
 /* 1 if a record is partly read (header or body), 0 on a record boundary. */
 int transport_mid_record(const struct transport *t);
