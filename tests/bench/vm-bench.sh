@@ -92,8 +92,6 @@ listening() {
 T=$((60 + MIB * 4))
 
 # ---------------------------------------------------------------- data path
-declare -A V
-add() { V[$1]="${V[$1]:-} $2"; }
 kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<" $1" | head -n1; }
 
 MODES=${HANDOFF_BENCH_MODES:-"plain-sendfile raw-sendfile raw-write raw-zc raw-nopad lib-sendfile lib-write lib-zc lib-nopad gnutls-write stunnel"}
@@ -117,13 +115,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
 			broken "$m: $line"
 			continue
 		fi
-		add "dp-$m-mibs" "$(kv "$line" mibs)"
-		add "dp-$m-cpu" "$(kv "$line" cpu_s_per_gib)"
-		add "dp-$m-rcpu" "$(kv "$line" rcpu_s_per_gib)"
+		# One line per figure as it comes: a run cut short keeps what it measured.
+		echo "bench: dp-$m-mibs $(kv "$line" mibs)"
+		echo "bench: dp-$m-cpu $(kv "$line" cpu_s_per_gib)"
+		echo "bench: dp-$m-rcpu $(kv "$line" rcpu_s_per_gib)"
 	done
 done
-# The TLS_RX_EXPECT_NO_PAD rows compare what the receiver spends.
-for k in "${!V[@]}"; do echo "bench: $k${V[$k]}"; done | sort
 
 # ------------------------------------------------------------- idle memory
 phase "idle memory"
