@@ -13,6 +13,8 @@ pkgs=(
 	gnutls-bin openssl curl ca-certificates python3 valgrind
 	# the VM that carries a kernel with kTLS (tests/vm)
 	qemu-system-x86 kmod busybox-static xz-utils iproute2 cpio
+	# the benchmark (tests/bench): a peer to compare with, and its plot
+	stunnel4 gnuplot-nox
 )
 
 missing=()

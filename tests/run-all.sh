@@ -49,6 +49,13 @@ if [[ $rc -ne 0 ]]; then
 	finish 1
 fi
 
+# A smoke run of the benchmark: it fails only when the benchmark itself
+# breaks, never on a goal (timings on a shared CI machine prove nothing).
+step "benchmark smoke run (tests/bench/bench.sh --quick)"
+bash tests/bench/bench.sh --quick --out "$top/bench-results/ci" 2>&1 | tail -n 60
+[[ ${PIPESTATUS[0]} -eq 0 ]] || { failed=$((failed + 1)); finish 1; }
+passed=$((passed + 1))
+
 step "leaks and memory errors (make check-valgrind)"
 make check-valgrind || { failed=$((failed + 1)); finish 1; }
 passed=$((passed + 1))

@@ -38,6 +38,8 @@ const struct option cli_setting_options[] = {
 	{ "timeout", required_argument, NULL, OPT_SETTING },
 	{ "ticket-key", required_argument, NULL, OPT_SETTING },
 	{ "no-tickets", no_argument, NULL, OPT_SETTING },
+	{ "kernel-tx-zerocopy", no_argument, NULL, OPT_SETTING },
+	{ "kernel-rx-no-pad", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifycert", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifyname", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifytime", no_argument, NULL, OPT_SETTING },
@@ -71,6 +73,11 @@ const char cli_config_usage[] =
 	"  --timeout MS            handshake timeout in ms (default 30000, 0 = none)\n"
 	"  --ticket-key FILE       64-byte session ticket key, shared by a fleet\n"
 	"  --no-tickets            issue no session tickets (serve)\n"
+	"Kernel data path (where the kernel has them; see handoff.h):\n"
+	"  --kernel-tx-zerocopy    TLS_TX_ZEROCOPY_RO: sendfile without the kernel's\n"
+	"                          copy; only if files sent are never modified meanwhile\n"
+	"  --kernel-rx-no-pad      TLS_RX_EXPECT_NO_PAD: TLS 1.3 receive decrypts in\n"
+	"                          place; a padded record is decrypted twice\n"
 	"Weaker, for tests only:\n"
 	"  --insecure-noverifycert accept any peer certificate\n"
 	"  --insecure-noverifyname do not check the server name\n"

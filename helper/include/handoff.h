@@ -240,6 +240,33 @@ void handoff_config_insecure_noverifytime(struct handoff_config *cfg);
  */
 void handoff_config_insecure_userspace_fallback(struct handoff_config *cfg);
 
+/*
+ * Kernel data-path options.  Off by default; each is set on the socket at
+ * the hand-off where the running kernel has it (tried at the first
+ * hand-off and remembered for the process), and silently left out where
+ * it does not: they make the path faster, never less safe for the TLS
+ * session itself.
+ *
+ * handoff_config_kernel_tx_zerocopy - TLS_TX_ZEROCOPY_RO (Linux 5.19+):
+ * sendfile(2) data is encrypted from the page cache without the kernel's
+ * private copy.  Safe only when no file sent on these connections is
+ * modified while it is in flight (a change between encryption and a TCP
+ * retransmission reaches the peer as a record that fails authentication,
+ * and the connection dies).  Up to Linux 7.3 only NIC TLS offload acts on
+ * it; software kTLS accepts it and works as before.
+ *
+ * handoff_config_kernel_rx_no_pad - TLS_RX_EXPECT_NO_PAD (Linux 6.0+,
+ * TLS 1.3 only): the kernel decrypts received records straight into the
+ * reader's buffer, betting that the peer does not pad them.  Always
+ * correct: a padded or non-data record (a ticket, a KeyUpdate, an alert)
+ * is decrypted a second time (counted in /proc/net/tls_stat
+ * TlsDecryptRetry).  Worth it with peers that do not pad (GnuTLS,
+ * OpenSSL and the kernel do not by default); a peer that pads every
+ * record doubles the receive cost.
+ */
+void handoff_config_kernel_tx_zerocopy(struct handoff_config *cfg);
+void handoff_config_kernel_rx_no_pad(struct handoff_config *cfg);
+
 /* ----------------------------------------------------------- connections */
 
 /*

@@ -385,6 +385,16 @@ int settings_set(struct settings *s, const char *key, const char *value)
 		return 0;
 	}
 
+	if (!strcmp(key, "kernel-tx-zerocopy") || !strcmp(key, "kernel-rx-no-pad")) {
+		if (flag(s, value, &on) < 0)
+			return -1;
+		if (on && !strcmp(key, "kernel-tx-zerocopy"))
+			handoff_config_kernel_tx_zerocopy(s->cfg);
+		else if (on)
+			handoff_config_kernel_rx_no_pad(s->cfg);
+		return 0;
+	}
+
 	/* Weaker settings: only ever switched on, and only by their full name. */
 	if (!strcmp(key, "insecure-noverifycert") || !strcmp(key, "insecure-noverifyname") ||
 	    !strcmp(key, "insecure-noverifytime") ||

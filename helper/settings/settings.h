@@ -22,7 +22,8 @@
  *   protocols, ciphers, alpn, verify-client (required|optional|none),
  *   verify-client-optional, timeout (ms), ticket-key, tickets (yes|no),
  *   no-tickets, insecure-noverifycert, insecure-noverifyname,
- *   insecure-noverifytime, insecure-userspace-fallback, servername.
+ *   insecure-noverifytime, insecure-userspace-fallback, servername,
+ *   kernel-tx-zerocopy, kernel-rx-no-pad (flags: handoff_config_kernel_*).
  * servername is kept for the caller (settings_servername()); the config
  * has no place for it.
  */

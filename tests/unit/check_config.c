@@ -414,6 +414,46 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+START_TEST(test_kernel_options)
+{
+	ck_assert(!cfg->kernel_tx_zerocopy);
+	ck_assert(!cfg->kernel_rx_no_pad);
+	handoff_config_kernel_tx_zerocopy(cfg);
+	ck_assert(cfg->kernel_tx_zerocopy);
+	ck_assert(!cfg->kernel_rx_no_pad);
+	handoff_config_kernel_rx_no_pad(cfg);
+	ck_assert(cfg->kernel_rx_no_pad);
+	handoff_config_kernel_tx_zerocopy(NULL);
+	handoff_config_kernel_rx_no_pad(NULL);
+}
+END_TEST
+
+/* One parse per distinct string; more strings than slots still work, parsed per session. */
+START_TEST(test_priority_cache)
+{
+	static const char *const prio[] = {
+		"NORMAL", "NORMAL:-VERS-TLS1.2", "NORMAL:-VERS-TLS1.3", "PERFORMANCE",
+		"SECURE256", "NORMAL",
+	};
+	const char *errpos = NULL;
+	gnutls_session_t s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(prio); i++) {
+		ck_assert_int_eq(gnutls_init(&s, GNUTLS_SERVER), 0);
+		ck_assert_int_eq(config_priority_set(cfg, s, prio[i], &errpos), 0);
+		gnutls_deinit(s);
+	}
+	for (i = 0; i < CONFIG_PRIO_SLOTS; i++)
+		ck_assert_str_eq(cfg->prio_cache[i].text, prio[i]);
+	/* A broken string fails with the position, and takes no slot. */
+	ck_assert_int_eq(gnutls_init(&s, GNUTLS_SERVER), 0);
+	ck_assert_int_lt(config_priority_set(cfg, s, "NORMAL:+NOSUCHTHING", &errpos), 0);
+	ck_assert_ptr_nonnull(errpos);
+	gnutls_deinit(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("config");
@@ -431,6 +471,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_psk);
 	tcase_add_test(tc, test_alpn);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_kernel_options);
+	tcase_add_test(tc, test_priority_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

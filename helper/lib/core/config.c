@@ -41,6 +41,7 @@ struct handoff_config *handoff_config_new(void)
 	cfg->n_ciphers = HANDOFF_CIPHER_COUNT;
 	cfg->timeout_ms = 30000;
 	pthread_mutex_init(&cfg->x509_lock, NULL);
+	pthread_mutex_init(&cfg->prio_lock, NULL);
 
 	if (gnutls_certificate_allocate_credentials(&cfg->x509) < 0)
 		goto err_free;
@@ -59,6 +60,7 @@ err_x509:
 	gnutls_certificate_free_credentials(cfg->x509);
 err_free:
 	pthread_mutex_destroy(&cfg->x509_lock);
+	pthread_mutex_destroy(&cfg->prio_lock);
 	free(cfg);
 	errno = ENOMEM;
 	return NULL;
@@ -72,6 +74,8 @@ struct handoff_config *config_ref(struct handoff_config *cfg)
 
 void config_unref(struct handoff_config *cfg)
 {
+	size_t i;
+
 	if (!cfg || __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 
@@ -89,8 +93,48 @@ void config_unref(struct handoff_config *cfg)
 		free(cfg->allowed_subjects[i]);
 	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
+	for (i = 0; i < CONFIG_PRIO_SLOTS && cfg->prio_cache[i].text; i++) {
+		gnutls_priority_deinit(cfg->prio_cache[i].prio);
+		free(cfg->prio_cache[i].text);
+	}
 	pthread_mutex_destroy(&cfg->x509_lock);
+	pthread_mutex_destroy(&cfg->prio_lock);
 	free(cfg);
+}
+
+int config_priority_set(struct handoff_config *cfg, gnutls_session_t session, const char *text,
+			const char **errpos)
+{
+	gnutls_priority_t prio = NULL;
+	size_t i;
+	int ret = 0;
+
+	pthread_mutex_lock(&cfg->prio_lock);
+	for (i = 0; i < CONFIG_PRIO_SLOTS && cfg->prio_cache[i].text; i++) {
+		if (strcmp(cfg->prio_cache[i].text, text) == 0) {
+			prio = cfg->prio_cache[i].prio;
+			break;
+		}
+	}
+	if (!prio && i < CONFIG_PRIO_SLOTS) {
+		char *copy = strdup(text);
+
+		ret = copy ? gnutls_priority_init(&prio, text, errpos) : GNUTLS_E_MEMORY_ERROR;
+		if (ret == 0) {
+			cfg->prio_cache[i].text = copy;
+			cfg->prio_cache[i].prio = prio;
+		} else {
+			free(copy);
+			prio = NULL;
+		}
+	}
+	/* The cache entries live until the config is freed, so a session may keep using one. */
+	if (prio)
+		ret = gnutls_priority_set(session, prio);
+	pthread_mutex_unlock(&cfg->prio_lock);
+	if (!prio && ret == 0)	/* every slot taken by other strings: parse for this session only */
+		ret = gnutls_priority_set_direct(session, text, errpos);
+	return ret;
 }
 
 void handoff_config_free(struct handoff_config *cfg)
@@ -458,6 +502,18 @@ void handoff_config_verify_client(struct handoff_config *cfg)
 void handoff_config_verify_client_optional(struct handoff_config *cfg)
 {
 	cfg->verify_client = VERIFY_CLIENT_OPTIONAL;
+}
+
+void handoff_config_kernel_tx_zerocopy(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->kernel_tx_zerocopy = true;
+}
+
+void handoff_config_kernel_rx_no_pad(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->kernel_rx_no_pad = true;
 }
 
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms)

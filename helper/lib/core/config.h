@@ -23,6 +23,18 @@ enum verify_client_mode {
 
 #define CONFIG_MAX_ALPN 8
 
+/*
+ * Parsed GnuTLS priorities, by their string.  Parsing one costs about as
+ * much as 4% of a full ECDSA/X25519 handshake (callgrind, tests/bench), and
+ * the string changes only with the config or the kernel probe: a handful
+ * per config over its life (server and client, one per probe answer).
+ */
+#define CONFIG_PRIO_SLOTS 4
+struct config_prio {
+	char *text;
+	gnutls_priority_t prio;
+};
+
 struct handoff_config {
 	int refs;			/* atomic */
 	struct errbuf err;
@@ -61,6 +73,13 @@ struct handoff_config {
 	struct session_db *server_db;	/* TLS 1.2 session-ID cache */
 	struct handoff_cache *client_cache;
 
+	/* Kernel data-path options, set at the hand-off (handoff_config_kernel_*). */
+	bool kernel_tx_zerocopy;
+	bool kernel_rx_no_pad;
+
+	struct config_prio prio_cache[CONFIG_PRIO_SLOTS];
+	pthread_mutex_t prio_lock;
+
 	bool insecure_noverifycert;
 	bool insecure_noverifyname;
 	bool insecure_noverifytime;
@@ -83,5 +102,13 @@ void config_unref(struct handoff_config *cfg);
  * the reason goes to err.
  */
 int config_x509_ready(struct handoff_config *cfg, struct errbuf *err);
+
+/*
+ * config_priority_set - give session the priority parsed from text, parsing
+ * it once per config.  GnuTLS error code (0 on success); *errpos as
+ * gnutls_priority_set_direct() sets it.
+ */
+int config_priority_set(struct handoff_config *cfg, gnutls_session_t session, const char *text,
+			const char **errpos);
 
 #endif

@@ -212,6 +212,11 @@ static int hand_off(struct handoff *h)
 	}
 	h->state = CONN_KTLS;
 	h->in_kernel = true;
+	/* Speed-ups only: a kernel without them carries the records just the same. */
+	if (h->cfg->kernel_tx_zerocopy)
+		(void)ktls_set_tx_zerocopy(h->fd);
+	if (h->cfg->kernel_rx_no_pad && h->version == HANDOFF_TLS_1_3)
+		(void)ktls_set_rx_no_pad(h->fd);
 	return posthandshake_begin(h);
 
 userspace:

@@ -72,7 +72,7 @@ int engine_setup(struct handoff *h)
 		kinfo = &h->kernel;
 	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
-	ret = gnutls_priority_set_direct(h->session, prio, &errpos);
+	ret = config_priority_set(cfg, h->session, prio, &errpos);
 	if (ret < 0)
 		return conn_fail(h, "priority \"%s\" at \"%s\": %s", prio, errpos ? errpos : "",
 				 gnutls_strerror(ret));
@@ -213,11 +213,13 @@ int engine_handshake(struct handoff *h)
 	unsigned tries = 0;
 	int ret;
 
+	transport_pin_mode(&h->transport);
 	do
 		ret = gnutls_handshake(h->session);
 	while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 	       ret == GNUTLS_E_GOT_APPLICATION_DATA ||
 	       (ret == GNUTLS_E_AGAIN && transport_retry_again(h->fd, &tries)));
+	transport_unpin_mode(&h->transport);
 
 	if (ret == GNUTLS_E_AGAIN)
 		return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT :

@@ -32,6 +32,7 @@ struct transport {
 	size_t held_len;	/* bytes of it read so far */
 	size_t held_want;	/* its whole length while it is being read, else 0 */
 	bool held_ready;	/* held is complete: take it with transport_take_held() */
+	int nonblock;		/* the fd's O_NONBLOCK for this call into GnuTLS; -1: ask each time */
 };
 
 void transport_init(struct transport *t, int fd);
@@ -62,6 +63,15 @@ void transport_hold_tls12(struct transport *t, gnutls_session_t session);
  */
 const uint8_t *transport_take_held(struct transport *t, size_t *len);
 
+/*
+ * transport_pin_mode / transport_unpin_mode - around one call into GnuTLS:
+ * read the fd's blocking mode once instead of before every wait (an fcntl
+ * per record read, 6 per server handshake: tests/bench).  The caller may
+ * change the mode between calls, never during one.
+ */
+void transport_pin_mode(struct transport *t);
+void transport_unpin_mode(struct transport *t);
+
 /* 1 if a record is partly read (header or body), 0 on a record boundary. */
 int transport_mid_record(const struct transport *t);
 
@@ -79,6 +89,7 @@ bool transport_retry_again(int fd, unsigned *tries);
 ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 ssize_t transport_pull_tls12(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 ssize_t transport_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len);
+ssize_t transport_push_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt);
 int transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms);
 
 #endif

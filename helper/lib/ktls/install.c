@@ -31,6 +31,42 @@ int ktls_attach_ulp(int fd)
 	return 0;
 }
 
+/*
+ * An on/off socket option of the TLS layer, once the keys are in.  The
+ * first ENOPROTOOPT (a kernel older than the option) is remembered for the
+ * process, so later connections do not ask again.
+ */
+#ifndef TLS_TX_ZEROCOPY_RO
+#define TLS_TX_ZEROCOPY_RO 3
+#endif
+#ifndef TLS_RX_EXPECT_NO_PAD
+#define TLS_RX_EXPECT_NO_PAD 4
+#endif
+static int option_absent[2];	/* [0] zerocopy, [1] no-pad; atomic */
+
+static int set_flag(int fd, int opt, int *absent)
+{
+	int one = 1;
+
+	if (__atomic_load_n(absent, __ATOMIC_RELAXED))
+		return -ENOPROTOOPT;
+	if (setsockopt(fd, SOL_TLS, opt, &one, sizeof(one)) == 0)
+		return 0;
+	if (errno == ENOPROTOOPT)
+		__atomic_store_n(absent, 1, __ATOMIC_RELAXED);
+	return -errno;
+}
+
+int ktls_set_tx_zerocopy(int fd)
+{
+	return set_flag(fd, TLS_TX_ZEROCOPY_RO, &option_absent[0]);
+}
+
+int ktls_set_rx_no_pad(int fd)
+{
+	return set_flag(fd, TLS_RX_EXPECT_NO_PAD, &option_absent[1]);
+}
+
 int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info)
 {
 	if (dir != TLS_TX && dir != TLS_RX)

@@ -71,6 +71,13 @@ int ktls_attach_ulp(int fd);
 int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info);
 
 /*
+ * TLS_TX_ZEROCOPY_RO / TLS_RX_EXPECT_NO_PAD on a socket whose keys are in:
+ * 0 or negative errno (-ENOPROTOOPT: this kernel has no such option).
+ */
+int ktls_set_tx_zerocopy(int fd);
+int ktls_set_rx_no_pad(int fd);
+
+/*
  * ktls_install - the whole hand-off for an established session: attach the
  * ULP (unless it is attached already), set TLS_TX and TLS_RX from the
  * session's keys, wipe every copy.

@@ -1,0 +1,471 @@
+#!/bin/bash
+# bench.sh - handoff side by side with its peers and with the limit (issue 8).
+#
+#   bash tests/bench/bench.sh [--quick] [--no-vm] [--out DIR]
+#
+# Needs a built tree (./configure && make).  Prints a table (what, handoff's
+# figure, each peer's figure, the ratio, the goal, met or not) and leaves
+# results.csv, a plot and the raw figures in the folder it names at the end.
+# Every figure is the median of several repetitions, with its spread
+# ((max-min)/median); ratios compare figures of the same run only.  Rows
+# measured in the VM run under qemu TCG: only their ratios mean anything.
+#
+# Goals are reported, never enforced: the exit status is non-zero only when
+# the benchmark itself broke (a server that did not start, a load with no
+# handshake, a VM run that failed).
+#
+# Adding a row: write a function row_<name> that measures and calls `row`
+# (see the placeholders at the end), and call it from main.
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+quick=0
+vm=1
+out=
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--no-vm) vm=0 ;;
+	--out) out=$2; shift ;;
+	-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+HS=$top/tests/bench/hsbench
+DP=$top/tests/bench/dpbench
+for p in "$HS" $([[ $vm -eq 1 ]] && echo "$DP"); do
+	[[ -x $p ]] || { echo "bench: $p is missing: build first (./configure && make)" >&2; exit 2; }
+done
+for t in certtool gnutls-serv openssl; do
+	command -v $t >/dev/null || { echo "bench: $t is missing (bash tests/install-deps.sh)" >&2; exit 2; }
+done
+
+if [[ $quick -eq 1 ]]; then
+	REPS=3 SECS=0.3 CLIENTS_LIST="8" RATE_CLIENTS=8 LAT_N=40 LIMIT_SECS=0.3
+	# Only enough of the VM to show that every part of it runs.
+	VM_MIB=2 VM_REPS=1 VM_IDLE=10 VM_HC_N=10 VM_LAT_N=5 VM_MODES="raw-sendfile lib-sendfile stunnel" VM_TIMEOUT=150
+else
+	REPS=5 SECS=2 CLIENTS_LIST="1 2 4 8 16 32" RATE_CLIENTS=16 LAT_N=400 LIMIT_SECS=2
+	# 64 MiB x 3 took 14 min of TCG on a busy machine; 32 MiB keeps the VM near 8.
+	VM_MIB=32 VM_REPS=3 VM_IDLE=1000 VM_HC_N=100 VM_LAT_N=40 VM_MODES= VM_TIMEOUT=1800
+fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=${out:-$top/bench-results/$stamp$([[ $quick -eq 1 ]] && echo -quick)}
+work=$out/work
+rm -rf "$work"	# a reused --out folder starts clean
+mkdir -p "$work" || exit 2
+csv=$out/results.csv
+table=$out/table.txt
+broken=0
+start=$SECONDS
+echo 'id,what,unit,handoff,handoff_spread_pct,peers,ratio,ratio_is,goal,met,note' >"$csv"
+: >"$table"
+
+log() { printf 'bench: %s (%ds)\n' "$*" $((SECONDS - start)) >&2; }
+fail() { log "BROKEN: $*"; broken=1; }
+
+# ------------------------------------------------------------- statistics
+
+# median_spread V... -> "MEDIAN SPREAD_PCT"
+median_spread() {
+	printf '%s\n' "$@" | grep -E '^[0-9.eE+-]+$' | sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "nan nan"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.6g %.0f\n", m, (m > 0 ? 100 * (v[NR] - v[1]) / m : 0)
+		}'
+}
+median() { median_spread "$@" | cut -d' ' -f1; }
+spread() { median_spread "$@" | cut -d' ' -f2; }
+# pair_ratio "A1 A2 .." "B1 B2 .." -> median of A_i/B_i: a ratio per repetition
+# (taken minutes apart at most) is steadier than the ratio of two medians
+# when the machine's load drifts, as it does under TCG.
+pair_ratio() {
+	paste <(printf '%s\n' $1) <(printf '%s\n' $2) |
+		awk 'NF == 2 && $2 + 0 > 0 { printf "%.6f\n", $1 / $2 }' | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit }
+			printf "%.3f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# div A B -> A/B with 3 decimals, "nan" when either is missing
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "nan"; else printf "%.3f\n", a / b }'; }
+# judge RATIO GOAL -> yes / no / n/a / - ; GOAL is ">=X", "<=X" or "-"
+judge() {
+	awk -v r="$1" -v g="$2" 'BEGIN {
+		if (g == "-" || g == "") { print "-"; exit }
+		if (r == "nan") { print "n/a"; exit }	# not measured (e.g. left out by --quick)
+		op = substr(g, 1, 2); x = substr(g, 3) + 0
+		print ((op == ">=" && r + 0 >= x) || (op == "<=" && r + 0 <= x)) ? "yes" : "no" }'
+}
+# kv LINE KEY -> the value of KEY=value in LINE
+kv() { sed -n "s/.*[ ^]$2=\([^ ]*\).*/\1/p" <<<" $1" | head -n1; }
+
+# row ID WHAT UNIT HANDOFF SPREAD PEERS RATIO RATIO_IS GOAL [NOTE]
+row() {
+	local met
+	met=$(judge "$7" "$9")
+	printf '%s,"%s",%s,%s,%s,"%s",%s,"%s","%s",%s,"%s"\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" \
+		"$met" "${10:-}" >>"$csv"
+	printf '%-5s %-58s %12s %-4s %-48s %8s %-7s %s\n' "$1" "$2" "$4" "$3" "$6" "$7" "$9" "$met" >>"$table"
+	[[ -n ${10:-} ]] && printf '      %s\n' "${10}" >>"$table"
+	return 0
+}
+placeholder() {
+	printf '%s,"%s",,,,,,,"%s",-,"not measured yet (waits for %s)"\n' "$1" "$2" "$3" "$4" >>"$csv"
+	printf '%-5s %-58s not measured yet (waits for %s)\n' "$1" "$2" "$4" >>"$table"
+}
+section() { printf '\n== %s\n' "$*" >>"$table"; }
+
+# ------------------------------------------------------------------ PKI
+
+make_pki() {
+	cat >"$work/ca.tmpl" <<-EOF
+		cn = "handoff bench CA"
+		ca
+		cert_signing_key
+		expiration_days = 30
+	EOF
+	cat >"$work/server.tmpl" <<-EOF
+		cn = "localhost"
+		dns_name = "localhost"
+		ip_address = "127.0.0.1"
+		tls_www_server
+		signing_key
+		expiration_days = 30
+	EOF
+	(
+		cd "$work" &&
+		certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile ca-key.pem &&
+		certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl --outfile ca.pem &&
+		certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile key.pem &&
+		certtool --generate-certificate --load-privkey key.pem --load-ca-certificate ca.pem \
+			--load-ca-privkey ca-key.pem --template server.tmpl --outfile cert.pem
+	) >"$work/pki.log" 2>&1
+}
+
+# ------------------------------------------------------- handshake servers
+
+declare -A SPID SPORT
+SERVERS="handoff-1t handoff-2t gnutls-serv openssl"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_server NAME: every server gets the same ECDSA P-256 keypair and TLS 1.3 with tickets.
+start_server() {
+	local name=$1 port i
+	case $name in
+	handoff-*t|gnutls-bare)
+		# gnutls-bare: the same threaded server on plain GnuTLS, the floor with sockets.
+		"$HS" server $([[ $name == gnutls-bare ]] && echo --bare --threads 1 || echo --threads "${name#handoff-}") \
+			--cert "$work/cert.pem" --key "$work/key.pem" >"$work/$name.out" 2>"$work/$name.err" &
+		SPID[$name]=$!
+		# On a busy machine the child may take a while even to open its output.
+		for ((i = 0; i < 100; i++)); do
+			port=$(sed -n 's/^port //p' "$work/$name.out" 2>/dev/null)
+			[[ -n $port ]] && break
+			sleep 0.1
+		done
+		;;
+	gnutls-serv)
+		port=$(free_port)
+		gnutls-serv --port "$port" --x509certfile "$work/cert.pem" --x509keyfile "$work/key.pem" \
+			--priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3' --quiet >"$work/$name.out" 2>&1 </dev/null &
+		SPID[$name]=$!
+		;;
+	openssl)
+		port=$(free_port)
+		openssl s_server -accept "$port" -cert "$work/cert.pem" -key "$work/key.pem" -tls1_3 \
+			-groups X25519 -quiet -rev >"$work/$name.out" 2>&1 </dev/null &
+		SPID[$name]=$!
+		;;
+	esac
+	SPORT[$name]=$port
+	[[ -n $port ]] && wait_port "$port" || { fail "server $name did not start"; return 1; }
+}
+
+stop_servers() {
+	local n
+	for n in "${!SPID[@]}"; do
+		kill "${SPID[$n]}" 2>/dev/null
+		wait "${SPID[$n]}" 2>/dev/null
+	done
+	SPID=()
+}
+trap 'stop_servers' EXIT
+
+# load NAME CLIENTS MODE(full|resumed) -> "rate cpu_ms" appended to $work/hs.dat
+load() {
+	local name=$1 c=$2 mode=$3 line
+	line=$("$HS" load --port "${SPORT[$name]}" --clients "$c" --seconds "$SECS" \
+		--server-pid "${SPID[$name]}" $([[ $mode == resumed ]] && echo --resume) 2>>"$work/load.err")
+	echo "$name $c $mode $line" >>"$work/hs.raw"
+	if [[ $(kv "$line" handshakes) == "" || $(kv "$line" handshakes) == 0 ]]; then
+		fail "no handshake with $name ($c clients, $mode): $line"
+		return
+	fi
+	[[ $mode == resumed && $(kv "$line" resumed) == 0 ]] && fail "$name resumed nothing: $line"
+	echo "$name $c $mode $(kv "$line" rate) $(kv "$line" server_cpu_ms) $(kv "$line" server_sys_ms)" >>"$work/hs.dat"
+}
+
+# pick NAME CLIENTS MODE FIELD(4=rate,5=cpu,6=of which sys) -> the values over the repetitions
+pick() { awk -v n="$1" -v c="$2" -v m="$3" -v f="$4" '$1 == n && $2 == c && $3 == m { print $f }' "$work/hs.dat"; }
+
+measure_handshakes() {
+	local rep c n
+	: >"$work/hs.dat"
+	for n in $SERVERS gnutls-bare; do start_server "$n" || return 1; done
+	for ((rep = 1; rep <= REPS; rep++)); do
+		log "handshakes: repetition $rep of $REPS"
+		for c in $CLIENTS_LIST; do
+			for n in $SERVERS; do load "$n" "$c" full; done
+		done
+		load gnutls-bare "$RATE_CLIENTS" full
+		for n in $SERVERS; do load "$n" "$RATE_CLIENTS" resumed; done
+	done
+	stop_servers
+	for ((rep = 1; rep <= REPS; rep++)); do
+		"$HS" limit --cert "$work/cert.pem" --key "$work/key.pem" --seconds "$LIMIT_SECS" >>"$work/limit-full.raw" ||
+			fail "limit (full)"
+		"$HS" limit --cert "$work/cert.pem" --key "$work/key.pem" --seconds "$LIMIT_SECS" --resume \
+			>>"$work/limit-resumed.raw" || fail "limit (resumed)"
+	done
+}
+
+# -------------------------------------------------------------- rows: 1
+
+row_handshake() {
+	local c=$RATE_CLIENTS lim_full lim_res h1 h1s h2 g o h1c h1cs gc oc ratio best h1r h1rs gr or_ lim_rate
+	lim_full=$(median $(sed -n 's/.*server_cpu_ms=\([^ ]*\).*/\1/p' "$work/limit-full.raw"))
+	lim_res=$(median $(sed -n 's/.*server_cpu_ms=\([^ ]*\).*/\1/p' "$work/limit-resumed.raw"))
+	lim_rate=$(median $(sed -n 's/.*rate_per_core=\([^ ]*\).*/\1/p' "$work/limit-full.raw"))
+	read -r h1c h1cs < <(median_spread $(pick handoff-1t "$c" full 5))
+	gc=$(median $(pick gnutls-serv "$c" full 5))
+	oc=$(median $(pick openssl "$c" full 5))
+	section "1. handshakes on the host (TLS 1.3, X25519, ECDSA P-256, loopback, $c clients; user-space fallback, no kTLS)"
+	row H1 "full handshake: server CPU per handshake, 1 thread" ms "$h1c" "$h1cs" \
+		"limit=$lim_full gnutls-serv=$gc openssl=$oc" "$(div "$h1c" "$lim_full")" "handoff/limit" "<=1.10" \
+		"of it in the kernel (sys): handoff=$(median $(pick handoff-1t "$c" full 6)) gnutls-serv=$(median $(pick gnutls-serv "$c" full 6)); limit: GnuTLS client+server in memory, server steps only (thread CPU), no sockets"
+
+	row H1b "full handshake: server CPU per handshake over the same server on bare GnuTLS" ms "$h1c" "$h1cs" \
+		"gnutls-bare=$(median $(pick gnutls-bare "$c" full 5))" "$(div "$h1c" "$(median $(pick gnutls-bare "$c" full 5))")" \
+		"handoff/bare" "-" "what the library adds over GnuTLS on the same sockets"
+
+	read -r h1 h1s < <(median_spread $(pick handoff-1t "$c" full 4))
+	g=$(median $(pick gnutls-serv "$c" full 4))
+	o=$(median $(pick openssl "$c" full 4))
+	best=$(awk -v a="$g" -v b="$o" 'BEGIN { print (a + 0 > b + 0) ? a : b }')
+	row H2 "full handshakes/s, 1 server thread, vs the faster peer" hs/s "$h1" "$h1s" \
+		"gnutls-serv=$g openssl=$o" "$(div "$h1" "$best")" "handoff/best peer" ">=1.0" \
+		"load client on the same 2 cores; peers are single-threaded servers"
+	read -r h2 h2s < <(median_spread $(pick handoff-2t "$c" full 4))
+	row H3 "full handshakes/s, 2 server threads over 1" hs/s "$h2" "$h2s" "1 thread=$h1" \
+		"$(pair_ratio "$(pick handoff-2t "$c" full 4)" "$(pick handoff-1t "$c" full 4)")" "2t/1t, per repetition" ">=1.8" "the client load shares the same 2 cores"
+	read -r h1r h1rs < <(median_spread $(pick handoff-1t "$c" resumed 4))
+	gr=$(median $(pick gnutls-serv "$c" resumed 4))
+	or_=$(median $(pick openssl "$c" resumed 4))
+	row H4 "resumed (ticket) handshakes/s over full, 1 thread" hs/s "$h1r" "$h1rs" \
+		"full=$h1 gnutls-serv=$gr openssl=$or_" \
+		"$(pair_ratio "$(pick handoff-1t "$c" resumed 4)" "$(pick handoff-1t "$c" full 4)")" "resumed/full, per repetition" ">=2.0"
+	read -r h1c h1cs < <(median_spread $(pick handoff-1t "$c" resumed 5))
+	row H5 "resumed handshake: server CPU per handshake, 1 thread" ms "$h1c" "$h1cs" \
+		"limit=$lim_res gnutls-serv=$(median $(pick gnutls-serv "$c" resumed 5)) openssl=$(median $(pick openssl "$c" resumed 5))" \
+		"$(div "$h1c" "$lim_res")" "handoff/limit" "-"
+	row H6 "the limit: full handshakes/s per core, in memory" hs/s "$lim_rate" \
+		"$(spread $(sed -n 's/.*rate_per_core=\([^ ]*\).*/\1/p' "$work/limit-full.raw"))" "-" nan "-" "-"
+}
+
+plot_handshakes() {
+	local n c
+	{
+		printf 'clients'
+		for n in $SERVERS; do printf ' %s' "$n"; done
+		echo
+		for c in $CLIENTS_LIST; do
+			printf '%s' "$c"
+			for n in $SERVERS; do printf ' %s' "$(median $(pick "$n" "$c" full 4))"; done
+			echo
+		done
+	} >"$out/handshake-rate.dat"
+	command -v gnuplot >/dev/null || { log "gnuplot missing: no plot (apt-get install gnuplot-nox)"; return 0; }
+	gnuplot <<-EOF 2>"$work/gnuplot.err" || fail "gnuplot"
+		set terminal png size 900,560
+		set output "$out/handshake-rate.png"
+		set title "Full TLS 1.3 handshakes/s over loopback (host, median of $REPS)"
+		set xlabel "concurrent clients"
+		set ylabel "handshakes/s"
+		set logscale x 2
+		set key left top
+		set grid
+		set key autotitle columnhead
+		plot for [i=2:5] "$out/handshake-rate.dat" using 1:i with linespoints
+	EOF
+}
+
+# -------------------------------------------------------------- rows: 2
+
+row_latency() {
+	local line
+	line=$("$HS" latency --cert "$work/cert.pem" --key "$work/key.pem" --n "$LAT_N" 2>>"$work/latency.err") ||
+		{ fail "latency: $line"; return; }
+	echo "$line" >"$work/latency.raw"
+	section "2. latency handoff adds over a bare GnuTLS server handshake (host, same loopback pair, $LAT_N each, interleaved)"
+	row L1 "server handshake time p50: handoff over bare GnuTLS" us "$(kv "$line" handoff_p50_us)" - \
+		"bare=$(kv "$line" bare_p50_us) added=$(kv "$line" added_p50_us)" \
+		"$(div "$(kv "$line" handoff_p50_us)" "$(kv "$line" bare_p50_us)")" "handoff/bare" "-"
+	row L2 "server handshake time p99: handoff over bare GnuTLS" us "$(kv "$line" handoff_p99_us)" - \
+		"bare=$(kv "$line" bare_p99_us) added=$(kv "$line" added_p99_us)" \
+		"$(div "$(kv "$line" handoff_p99_us)" "$(kv "$line" bare_p99_us)")" "handoff/bare" "-"
+	row L3 "server CPU in the handshake p50: handoff over bare GnuTLS" us "$(kv "$line" handoff_cpu_p50_us)" - \
+		"bare=$(kv "$line" bare_cpu_p50_us) added=$(kv "$line" added_cpu_p50_us)" \
+		"$(div "$(kv "$line" handoff_cpu_p50_us)" "$(kv "$line" bare_cpu_p50_us)")" "handoff/bare" "-" \
+		"thread CPU time: steadier than wall time on a shared machine"
+}
+
+# ------------------------------------------------------ rows: 3 and 4 (VM)
+
+# The VM rows come from one boot: tests/bench/vm-bench.sh prints "bench: KEY value..." lines.
+run_vm() {
+	log "VM (Linux 6.12, TCG): data path, hand-off cost, idle memory"
+	(cd "$top" && HANDOFF_BENCH_MIB=$VM_MIB HANDOFF_BENCH_REPS=$VM_REPS HANDOFF_BENCH_IDLE=$VM_IDLE \
+		HANDOFF_BENCH_HC_N=$VM_HC_N HANDOFF_BENCH_LAT_N=$VM_LAT_N HANDOFF_BENCH_MODES=$VM_MODES \
+		HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 tests/bench/vm-bench.sh) \
+		>"$work/vm.log" 2>&1 || fail "the VM run (see $work/vm.log)"
+	sed -n 's/^  | bench: //p' "$work/vm.log" >"$work/vm.dat"
+}
+# vmv KEY [FIELD] -> values of "bench: KEY v1 v2 ..." (all repetitions, one per line)
+vmv() { awk -v k="$1" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$work/vm.dat"; }
+
+row_handoff_cost() {
+	section "2b. the hand-off itself, in the VM (TCG: absolute times are distorted)"
+	local hc lat
+	hc=$(grep '^handoff-cost ' "$work/vm.dat" | head -n1)
+	lat=$(grep '^latency ' "$work/vm.dat" | head -n1)
+	[[ -n $hc && -n $lat ]] || { fail "VM: no hand-off figures"; return; }
+	row K1 "hand-off (TCP_ULP + TLS_TX + TLS_RX) over a full handshake, TCG" us "$(kv "$hc" handoff_p50_us)" - \
+		"full handshake p50=$(kv "$lat" handoff_p50_us) probe=$(kv "$hc" probe_us)" \
+		"$(div "$(kv "$hc" handoff_p50_us)" "$(kv "$lat" handoff_p50_us)")" "hand-off/handshake" "-" \
+		"TCG ratio; the probe runs once per process"
+	row K2 "handoff (with kTLS) over bare GnuTLS, server handshake p50, TCG" us "$(kv "$lat" handoff_p50_us)" - \
+		"bare=$(kv "$lat" bare_p50_us)" \
+		"$(div "$(kv "$lat" handoff_p50_us)" "$(kv "$lat" bare_p50_us)")" "handoff/bare" "-" "TCG ratio"
+}
+
+# dp_row ID WHAT KEY [GOAL [REF]]: KEY's throughput against the raw pair's
+# (REF: raw-sendfile or raw-write, the same system call), and its CPU per GiB
+dp_row() {
+	local id=$1 what=$2 key=$3 goal=${4:--} ref=${5:-raw-sendfile} tp tps raw rawc cpu stn
+	read -r tp tps < <(median_spread $(vmv "dp-$key-mibs"))
+	raw=$(median $(vmv "dp-$ref-mibs"))
+	rawc=$(median $(vmv "dp-$ref-cpu"))
+	cpu=$(median $(vmv "dp-$key-cpu"))
+	stn=$(median $(vmv dp-stunnel-mibs))
+	row "$id" "$what, TCG" MiB/s "$tp" "$tps" \
+		"$ref=$raw stunnel=$stn; CPU s/GiB: this=$cpu $ref=$rawc" \
+		"$(pair_ratio "$(vmv "dp-$key-mibs")" "$(vmv "dp-$ref-mibs")")" "this/$ref, per repetition" "$goal"
+}
+
+row_datapath() {
+	section "3. data path in the VM (Linux 6.12, ${VM_MIB} MiB x $VM_REPS, loopback; TCG ratios only; CPU = sender's user+sys)"
+	[[ -n $(vmv dp-raw-sendfile-mibs) ]] || { fail "VM: no data-path figures"; return; }
+	dp_row D1 "plaintext sendfile (no TLS)" plain-sendfile
+	dp_row D2 "raw kTLS pair, fixed keys, sendfile (the limit)" raw-sendfile
+	dp_row D3 "raw kTLS pair, fixed keys, write" raw-write - raw-write
+	dp_row D4 "library kTLS (handoff), sendfile" lib-sendfile ">=0.90"
+	dp_row D5 "library kTLS (handoff), write" lib-write ">=0.90" raw-write
+	dp_row D6 "user-space GnuTLS, write" gnutls-write - raw-write
+	dp_row D7 "stunnel pair (plaintext in, plaintext out)" stunnel
+	local lib stn
+	lib=$(median $(vmv dp-lib-sendfile-mibs))
+	stn=$(median $(vmv dp-stunnel-mibs))
+	row D8 "library kTLS sendfile over stunnel, TCG" MiB/s "$lib" - "stunnel=$stn" \
+		"$(pair_ratio "$(vmv dp-lib-sendfile-mibs)" "$(vmv dp-stunnel-mibs)")" "handoff/stunnel, per repetition" "-" \
+		"reported, no goal under TCG"
+	row D9 "TLS_TX_ZEROCOPY_RO (raw pair, sendfile) over default raw pair" MiB/s \
+		"$(median $(vmv dp-raw-zc-mibs))" "$(spread $(vmv dp-raw-zc-mibs))" "raw pair=$(median $(vmv dp-raw-sendfile-mibs))" \
+		"$(pair_ratio "$(vmv dp-raw-zc-mibs)" "$(vmv dp-raw-sendfile-mibs)")" "zerocopy/raw" ">=1.0" \
+		"TCG ratio; library: handoff_config_kernel_tx_zerocopy(), --kernel-tx-zerocopy"
+	row D10 "TLS_RX_EXPECT_NO_PAD (raw pair, receive) over default raw pair" MiB/s \
+		"$(median $(vmv dp-raw-nopad-mibs))" "$(spread $(vmv dp-raw-nopad-mibs))" "raw pair=$(median $(vmv dp-raw-write-mibs))" \
+		"$(pair_ratio "$(vmv dp-raw-nopad-mibs)" "$(vmv dp-raw-write-mibs)")" "nopad/raw" ">=1.0" \
+		"TCG ratio; receiver CPU: nopad=$(median $(vmv dp-raw-nopad-rcpu)) raw=$(median $(vmv dp-raw-write-rcpu)) s/GiB; library: handoff_config_kernel_rx_no_pad(), --kernel-rx-no-pad"
+	row D11 "library with --kernel-tx-zerocopy, sendfile, over library default" MiB/s \
+		"$(median $(vmv dp-lib-zc-mibs))" "$(spread $(vmv dp-lib-zc-mibs))" "library=$(median $(vmv dp-lib-sendfile-mibs)) raw pair=$(median $(vmv dp-raw-sendfile-mibs))" \
+		"$(pair_ratio "$(vmv dp-lib-zc-mibs)" "$(vmv dp-lib-sendfile-mibs)")" "zc/library" "-" \
+		"TCG ratio; the option is checked on the socket"
+	row D12 "library with --kernel-rx-no-pad, write, over library default" MiB/s \
+		"$(median $(vmv dp-lib-nopad-mibs))" "$(spread $(vmv dp-lib-nopad-mibs))" "library=$(median $(vmv dp-lib-write-mibs)); receiver CPU s/GiB: nopad=$(median $(vmv dp-lib-nopad-rcpu)) default=$(median $(vmv dp-lib-write-rcpu))" \
+		"$(pair_ratio "$(vmv dp-lib-nopad-mibs)" "$(vmv dp-lib-write-mibs)")" "nopad/library" "-" \
+		"TCG ratio; the option is checked on the socket"
+}
+
+row_memory() {
+	section "4. user-space memory per idle TLS connection (VM, $VM_IDLE connections)"
+	local lib stn
+	lib=$(median $(vmv mem-lib-bytes))
+	stn=$(median $(vmv mem-stunnel-bytes))
+	[[ $lib != nan ]] || { fail "VM: no memory figures"; return; }
+	row M1 "library server (kTLS, epoll), bytes per idle connection" bytes "$lib" - "stunnel=$stn" \
+		"$(div "$lib" "$stn")" "handoff/stunnel" "-" \
+		"RSS growth over $VM_IDLE connections; the shim's goal (issue 6) is 2048 bytes"
+}
+
+# -------------------------------------------------- rows: 5 (placeholders)
+
+# Each front door adds its measurement here: replace the placeholder call
+# with the measurement and a `row` call, like row_datapath does.
+row_shim() {
+	section "5. rows of the shim (issue 6) and handoffd (issue 7)"
+	placeholder S1 "nginx sendfile 1 GiB, plaintext" "-" "the shim"
+	placeholder S2 "nginx sendfile 1 GiB under 'handoff run' over raw pair" ">=0.90" "the shim"
+	placeholder S3 "nginx sendfile 1 GiB behind stunnel" "-" "the shim"
+	placeholder S4 "nginx sendfile 1 GiB, raw kTLS pair (the limit)" "-" "the shim"
+	placeholder S5 "nginx's own TLS / own kTLS: server CPU per MiB vs shim" "<=1.10" "the shim"
+	placeholder S6 "idle memory under the shim vs stunnel (1,000 conns)" "<=2 KiB" "the shim"
+}
+row_handoffd() {
+	placeholder U1 "upcall burst (>=100): handoffd pool vs fork-per-request" ">=3.0" "handoffd"
+	placeholder U2 "upcall burst: p99 over p50 per-handshake latency" "<=2.0" "handoffd"
+}
+
+# ------------------------------------------------------------------- main
+
+make_pki || { cat "$work/pki.log" >&2; echo "bench: certtool failed" >&2; exit 2; }
+log "results go to $out"
+measure_handshakes
+row_handshake
+plot_handshakes
+row_latency
+if [[ $vm -eq 1 ]]; then
+	run_vm
+	row_handoff_cost
+	row_datapath
+	row_memory
+else
+	section "3-4. VM rows skipped (--no-vm)"
+fi
+row_shim
+row_handoffd
+
+{
+	echo "handoff benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)$([[ $quick -eq 1 ]] && echo ', --quick')"
+	printf '%-5s %-58s %12s %-4s %-48s %8s %-7s %s\n' id what handoff unit peers ratio goal met
+	cat "$table"
+} | tee "$out/results.txt"
+echo
+echo "bench: results in $out (results.txt, results.csv, handshake-rate.png, work/) after $((SECONDS - start)) s"
+if [[ $broken -ne 0 ]]; then
+	echo "bench: the benchmark itself broke (see BROKEN lines above)" >&2
+	exit 1
+fi
+exit 0
