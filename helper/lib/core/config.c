@@ -89,7 +89,7 @@ void config_unref(struct handoff_config *cfg)
 	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
 	gnutls_free(cfg->ticket_key.data);
 	free(cfg->alpn_buf);
-	for (size_t i = 0; i < cfg->n_allowed_subjects; i++)
+	for (i = 0; i < cfg->n_allowed_subjects; i++)
 		free(cfg->allowed_subjects[i]);
 	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
