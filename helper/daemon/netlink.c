@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "daemon/netlink.h"
+#include "probe/genl.h"
 
 /* --------------------------------------------------------------- names */
 
@@ -122,42 +123,6 @@ int hd_nl_build_done(void *buf, size_t size, uint16_t family, uint32_t seq,
 
 /* ------------------------------------------------------------- parsing */
 
-/*
- * A datagram from the kernel is whole messages.  mnl_cb_run() quietly stops
- * at a short trailing message, and mnl_nlmsg_ok() compares nlmsg_len as an
- * int (so 0x80000000 and up pass): check both before libmnl walks it.
- */
-static int check_datagram(const void *buf, size_t len)
-{
-	const struct nlmsghdr *nlh = buf;
-	int left;
-
-	if (len == 0 || len > INT_MAX)
-		return -EPROTO;
-	left = (int)len;
-	while (mnl_nlmsg_ok(nlh, left)) {
-		if (nlh->nlmsg_len > (uint32_t)left)
-			return -EPROTO;
-		/*
-		 * libmnl finds attributes up to the aligned end of a message:
-		 * an unaligned last message would let it read past the datagram.
-		 * The kernel pads every message, so this is damage too.
-		 */
-		if (MNL_ALIGN(nlh->nlmsg_len) > (uint32_t)left)
-			return -EPROTO;
-		/*
-		 * The kernel's error field is 0 or -errno; libmnl reports a
-		 * positive one as if it were an errno, so it cannot be told
-		 * apart from a real one later.
-		 */
-		if (nlh->nlmsg_type == NLMSG_ERROR &&
-		    mnl_nlmsg_get_payload_len(nlh) >= sizeof(int32_t) &&
-		    *(const int32_t *)mnl_nlmsg_get_payload(nlh) > 0)
-			return -EPROTO;
-		nlh = mnl_nlmsg_next(nlh, &left);
-	}
-	return left > 0 ? -EPROTO : 0;
-}
 
 /* errno after a failed mnl_cb_run(), as a negative errno we can trust. */
 static int kernel_error(int err)
@@ -366,7 +331,7 @@ int hd_nl_parse_accept(const void *buf, size_t len, uint32_t seq, uint32_t porti
 
 	memset(req, 0, sizeof(*req));
 	req->sockfd = -1;
-	ret = check_datagram(buf, len);
+	ret = probe_genl_check_datagram(buf, len);
 	if (ret < 0)
 		return ret;
 
@@ -481,7 +446,7 @@ int hd_nl_parse_family(const void *buf, size_t len, uint32_t seq, uint32_t porti
 	struct family_ctx ctx = { .family = family, .group = group };
 	int ret;
 
-	ret = check_datagram(buf, len);
+	ret = probe_genl_check_datagram(buf, len);
 	if (ret < 0)
 		return ret;
 	errno = 0;
@@ -505,7 +470,7 @@ int hd_nl_parse_ack(const void *buf, size_t len, uint32_t seq, uint32_t portid)
 	bool data = false;
 	int ret;
 
-	ret = check_datagram(buf, len);
+	ret = probe_genl_check_datagram(buf, len);
 	if (ret < 0)
 		return ret;
 	errno = 0;

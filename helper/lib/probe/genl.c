@@ -111,33 +111,47 @@ int probe_genl_build_request(void *buf, size_t size, const char *name,
 	return (int)nlh->nlmsg_len;
 }
 
+/*
+ * A datagram from the kernel is whole, padded messages.  mnl_cb_run()
+ * quietly stops at a short trailing message, mnl_nlmsg_ok() compares
+ * nlmsg_len as an int (so 0x80000000 and up pass, and mnl_nlmsg_next()
+ * then loops or runs off the buffer), and libmnl walks attributes up to
+ * the aligned end of a message, past an unaligned last one.  (The last two
+ * were found by handoffd's ACCEPT fuzzer.)
+ */
+int probe_genl_check_datagram(const void *buf, size_t len)
+{
+	const struct nlmsghdr *nlh = buf;
+	int left;
+
+	if (!buf || len == 0 || len > INT_MAX)
+		return -EPROTO;
+	left = (int)len;
+	while (mnl_nlmsg_ok(nlh, left)) {
+		if (nlh->nlmsg_len > (uint32_t)left || MNL_ALIGN(nlh->nlmsg_len) > (uint32_t)left)
+			return -EPROTO;
+		/*
+		 * The kernel's error field is 0 or -errno; libmnl would report a
+		 * positive one as an errno of the kernel's.
+		 */
+		if (nlh->nlmsg_type == NLMSG_ERROR &&
+		    mnl_nlmsg_get_payload_len(nlh) >= sizeof(int32_t) &&
+		    *(const int32_t *)mnl_nlmsg_get_payload(nlh) > 0)
+			return -EPROTO;
+		nlh = mnl_nlmsg_next(nlh, &left);
+	}
+	return left > 0 ? -EPROTO : 0;
+}
+
 int probe_genl_parse_reply(const void *buf, size_t len, uint32_t seq,
 			   uint32_t portid, uint16_t *family_id)
 {
 	struct family_reply reply = { 0 };
-	const struct nlmsghdr *nlh = buf;
-	int left;
 	int ret;
 
-	if (len == 0 || len > INT_MAX)
-		return -EPROTO;
-
-	/*
-	 * mnl_cb_run() quietly stops at a short trailing message; a datagram
-	 * from the kernel is whole messages, so anything left over is damage.
-	 */
-	left = (int)len;
-	while (mnl_nlmsg_ok(nlh, left)) {
-		/*
-		 * mnl_nlmsg_ok() compares nlmsg_len as an int: 0x80000000 and
-		 * up pass, and mnl_nlmsg_next() then loops or runs off the buffer.
-		 */
-		if (nlh->nlmsg_len > (uint32_t)left)
-			return -EPROTO;
-		nlh = mnl_nlmsg_next(nlh, &left);
-	}
-	if (left > 0)
-		return -EPROTO;
+	ret = probe_genl_check_datagram(buf, len);
+	if (ret < 0)
+		return ret;
 
 	errno = 0;
 	ret = mnl_cb_run(buf, len, seq, portid, family_msg_cb, &reply);

@@ -19,6 +19,14 @@ int probe_genl_build_request(void *buf, size_t size, const char *name,
 			     uint32_t seq);
 
 /*
+ * probe_genl_check_datagram - whether a datagram read from a netlink
+ * socket is whole, padded messages that libmnl can walk without reading
+ * past it (and no NLMSG_ERROR with a positive error).  0 or -EPROTO.
+ * Every parser of kernel netlink replies (the probe, handoffd) runs it first.
+ */
+int probe_genl_check_datagram(const void *buf, size_t len);
+
+/*
  * probe_genl_parse_reply - one datagram read from the controller, checked
  * against our sequence number and port id (mnl_cb_run).  Stores the family
  * id in *family_id when a reply message carries it.
