@@ -131,6 +131,8 @@ random_port() {
 # start_peer NAME CMD... - run a peer server in the background with @PORT@
 # in its arguments replaced by a free port; retries on a port clash.
 # Sets PORT and PEER_PID; output in $WORK/NAME.out and NAME.err.
+# PEER_LIFETIME (seconds, default 60) bounds the peer's life and
+# PEER_START_POLLS (default 200, 50 ms each) its start-up.
 start_peer() {
 	local name=$1 try i a
 	shift
@@ -141,10 +143,10 @@ start_peer() {
 		for a in "$@"; do
 			argv+=("${a//@PORT@/$PORT}")
 		done
-		timeout 60 "${argv[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+		timeout "${PEER_LIFETIME:-60}" "${argv[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
 		PEER_PID=$!
 		T_PIDS+=("$PEER_PID")
-		for i in $(seq 1 200); do
+		for i in $(seq 1 "${PEER_START_POLLS:-200}"); do
 			if port_listening "$PORT" && port_accepts "$PORT"; then
 				return 0
 			fi

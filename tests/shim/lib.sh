@@ -194,34 +194,11 @@ show() {
 	printf '%q ' "$@"
 }
 
-# start_long NAME CMD...: start_peer (tests/interop/lib.sh) without its 60 s
-# bound: the peers of a shim test live as long as the test (the harness
-# bounds the whole test).
+# start_long NAME CMD...: start_peer (tests/interop/lib.sh) with a 1200 s
+# bound instead of 60: the peers of a shim test live as long as the test
+# (the harness bounds the whole test).
 start_long() {
-	local name=$1 try i a
-	shift
-	local -a argv
-	for try in 1 2 3 4 5; do
-		PORT=$(random_port)
-		argv=()
-		for a in "$@"; do
-			argv+=("${a//@PORT@/$PORT}")
-		done
-		timeout 1200 "${argv[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-		PEER_PID=$!
-		T_PIDS+=("$PEER_PID")
-		for i in $(seq 1 300); do
-			if port_listening "$PORT" && port_accepts "$PORT"; then
-				return 0
-			fi
-			kill -0 "$PEER_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$PEER_PID" 2>/dev/null
-		wait "$PEER_PID" 2>/dev/null
-	done
-	fail "$name: could not start ${1##*/}" "$WORK/$name.err"
-	return 1
+	PEER_LIFETIME=1200 PEER_START_POLLS=300 start_peer "$@"
 }
 
 # nginx, wherever it is (not on PATH for a non-root user on Debian).
