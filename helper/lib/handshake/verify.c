@@ -60,8 +60,9 @@ static int check_subject(struct handoff *h, gnutls_session_t session)
 static int verify_peer(gnutls_session_t session)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
+	gnutls_typed_vdata_st data[2];
 	const char *name = NULL;
-	unsigned n = 0;
+	unsigned n = 0, n_data = 0;
 	int ret;
 
 	if (gnutls_auth_get_type(session) != GNUTLS_CRD_CERTIFICATE)
@@ -71,8 +72,21 @@ static int verify_peer(gnutls_session_t session)
 		return h->is_server ? 0 : -1;
 	if (!h->is_server && !h->cfg->insecure_noverifyname)
 		name = h->servername;
-	/* GnuTLS checks an IP literal against IP-address SANs, a name against DNS SANs. */
-	ret = gnutls_certificate_verify_peers3(session, name, &h->verify_status);
+	/*
+	 * The peer's role is checked too: a server must hold a serverAuth
+	 * certificate and a client a clientAuth one, along the whole chain
+	 * (a CA whose EKU is limited to servers cannot vouch for a client).
+	 * verify_peers3 alone checks no purpose.  A certificate with no EKU
+	 * is good for any (RFC 5280 4.2.1.12).  GnuTLS checks an IP literal
+	 * against IP-address SANs, a name against DNS SANs.
+	 */
+	data[n_data].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	data[n_data++].data = (void *)(h->is_server ? GNUTLS_KP_TLS_WWW_CLIENT : GNUTLS_KP_TLS_WWW_SERVER);
+	if (name) {
+		data[n_data].type = GNUTLS_DT_DNS_HOSTNAME;
+		data[n_data++].data = (void *)name;
+	}
+	ret = gnutls_certificate_verify_peers(session, data, n_data, &h->verify_status);
 	if (ret < 0) {
 		h->verify_status = GNUTLS_CERT_INVALID;
 		return -1;
@@ -140,7 +154,6 @@ static const struct {
 	{ GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED, "the CRL is superseded" },
 	{ GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE, "the CRL is issued in the future" },
 	{ GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE, "its issuer's constraints forbid it" },
-	{ GNUTLS_CERT_PURPOSE_MISMATCH, "it is not meant for this purpose (key usage)" },
 	{ GNUTLS_CERT_MISSING_OCSP_STATUS, "the required OCSP status is missing" },
 };
 
@@ -163,6 +176,10 @@ int verify_explain(struct handoff *h, int gnutls_err)
 	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
 		used += (size_t)snprintf(text, sizeof(text), "it is not valid for the name \"%s\"",
 					 h->servername ? h->servername : "");
+	if (status & GNUTLS_CERT_PURPOSE_MISMATCH && used < sizeof(text))
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+					 "%sits chain's extended key usage does not allow a TLS %s",
+					 used ? "; " : "", h->is_server ? "client" : "server");
 	for (i = 0; i < ARRAY_SIZE(reasons) && used < sizeof(text); i++) {
 		if (!(status & reasons[i].bit))
 			continue;
