@@ -19,6 +19,15 @@
 #   expired.pem notyet.pem revoked.pem wrongname.pem (+ -key.pem each)
 #   crl.pem (lists revoked.pem) crl-empty.pem
 #   psk.hex psk.txt (identity handoff-test)   ticket.key (64 bytes, 0600)
+# For the hostile-peer table (tests/interop/hostile.sh):
+#   selfsigned.pem               a self-signed leaf with the server's names
+#   eku-client.pem               server names, but clientAuth only (wrong EKU)
+#   ku-encrypt.pem               server names, keyEncipherment only (wrong key usage)
+#   server-ca.pem                an intermediate under ca, its EKU serverAuth only;
+#   client-servca.pem            a client certificate (clientAuth) it issued;
+#   client-servca-chain.pem      that leaf + server-ca.pem
+#   client-eku-server.pem        under ca, serverAuth only (a client with a server's EKU)
+#   (each with its -key.pem)
 #
 # POSIX sh: make runs it with $(SHELL).
 set -eu
@@ -203,9 +212,49 @@ tmpl client.tmpl 'cn = "client.test"' "serial = $(serial)" tls_www_client \
 	signing_key 'expiration_days = 825'
 sign client.pem client-key.pem client.tmpl ca.pem ca-key.pem
 
+# --- the hostile-peer table's certificates
+eckey selfsigned-key.pem
+IFS=$nl
+# shellcheck disable=SC2086
+server_tmpl selfsigned.tmpl server.test $std_names
+selfsign selfsigned.pem selfsigned-key.pem selfsigned.tmpl
+
+eckey eku-client-key.pem
+# shellcheck disable=SC2086
+tmpl eku-client.tmpl 'cn = "server.test"' "serial = $(serial)" tls_www_client \
+	signing_key 'expiration_days = 825' $std_names
+sign eku-client.pem eku-client-key.pem eku-client.tmpl ca.pem ca-key.pem
+
+# RSA: for an EC key certtool adds digitalSignature whatever the template says.
+rsakey ku-encrypt-key.pem
+# shellcheck disable=SC2086
+tmpl ku-encrypt.tmpl 'cn = "server.test"' "serial = $(serial)" tls_www_server \
+	encryption_key 'expiration_days = 825' $std_names
+sign ku-encrypt.pem ku-encrypt-key.pem ku-encrypt.tmpl ca.pem ca-key.pem
+
+# An intermediate under ca whose EKU limits it to servers (a trust anchor's
+# own EKU is not checked by GnuTLS: it is trusted as configured).
+eckey server-ca-key.pem
+# shellcheck disable=SC2086
+tmpl server-ca.tmpl 'cn = "handoff servers-only CA"' "serial = $(serial)" $ca_lines \
+	'path_len = 0' tls_www_server
+sign server-ca.pem server-ca-key.pem server-ca.tmpl ca.pem ca-key.pem
+IFS=$old_ifs
+
+eckey client-servca-key.pem
+tmpl client-servca.tmpl 'cn = "client.test"' "serial = $(serial)" tls_www_client \
+	signing_key 'expiration_days = 825'
+sign client-servca.pem client-servca-key.pem client-servca.tmpl server-ca.pem server-ca-key.pem
+
+eckey client-eku-server-key.pem
+tmpl client-eku-server.tmpl 'cn = "client.test"' "serial = $(serial)" tls_www_server \
+	signing_key 'expiration_days = 825'
+sign client-eku-server.pem client-eku-server-key.pem client-eku-server.tmpl ca.pem ca-key.pem
+
 # --- bundles
 cat "$out/chained.pem" "$out/inter.pem" >"$out/server-chain.pem"
 cat "$out/ca.pem" "$out/ca2.pem" >"$out/ca-bundle.pem"
+cat "$out/client-servca.pem" "$out/server-ca.pem" >"$out/client-servca-chain.pem"
 
 # --- CRLs
 tmpl crl.tmpl 'crl_next_update = 3650' 'crl_number = 1'
