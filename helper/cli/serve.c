@@ -4,7 +4,11 @@
  * to the kernel, then echo, send a file, or run a command on the socket.
  *
  * Each connection runs in a child process, so one slow or hostile peer
- * cannot stall the others.  What children share is what the config held
+ * cannot stall the others.  At most --max-connections children run at once
+ * (each costs a process, ~185 KiB): past that this loop stops accepting and
+ * the kernel's listen queue holds the newcomers, so a flood of idle
+ * connections costs a bounded amount of memory and each waits its turn
+ * (an idle one leaves at the handshake timeout).  What children share is what the config held
  * before the fork: the ticket key, so TLS 1.3 and TLS 1.2 ticket resumption
  * works across connections.  TLS 1.2 resumption by session ID does not (the
  * server's session cache lives in each child); that needs tickets.
@@ -20,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -39,7 +45,11 @@ enum {
 	OPT_EXEC,
 	OPT_ONCE,
 	OPT_COUNT,
+	OPT_MAX_CONNECTIONS,
 };
+
+/* ~46 MiB of children at most; each idle one leaves at the handshake timeout. */
+#define SERVE_DEFAULT_MAX_CONNECTIONS 256
 
 static const struct option serve_options[] = {
 	{ "echo", no_argument, NULL, OPT_ECHO },
@@ -47,6 +57,7 @@ static const struct option serve_options[] = {
 	{ "exec", required_argument, NULL, OPT_EXEC },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,6 +70,8 @@ static const char serve_usage[] =
 	"  --exec CMD              run /bin/sh -c CMD with the connection as stdin/stdout\n"
 	"  --once                  serve one connection, exit with its status\n"
 	"  --count N               serve N connections, exit 1 if any failed\n"
+	"  --max-connections N     at most N connections in flight (default 256),\n"
+	"                          one process each; more wait in the listen queue\n"
 	"  --cert/--key are needed unless --psk-file is given.";
 
 enum serve_mode { MODE_ECHO, MODE_FILE, MODE_EXEC };
@@ -68,6 +81,7 @@ struct serve_opts {
 	int modes_given;
 	const char *arg;	/* the file or the command */
 	unsigned long count;	/* 0: forever */
+	unsigned long max_conns;
 };
 
 static int serve_option(void *ctx, int opt, const char *arg)
@@ -87,13 +101,18 @@ static int serve_option(void *ctx, int opt, const char *arg)
 		o->count = 1;
 		return 0;
 	case OPT_COUNT:
+	case OPT_MAX_CONNECTIONS: {
+		unsigned long *v = opt == OPT_COUNT ? &o->count : &o->max_conns;
+
 		errno = 0;
-		o->count = strtoul(arg, &end, 10);
-		if (errno || end == arg || *end || arg[0] == '-' || o->count == 0) {
-			fprintf(stderr, "handoff: --count %s: not a positive count\n", arg);
+		*v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || *v == 0) {
+			fprintf(stderr, "handoff: --%s %s: not a positive count\n",
+				opt == OPT_COUNT ? "count" : "max-connections", arg);
 			return -1;
 		}
 		return 0;
+	}
 	}
 	return -1;
 }
@@ -164,7 +183,8 @@ static int listen_on(const char *addr, const char *port)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0)
+		/* Deep enough to hold a burst while --max-connections are busy. */
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
 			break;
 		err = errno;
 		close(fd);
@@ -356,9 +376,82 @@ static int exit_failed(int st)
 	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
 }
 
+/*
+ * Reap the children that are done; with block set, wait for one first.
+ * Returns how many ended; their failures are or'ed into *failed.
+ */
+static unsigned long reap(bool block, int *failed)
+{
+	unsigned long n = 0;
+	pid_t pid;
+	int st;
+
+	for (;;) {
+		pid = waitpid(-1, &st, block && !n ? 0 : WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return n;
+		*failed |= exit_failed(st);
+		n++;
+	}
+}
+
+/*
+ * The bound on children in flight.  At it, the loop stops accepting until a
+ * child ends: the listen queue holds the newcomers.  The log gets one line
+ * when an episode starts and one when it ends (the count back under half the
+ * bound), however many times a flood takes the last free place meanwhile.
+ */
+struct bound {
+	unsigned long max, in_flight, waits;
+	bool saturated;
+	struct timespec since;
+};
+
+static void bound_ended(struct bound *b, unsigned long n)
+{
+	struct timespec now;
+
+	b->in_flight -= n < b->in_flight ? n : b->in_flight;
+	if (!b->saturated || b->in_flight > b->max / 2)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(stderr, "handoff: %lu connections in flight: under the bound again after %ld ms "
+		"(%lu times at it)\n", b->in_flight,
+		(long)((now.tv_sec - b->since.tv_sec) * 1000 +
+		       (now.tv_nsec - b->since.tv_nsec) / 1000000), b->waits);
+	b->saturated = false;
+}
+
+static void bound_wait(struct bound *b, int *failed)
+{
+	unsigned long n;
+
+	if (b->in_flight < b->max)
+		return;
+	if (!b->saturated) {
+		b->saturated = true;
+		b->waits = 0;
+		clock_gettime(CLOCK_MONOTONIC, &b->since);
+		fprintf(stderr, "handoff: %lu connections in flight (--max-connections %lu): "
+			"new ones wait in the listen queue\n", b->in_flight, b->max);
+	}
+	b->waits++;
+	while (b->in_flight >= b->max) {
+		n = reap(true, failed);
+		if (!n) {
+			b->in_flight = 0;	/* no child left: the count was off; do not spin */
+			break;
+		}
+		bound_ended(b, n);
+	}
+}
+
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_opts o = { .mode = MODE_ECHO };
+	struct serve_opts o = { .mode = MODE_ECHO, .max_conns = SERVE_DEFAULT_MAX_CONNECTIONS };
+	struct bound bound = { 0 };
 	struct cli_command cmd = {
 		.name = "serve", .usage = serve_usage, .longopts = serve_options,
 		.handle = serve_option, .ctx = &o,
@@ -390,6 +483,7 @@ int cmd_serve(int argc, char **argv)
 		status = CLI_EXIT_USAGE;
 		goto out_cfg;
 	}
+	bound.max = o.max_conns;
 	lfd = listen_on(addr, port);
 	if (lfd < 0) {
 		status = CLI_EXIT_FAIL;
@@ -397,6 +491,7 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	while (!o.count || served < o.count) {
+		bound_wait(&bound, &failed);
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -420,11 +515,12 @@ int cmd_serve(int argc, char **argv)
 		if (pid < 0) {
 			fprintf(stderr, "handoff: fork: %s\n", strerror(errno));
 			failed = 1;
+		} else {
+			bound.in_flight++;
 		}
 		close(fd);
 		/* Reap who is done; with no --count the statuses only get logged. */
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-			failed |= exit_failed(st);
+		bound_ended(&bound, reap(false, &failed));
 	}
 	close(lfd);
 	while ((pid = waitpid(-1, &st, 0)) > 0 || (pid < 0 && errno == EINTR))
