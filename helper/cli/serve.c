@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,10 +450,19 @@ static void bound_wait(struct bound *b, int *failed)
 	}
 }
 
+/* Only there to wake ppoll(2), so children are reaped as they end, not at the next connection. */
+static void on_sigchld(int sig)
+{
+	(void)sig;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct serve_opts o = { .mode = MODE_ECHO, .max_conns = SERVE_DEFAULT_MAX_CONNECTIONS };
 	struct bound bound = { 0 };
+	struct sigaction sa = { .sa_handler = on_sigchld }, old_sa;
+	sigset_t chld, old_mask;
+	struct pollfd pfd;
 	struct cli_command cmd = {
 		.name = "serve", .usage = serve_usage, .longopts = serve_options,
 		.handle = serve_option, .ctx = &o,
@@ -489,9 +500,29 @@ int cmd_serve(int argc, char **argv)
 		status = CLI_EXIT_FAIL;
 		goto out_cfg;
 	}
+	/*
+	 * SIGCHLD stays blocked except inside ppoll, so a child that ends
+	 * between the reap and the wait still wakes it (no lost wake-up).
+	 */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old_mask);
+	sigaction(SIGCHLD, &sa, &old_sa);
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
 
 	while (!o.count || served < o.count) {
+		/* Reap who is done; with no --count the statuses only get logged. */
+		bound_ended(&bound, reap(false, &failed));
 		bound_wait(&bound, &failed);
+		if (ppoll(&pfd, 1, NULL, &old_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "handoff: poll: %s\n", strerror(errno));
+			failed = 1;
+			break;
+		}
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -506,6 +537,8 @@ int cmd_serve(int argc, char **argv)
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
+			sigaction(SIGCHLD, &old_sa, NULL);
+			sigprocmask(SIG_SETMASK, &old_mask, NULL);
 			close(lfd);
 			st = serve_one(&c, &o, fd, peer);
 			close(fd);
@@ -519,10 +552,10 @@ int cmd_serve(int argc, char **argv)
 			bound.in_flight++;
 		}
 		close(fd);
-		/* Reap who is done; with no --count the statuses only get logged. */
-		bound_ended(&bound, reap(false, &failed));
 	}
 	close(lfd);
+	sigaction(SIGCHLD, &old_sa, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	while ((pid = waitpid(-1, &st, 0)) > 0 || (pid < 0 && errno == EINTR))
 		if (pid > 0)
 			failed |= exit_failed(st);
