@@ -65,6 +65,7 @@ int engine_setup(struct handoff *h)
 	}
 	gnutls_session_set_ptr(h->session, h);
 	transport_init(&h->transport, h->fd);
+	h->transport.deadline = h->deadline;
 	transport_attach(&h->transport, h->session);
 
 	/* Offer only what the kernel can take over, unless user space may keep it. */
@@ -99,6 +100,8 @@ static int explain_failure(struct handoff *h, int err)
 
 	if (verify_explain(h, err))
 		return -1;
+	if (h->transport.timed_out)
+		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
 	switch (err) {
 	case GNUTLS_E_TIMEDOUT:
 		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
@@ -232,5 +235,7 @@ int engine_handshake(struct handoff *h)
 			gnutls_alert_send_appropriate(h->session, ret);
 		return explain_failure(h, ret);
 	}
+	/* The deadline bounds the handshake only; reads after it wait as long as the caller does. */
+	h->transport.deadline = (struct timespec){ 0, 0 };
 	return collect(h);
 }

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,46 @@ int transport_mid_record(const struct transport *t)
 }
 
 /*
+ * On a blocking fd, wait for bytes no later than the handshake's deadline.
+ * GnuTLS's own handshake timeout bounds each wait, not the sum of them: a
+ * peer that sends one byte now and then (a slowloris) held our handshake
+ * open for as long as it liked (tests/interop/hostile.sh).  0 when bytes
+ * are there or the fd does not block, -1 with ETIMEDOUT at the deadline.
+ */
+static int wait_until_deadline(struct transport *t)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
+	struct timespec now;
+	long long ms;
+	int ret, fl;
+
+	if (!t->deadline.tv_sec && !t->deadline.tv_nsec)
+		return 0;
+	if (t->nonblock == 1)
+		return 0;
+	if (t->nonblock < 0) {
+		fl = fcntl(t->fd, F_GETFL);
+		if (fl < 0 || (fl & O_NONBLOCK))
+			return 0;
+	}
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (long long)(t->deadline.tv_sec - now.tv_sec) * 1000 +
+		     (t->deadline.tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			break;
+		ret = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR)
+			return 0;	/* let recv() report it */
+	}
+	t->timed_out = true;
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+/*
  * GnuTLS asks for as much as its buffer holds.  We hand it at most the rest
  * of the record it is in, so the kernel socket buffer keeps everything that
  * follows the last handshake record.
@@ -72,6 +113,8 @@ ssize_t transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 	if (want > len)
 		want = len;
 
+	if (wait_until_deadline(t) < 0)
+		return -1;
 	do
 		n = recv(t->fd, buf, want, 0);
 	while (n < 0 && errno == EINTR);

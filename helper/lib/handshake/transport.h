@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define TRANSPORT_RECORD_HEADER 5
 
@@ -33,6 +34,8 @@ struct transport {
 	size_t held_want;	/* its whole length while it is being read, else 0 */
 	bool held_ready;	/* held is complete: take it with transport_take_held() */
 	int nonblock;		/* the fd's O_NONBLOCK for this call into GnuTLS; -1: ask each time */
+	struct timespec deadline; /* CLOCK_MONOTONIC end of the handshake; 0: none */
+	bool timed_out;		/* a blocking pull gave up at the deadline */
 };
 
 void transport_init(struct transport *t, int fd);
