@@ -93,6 +93,23 @@ int engine_setup(struct handoff *h)
 	return 0;
 }
 
+/*
+ * GnuTLS refuses a TLS 1.2 ServerHello whose random ends in "DOWNGRD"
+ * when we offered 1.3, but only says "illegal parameter".  The random is
+ * stored before that check, so look at it to name the attack.
+ */
+static bool downgrade_sentinel(struct handoff *h, int err)
+{
+	static const uint8_t sentinel[7] = { 'D', 'O', 'W', 'N', 'G', 'R', 'D' };
+	gnutls_datum_t client, server;
+
+	if (h->is_server || err != GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER)
+		return false;
+	gnutls_session_get_random(h->session, &client, &server);
+	return server.size == 32 && memcmp(server.data + 24, sentinel, sizeof(sentinel)) == 0 &&
+	       (server.data[31] == 0 || server.data[31] == 1);
+}
+
 /* Words for the ways a handshake fails that users meet most. */
 static int explain_failure(struct handoff *h, int err)
 {
@@ -102,6 +119,9 @@ static int explain_failure(struct handoff *h, int err)
 		return -1;
 	if (h->transport.timed_out)
 		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
+	if (downgrade_sentinel(h, err))
+		return conn_fail(h, "the server's random carries the TLS 1.3 downgrade sentinel "
+				    "(RFC 8446 4.1.3): someone forced an older version between us");
 	switch (err) {
 	case GNUTLS_E_TIMEDOUT:
 		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
