@@ -29,6 +29,16 @@
  *                  (an empty record right before close_notify, say)
  *   sleep:MS       wait, so the receiver has read what came before (a
  *                  receiver that has not would only make the step weaker)
+ *   badmac:TEXT    one data record of TEXT whose last byte (the AEAD tag)
+ *                  is flipped: the receiver must end the connection and
+ *                  never hand TEXT (or any of it) to its reader
+ *   oversize       one data record of 2^14 + 2049 bytes: longer than any
+ *                  version allows (RFC 8446 5.2, RFC 5246 6.2.3), so it is
+ *                  refused on its header, before any decryption
+ *   ends           read until the connection ends (alert, close_notify, FIN
+ *                  or reset); fail if any data arrives first
+ *   shut           half-close (FIN) without close_notify, so a receiver
+ *                  that would wait for more data sees the end at once
  *
  * Records the session would not send itself are sealed here with its
  * write key (tests/unit/recordcrypt), and its sequence number moved on.
@@ -87,8 +97,9 @@ static const char *pki(const char *name)
 	return out;
 }
 
-/* One record of type, sealed under the session's current write key. */
-static void seal_send(const char *step, uint8_t type, const uint8_t *data, size_t len)
+/* One record of type, sealed under the session's current write key; flip: corrupt its tag. */
+static void seal_send_flip(const char *step, uint8_t type, const uint8_t *data, size_t len,
+			   bool flip)
 {
 	struct ktls_crypto_info ci;
 	uint8_t rec[RC_MAX_RECORD];
@@ -106,12 +117,19 @@ static void seal_send(const char *step, uint8_t type, const uint8_t *data, size_
 		v = (v << 8) | seq[i];
 	ret = rc_seal(&ci, v, type, data, len, 0, rec, &rec_len);
 	memset(&ci, 0, sizeof(ci));
+	if (ret == 0 && flip)
+		rec[rec_len - 1] ^= 0x01;
 	if (ret < 0 || rc_write_all(sock, rec, rec_len) < 0)
 		die(step, "sealing or sending a record failed");
 	for (i = 7, v++; i >= 0; i--, v >>= 8)
 		seq[i] = (unsigned char)v;
 	if (gnutls_record_set_state(sess, 0, seq) < 0)
 		die(step, "moving the write sequence number");
+}
+
+static void seal_send(const char *step, uint8_t type, const uint8_t *data, size_t len)
+{
+	seal_send_flip(step, type, data, len, false);
 }
 
 /* One record from the peer: > 0 data, 0 close_notify, -1 a warning alert (noted). */
@@ -260,6 +278,29 @@ static void step_declined(const char *step)
 	declines--;
 }
 
+/* The peer ends the connection, one way or another, without sending data first. */
+static void step_ends(const char *step)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = gnutls_record_recv(sess, buf, sizeof(buf));
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_WARNING_ALERT_RECEIVED)
+			continue;
+		if (n > 0)
+			die(step, "got %zd bytes of data: \"%.*s\"", n, (int)(n > 40 ? 40 : n), buf);
+		if (n == 0)
+			fprintf(stderr, "tls-peer: %s: close_notify\n", step);
+		else if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
+			fprintf(stderr, "tls-peer: %s: fatal alert %s\n", step,
+				gnutls_alert_get_name(gnutls_alert_get(sess)));
+		else
+			fprintf(stderr, "tls-peer: %s: %s\n", step, gnutls_strerror((int)n));
+		return;
+	}
+}
+
 static void run_step(const char *step)
 {
 	char buf[64];
@@ -295,6 +336,26 @@ static void run_step(const char *step)
 		int on = step[0] == 'c';
 
 		if (setsockopt(sock, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) < 0)
+			die(step, "%s", strerror(errno));
+	} else if (strncmp(step, "badmac:", 7) == 0) {
+		seal_send_flip(step, KTLS_RECORD_APPLICATION_DATA, (const uint8_t *)step + 7,
+			       strlen(step + 7), true);
+	} else if (strcmp(step, "oversize") == 0) {
+		static uint8_t big[5 + 16384 + 2049];
+		size_t body = sizeof(big) - 5;
+
+		big[0] = KTLS_RECORD_APPLICATION_DATA;
+		big[1] = 3;
+		big[2] = 3;
+		big[3] = (uint8_t)(body >> 8);
+		big[4] = (uint8_t)body;
+		gnutls_rnd(GNUTLS_RND_NONCE, big + 5, body);
+		if (rc_write_all(sock, big, sizeof(big)) < 0)
+			die(step, "sending failed");
+	} else if (strcmp(step, "ends") == 0) {
+		step_ends(step);
+	} else if (strcmp(step, "shut") == 0) {
+		if (shutdown(sock, SHUT_WR) < 0)
 			die(step, "%s", strerror(errno));
 	} else if (strncmp(step, "sleep:", 6) == 0) {
 		usleep((useconds_t)strtoul(step + 6, NULL, 10) * 1000);

@@ -51,6 +51,13 @@ static int fail_bad_mac(struct handoff *h)
 			      "corrupted or forged; the connection is unusable");
 }
 
+/* The kernel says EMSGSIZE; GnuTLS record overflow or an invalid length. */
+static int fail_oversized(struct handoff *h)
+{
+	return conn_fail(h, "peer sent a TLS record of an invalid length (longer than TLS "
+			    "allows): the connection is unusable");
+}
+
 static int fail_concurrent(struct handoff *h)
 {
 	return conn_fail(h, "records changed under a read: concurrent reads on one connection "
@@ -80,7 +87,7 @@ static ssize_t kernel_read_error(struct handoff *h, ssize_t err)
 	case EBADMSG:
 		return fail_bad_mac(h);
 	case EMSGSIZE:
-		return conn_fail(h, "peer sent an oversized TLS record");
+		return fail_oversized(h);
 	case EIO:
 		return conn_fail(h, "kernel TLS reported an I/O error reading a record");
 	default:
@@ -232,7 +239,7 @@ static int user_handshake_record(struct handoff *h, const uint8_t *rec, size_t r
 	else if (ret == -EBADMSG)
 		ret = fail_bad_mac(h);
 	else if (ret == -EMSGSIZE)
-		ret = conn_fail(h, "peer sent an oversized TLS record");
+		ret = fail_oversized(h);
 	else
 		ret = conn_fail(h, "cannot open a TLS 1.2 handshake record: %s", strerror(-ret));
 	wipe_free(pt, IO_MAX_PLAINTEXT);
@@ -293,6 +300,9 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		case GNUTLS_E_DECRYPTION_FAILED:
 			return fail_bad_mac(h);
+		case GNUTLS_E_RECORD_OVERFLOW:
+		case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+			return fail_oversized(h);
 		case GNUTLS_E_PULL_ERROR:
 			return conn_fail(h, "reading from the socket failed: %s", strerror(errno));
 		default:
