@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +82,34 @@ static void log_note(void *ctx, const char *text)
 	hd_warn("%s", text);
 }
 
+/*
+ * A private key that every local user may read is warned about, not
+ * refused: tlshd (whose files we read unchanged) takes it, so refusing
+ * would turn a working NFS/NVMe host into one whose mounts fail at boot,
+ * and refusing does not take the key back from whoever read it.  The
+ * operator has to make it private AND replace it; the warning says both.
+ */
+static bool key_exposed(const char *path, mode_t *mode)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return false;
+	*mode = st.st_mode & 07777;
+	return st.st_mode & (S_IROTH | S_IWOTH);
+}
+
+static void warn_exposed_keys(const struct hd_conf *c)
+{
+	const char *keys[2] = { c->client.private_key, c->server.private_key };
+	mode_t mode;
+
+	for (size_t i = 0; i < 2; i++)
+		if (key_exposed(keys[i], &mode))
+			hd_warn("private key %s is readable by every user (mode %04o): chmod 600 it "
+				"and replace the key, it may have been copied", keys[i], (unsigned)mode);
+}
+
 /* Loads the config the options name; NULL (logged) when it is broken. */
 static struct hd_conf_ref *load_config(const struct hd_options *opts)
 {
@@ -103,6 +132,7 @@ static struct hd_conf_ref *load_config(const struct hd_options *opts)
 		free(ref);
 		return NULL;
 	}
+	warn_exposed_keys(&ref->conf);
 	if (opts->workers)
 		ref->conf.workers = opts->workers;
 	if (opts->max_handshakes)
@@ -122,6 +152,18 @@ static bool check_file(const char *what, const char *path)
 	}
 	printf("  %-28s %s: %s\n", what, path, strerror(errno));
 	return false;
+}
+
+static bool check_key(const char *what, const char *path)
+{
+	mode_t mode;
+
+	if (!check_file(what, path))
+		return false;
+	if (key_exposed(path, &mode))
+		printf("  WARNING: %s %s is readable by every user (mode %04o): chmod 600 it "
+		       "and replace the key, it may have been copied\n", what, path, (unsigned)mode);
+	return true;
 }
 
 int hd_check_config(const struct hd_options *opts)
@@ -147,11 +189,11 @@ int hd_check_config(const struct hd_options *opts)
 	ok &= check_file("client trust store", c->client.truststore);
 	ok &= check_file("client CRL", c->client.crl);
 	ok &= check_file("client certificate", c->client.certificate);
-	ok &= check_file("client private key", c->client.private_key);
+	ok &= check_key("client private key", c->client.private_key);
 	ok &= check_file("server trust store", c->server.truststore);
 	ok &= check_file("server CRL", c->server.crl);
 	ok &= check_file("server certificate", c->server.certificate);
-	ok &= check_file("server private key", c->server.private_key);
+	ok &= check_key("server private key", c->server.private_key);
 	if (!c->server.certificate)
 		printf("  no [authenticate.server] certificate: server handshakes need one from the kernel\n");
 	if (!c->client.truststore)
