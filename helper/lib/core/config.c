@@ -288,6 +288,26 @@ int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *ce
 	return 0;
 }
 
+/*
+ * Keep the identity a client asked for, so the error can name it.  It is
+ * the peer's text: printable ASCII only and at most 64 characters, so it
+ * cannot forge log lines.
+ */
+static int psk_unknown(struct handoff *h, const char *username)
+{
+	size_t i, n = strnlen(username, 64);
+
+	free(h->psk_identity);
+	h->psk_identity = malloc(n + 1);
+	if (h->psk_identity) {
+		for (i = 0; i < n; i++)
+			h->psk_identity[i] = username[i] >= 0x20 && username[i] < 0x7f ? username[i] : '?';
+		h->psk_identity[n] = '\0';
+	}
+	h->psk_unknown = true;
+	return -1;	/* GnuTLS answers with unknown_psk_identity */
+}
+
 static int psk_server_key(gnutls_session_t session, const char *username,
 			  gnutls_datum_t *key)
 {
@@ -309,10 +329,14 @@ static int psk_server_key(gnutls_session_t session, const char *username,
 			}
 		}
 		wipe(buf, sizeof(buf));
-		return ret == 0 && key->data ? 0 : -1;
+		if (ret != 0)
+			return psk_unknown(h, username);
+		h->psk_unknown = false;
+		return key->data ? 0 : -1;
 	}
 	if (!cfg->psk_identity || strcmp(username, cfg->psk_identity) != 0)
-		return -1;	/* GnuTLS answers with unknown_psk_identity */
+		return psk_unknown(h, username);
+	h->psk_unknown = false;
 	key->data = gnutls_malloc(cfg->psk_key.size);
 	if (!key->data)
 		return -1;

@@ -71,6 +71,7 @@ struct handoff {
 	char *psk_identity;
 	char *cache_key;		/* client session cache key (name|addr|port) */
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */
+	bool psk_unknown;		/* server: the client's PSK identity (psk_identity, made printable) is not ours */
 	bool subject_refused;		/* verified, but not an allowed subject (peer_subject says who) */
 
 	bool no_tickets;		/* client: ask for no tickets (handoff_conn_no_tickets) */

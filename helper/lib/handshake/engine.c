@@ -119,6 +119,9 @@ static int explain_failure(struct handoff *h, int err)
 		return -1;
 	if (h->transport.timed_out)
 		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
+	if (h->psk_unknown)
+		return conn_fail(h, "unknown PSK identity \"%s\" from the client",
+				 h->psk_identity ? h->psk_identity : "?");
 	if (downgrade_sentinel(h, err))
 		return conn_fail(h, "the server's random carries the TLS 1.3 downgrade sentinel "
 				    "(RFC 8446 4.1.3): someone forced an older version between us");
@@ -211,6 +214,8 @@ static int collect(struct handoff *h)
 		const char *id = h->is_server ? gnutls_psk_server_get_username(s) :
 						h->cfg->psk_identity;
 
+		free(h->psk_identity);	/* an identity tried before this one, if any */
+		h->psk_identity = NULL;
 		if (id && !(h->psk_identity = strdup(id)))
 			goto err_nomem;
 	}
