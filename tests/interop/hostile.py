@@ -9,7 +9,7 @@
       server's answer: "alert LEVEL DESC", "closed", or "handshake TYPE".
   hostile.py slow PORT DELAY_MS
       A TLS 1.2 ClientHello, one byte every DELAY_MS (a slowloris); prints
-      how many bytes went out before the server closed.
+      "cut off after N of M bytes in T s" when the server closed first.
   hostile.py serverhello PORTFILE VERSION SUITE
       A server that answers any ClientHello with a ServerHello of VERSION
       choosing SUITE (hex), then waits for the client's answer.
@@ -90,7 +90,11 @@ def m_slow(port, delay_ms):
                 break
     except OSError:
         pass
-    print("sent %d of %d bytes in %.1f s" % (sent, len(data), time.monotonic() - start))
+    took = time.monotonic() - start
+    if sent < len(data):
+        print("cut off after %d of %d bytes in %.1f s" % (sent, len(data), took))
+    else:
+        print("sent all %d bytes in %.1f s" % (len(data), took))
     return 0
 
 

@@ -41,6 +41,7 @@ PSKHEX=$(cat "$PKI/psk.hex")
 
 # ---------------------------------------------------------------- the table
 # NAME | SIDE | PEER (a function below, with its words) | EXPECTED TEXT IN OUR LOG
+#      [| TEXT THE PEER MUST PRINT (server rows)]
 ROWS=(
 	# certificates: the client checks the server's
 	"selfsigned-leaf|client|gserv selfsigned|server certificate rejected: it is not signed by a trusted CA"
@@ -67,7 +68,7 @@ ROWS=(
 	# the transport
 	"clienthello-one-byte-segments|server:cert|proxy_gcli onebyte|OK"
 	"server-flight-one-byte-segments|client|proxy_gserv onebyte NORMAL|OK"
-	"slowloris-clienthello|server:cert|slowloris 100|handshake timed out after $HS_MS ms"
+	"slowloris-clienthello|server:cert|slowloris 100|handshake timed out after $HS_MS ms|cut off after"
 	# PSK
 	"unknown-psk-identity|server:psk|gcli_psk intruder|unknown PSK identity \"intruder\" from the client"
 	"unknown-psk-identity-to-server|client|gserv_psk intruder|server sent fatal alert"
@@ -231,7 +232,7 @@ expect_log() {
 }
 
 server_row() {
-	local name=$1 prof=$2 peer=$3 want=$4 from rc i k f
+	local name=$1 prof=$2 peer=$3 want=$4 peer_says=$5 from rc i k f
 	PORT=${SPORT[$prof]}
 	from=$(wc -l <"${SERR[$prof]}")
 	# shellcheck disable=SC2086
@@ -253,6 +254,10 @@ server_row() {
 	elif ! expect_log "$name" "${SERR[$prof]}" "$from" "$want"; then
 		fail "$name: the log does not say '$want' (peer exit $rc)" "$WORK/$name.peer" \
 			"${SERR[$prof]}"
+		return
+	fi
+	if [ -n "$peer_says" ] && ! has "$WORK/$name.peer" "$peer_says"; then
+		fail "$name: the peer did not say '$peer_says'" "$WORK/$name.peer" "${SERR[$prof]}"
 		return
 	fi
 	# (tls-peer names its steps, the forged text included, in its own log lines)
@@ -356,11 +361,11 @@ skip_row() {
 
 ONLY=${HOSTILE_ONLY:-}
 for row in "${ROWS[@]}"; do
-	IFS='|' read -r ROW side peer want <<<"$row"
+	IFS='|' read -r ROW side peer want peer_says <<<"$row"
 	[ -n "$ONLY" ] && [[ $ROW != *$ONLY* ]] && continue
 	case $side in
 	client) client_row "$ROW" "$peer" "$want" ;;
-	server:*) server_row "$ROW" "${side#server:}" "$peer" "$want" ;;
+	server:*) server_row "$ROW" "${side#server:}" "$peer" "$want" "$peer_says" ;;
 	daemon)
 		if [ -x "$HANDOFFD" ]; then daemon_row "$ROW" "$peer" "$want"
 		else skip_row "$ROW" "no handoffd at $HANDOFFD"; fi ;;
