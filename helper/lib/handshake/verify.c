@@ -60,7 +60,7 @@ static int check_subject(struct handoff *h, gnutls_session_t session)
 static int verify_peer(gnutls_session_t session)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
-	gnutls_typed_vdata_st data[2];
+	gnutls_typed_vdata_st data[2] = { { 0 } };	/* size 0: GnuTLS takes strlen() */
 	const char *name = NULL;
 	unsigned n = 0, n_data = 0;
 	int ret;
