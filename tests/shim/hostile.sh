@@ -25,20 +25,23 @@ HS_MS=10000	# TCG: the kernel probe alone takes over a second, in the first hand
 LEAK=SECRET-LEAK-7f3a
 
 # NAME | SIDE | PEER | SHIM LOG TEXT | ERRNO THE PROGRAM SEES (number NAME)
+# After the hand-off the kernel answers the program's read itself: a record
+# that fails authentication is its EBADMSG, an over-long one its EMSGSIZE,
+# with no line from the shim (log "-"); the program's own output names it.
 ROWS=(
 	"tls10-clienthello|server|raw_hello 0301 0301 c013,c014,002f|client offers no protocol version we accept|103 ECONNABORTED"
 	"export-only-clienthello|server|raw_hello 0301 0303 0003,0006,0008,0014,0062,0064|no cipher suite in common with the client|103 ECONNABORTED"
 	"tls12-fallback-scsv|server|gcli NORMAL:-VERS-TLS1.3:%FALLBACK_SCSV|A connection with inappropriate fallback was attempted|103 ECONNABORTED"
 	"slowloris-clienthello|server|slowloris $((HS_MS / 10))|handshake timed out after $HS_MS ms|110 ETIMEDOUT"
 	"clienthello-one-byte-segments|server|proxy_gcli onebyte|, kernel TLS|OK"
-	"bad-mac-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one badmac:$LEAK ends|a record failed authentication (bad record MAC)|74 EBADMSG"
-	"bad-mac-after-handoff-tls12|server|tlspeer 1.2 send:one expect:one badmac:$LEAK ends|a record failed authentication (bad record MAC)|74 EBADMSG"
-	"oversized-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one oversize ends|peer sent a TLS record of an invalid length|103 ECONNABORTED"
+	"bad-mac-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one badmac:$LEAK ends|-|74 EBADMSG"
+	"bad-mac-after-handoff-tls12|server|tlspeer 1.2 send:one expect:one badmac:$LEAK ends|-|74 EBADMSG"
+	"oversized-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one oversize ends|-|90 EMSGSIZE"
 	"selfsigned-server|client|gserv selfsigned|server certificate rejected: it is not signed by a trusted CA|103 ECONNABORTED"
 	"server-eku-clientauth-only|client|gserv eku-client|its chain's extended key usage does not allow a TLS server|103 ECONNABORTED"
 	"downgrade-sentinel|client|proxy_gserv sentinel|the server's random carries the TLS 1.3 downgrade sentinel|103 ECONNABORTED"
-	"bad-mac-to-client-tls13|client|tlspeer_srv 1.3 expect:ping send:first sleep:500 badmac:$LEAK sleep:3000|a record failed authentication (bad record MAC)|74 EBADMSG"
-	"oversized-to-client-tls12|client|tlspeer_srv 1.2 expect:ping send:first sleep:500 oversize sleep:3000|peer sent a TLS record of an invalid length|103 ECONNABORTED"
+	"bad-mac-to-client-tls13|client|tlspeer_srv 1.3 expect:ping send:first sleep:500 badmac:$LEAK sleep:3000|-|74 EBADMSG"
+	"oversized-to-client-tls12|client|tlspeer_srv 1.2 expect:ping send:first sleep:500 oversize sleep:3000|-|90 EMSGSIZE"
 )
 
 # --- peers (as in tests/interop/hostile.sh; PORT is the program's or the peer's)
@@ -127,7 +130,7 @@ server_row() {
 	# shellcheck disable=SC2086
 	$peer >"$WORK/$name.peer" 2>&1
 	rc=$?
-	if ! wait_new "$L" "$lfrom" "$want"; then
+	if [ "$want" != - ] && ! wait_new "$L" "$lfrom" "$want"; then
 		fail "$name: the shim's log does not say '$want' (peer exit $rc)" "$WORK/$name.peer" "$L"
 		return
 	fi
@@ -158,7 +161,7 @@ server_row() {
 		fail "$name: the program holds $f fds, $FDS0 before"
 		return
 	fi
-	pass "$name [shim server]: $([ "$errno" = OK ] && echo "served" || echo "errno $errno"); $(new_lines "$L" "$lfrom" | grep -F -m1 -- "$want" | cut -c1-140); good client served, $f fds"
+	pass "$name [shim server]: $([ "$errno" = OK ] && echo "served" || echo "errno $errno"); $([ "$want" = - ] && new_lines "$WORK/ee.err" "$efrom" | grep -m1 "(errno" || new_lines "$L" "$lfrom" | grep -F -m1 -- "$want" | cut -c1-140); good client served, $f fds"
 }
 
 client_row() {
@@ -172,12 +175,12 @@ client_row() {
 	[ -n "$PEER_PID" ] && stop_peer "$PEER_PID"
 	if ! has "$WORK/$name.out" "ERR errno=${errno%% *} ${errno#* }"; then
 		fail "$name: the program did not see $errno (exit $rc)" "$WORK/$name.out" "$log"
-	elif ! has "$log" "$want"; then
+	elif [ "$want" != - ] && ! has "$log" "$want"; then
 		fail "$name: the shim's log does not say '$want'" "$log"
 	elif has "$WORK/$name.out" "${LEAK:0:6}"; then
 		fail "$name: the program read the forged record's text" "$WORK/$name.out"
 	else
-		pass "$name [shim client]: $(grep -m1 "ERR errno" "$WORK/$name.out" | cut -c1-60); $(grep -F -m1 -- "$want" "$log" | cut -c1-120)"
+		pass "$name [shim client]: $(grep -m1 "ERR errno" "$WORK/$name.out" | cut -c1-60); $([ "$want" = - ] && echo "(no shim line: the kernel's own errno)" || grep -F -m1 -- "$want" "$log" | cut -c1-120)"
 	fi
 }
 
