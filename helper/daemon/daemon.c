@@ -19,6 +19,8 @@
 #include "daemon/log.h"
 #include "daemon/nlsock.h"
 #include "daemon/pool.h"
+#include "daemon/stats.h"
+#include "daemon/status.h"
 
 const char *const hd_default_configs[] = {
 	"/etc/handoff/handoffd.conf",
@@ -41,6 +43,10 @@ struct daemon {
 	int wake_fd;			/* eventfd: a worker finished a job */
 	atomic_uint in_flight;
 	uint64_t next_id;
+	struct hd_stats stats;
+	int status_fd;			/* -1: no status socket */
+	unsigned generation;		/* of the config: +1 per reload */
+	unsigned long started_ms;
 };
 
 static unsigned long now_ms(void)
@@ -213,6 +219,22 @@ static void finish(struct hd_nl *nl, const struct hd_job *job,
 		       strerror(-ret));
 }
 
+static void count(struct daemon *d, const struct hd_job *job, const struct hd_result *res)
+{
+	struct hd_stats_event ev = {
+		.id = job->id,
+		.status = res->status,
+		.ms = (uint32_t)(now_ms() - job->accepted_ms),
+		.role = job->req.msg_type == HS_MSG_TYPE_SERVERHELLO ? HD_STATS_SERVER : HD_STATS_CLIENT,
+	};
+
+	/* Cut to the counters' sizes: the full text is in the log line. */
+	snprintf(ev.consumer, sizeof(ev.consumer), "%.*s", (int)sizeof(ev.consumer) - 1, res->consumer);
+	snprintf(ev.peer, sizeof(ev.peer), "%.*s", (int)sizeof(ev.peer) - 1, res->peer);
+	snprintf(ev.cause, sizeof(ev.cause), "%.*s", (int)sizeof(ev.cause) - 1, res->cause);
+	hd_stats_record(&d->stats, &ev);
+}
+
 static void job_done(struct daemon *d)
 {
 	uint64_t one = 1;
@@ -244,7 +266,11 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 	if (ret < 0)
 		hd_warn("handshake #%llu: cannot link the request's keyring %u: %s",
 			(unsigned long long)job->id, job->req.keyring, strerror(-ret));
+	hd_stats_busy_inc(&d->stats);
 	hd_handshake(&job->req, conf, waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
+	hd_stats_busy_dec(&d->stats);
+	/* Counted before DONE: a consumer that saw its handshake end finds it counted. */
+	count(d, job, &res);
 	finish(nl, job, &res);
 	conf_put(job->conf);
 	job_done(d);
@@ -316,13 +342,54 @@ static void reload(struct daemon *d)
 	hd_log_set_debug(fresh->conf.loglevel);
 	conf_put(d->conf);
 	d->conf = fresh;
+	d->generation++;
 	hd_notice("reloaded %s", fresh->conf.path ? fresh->conf.path : "the built-in defaults");
+}
+
+static void answer_status(struct daemon *d)
+{
+	struct hd_status_info info = {
+		.pid = (long)getpid(),
+		.mode = "pool",
+		.uptime_s = (now_ms() - d->started_ms) / 1000,
+		.config = d->conf->conf.path,
+		.config_generation = d->generation,
+		.workers = d->conf->conf.workers,
+		.max_handshakes = d->conf->conf.max_handshakes,
+		.in_flight = atomic_load(&d->in_flight),
+	};
+	struct hd_stats_snapshot snap;
+	char report[8192];
+	int len, ret;
+
+	hd_stats_snapshot(&d->stats, &snap);
+	len = hd_status_format(report, sizeof(report), &info, &snap);
+	if (len < 0)
+		len = (int)strlen(report);
+	while ((ret = hd_status_answer(d->status_fd, report, (size_t)len)) != -EAGAIN)
+		if (ret < 0)
+			hd_debug("status reader: %s", strerror(-ret));
+}
+
+static int open_status(struct daemon *d)
+{
+	const char *path = d->opts->status_socket ? d->opts->status_socket : HD_STATUS_SOCKET_DEFAULT;
+
+	d->status_fd = -1;
+	if (!strcmp(path, "none"))
+		return -1;
+	d->status_fd = hd_status_listen(path);
+	/* Diagnostics only: handshakes are served without it. */
+	if (d->status_fd < 0)
+		hd_warn("status socket %s: %s; `handoff status` will not reach this daemon", path,
+			strerror(-d->status_fd));
+	return d->status_fd;
 }
 
 int hd_daemon_run(const struct hd_options *opts)
 {
-	struct daemon d = { .opts = opts, .wake_fd = -1 };
-	struct pollfd pfd[3];
+	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1 };
+	struct pollfd pfd[4];
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
 	int sig_fd = -1, ret, status = 1;
@@ -332,6 +399,8 @@ int hd_daemon_run(const struct hd_options *opts)
 	if (!d.conf)
 		return 1;
 	hd_log_set_debug(d.conf->conf.loglevel);
+	hd_stats_init(&d.stats);
+	d.started_ms = now_ms();
 
 	ret = hd_nl_open(&d.listen);
 	if (ret < 0) {
@@ -366,6 +435,7 @@ int hd_daemon_run(const struct hd_options *opts)
 		hd_err("worker threads: %s", strerror(errno));
 		goto err_fds;
 	}
+	open_status(&d);
 	hd_notice("serving handshake upcalls: %u workers, at most %u in flight, config %s",
 		  d.conf->conf.workers, d.conf->conf.max_handshakes,
 		  d.conf->conf.path ? d.conf->conf.path : "built-in");
@@ -373,10 +443,11 @@ int hd_daemon_run(const struct hd_options *opts)
 	pfd[0] = (struct pollfd){ .fd = hd_nl_fd(&d.listen), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = d.wake_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = d.status_fd, .events = POLLIN };
 	for (;;) {
 		if (pending)
 			pending = accept_some(&d);
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hd_err("poll: %s", strerror(errno));
@@ -396,6 +467,8 @@ int hd_daemon_run(const struct hd_options *opts)
 			/* Room again: anything READY announced while we were full is still queued. */
 			pending = true;
 		}
+		if (pfd[3].revents)
+			answer_status(&d);
 		if (pfd[2].revents) {
 			struct signalfd_siginfo si;
 
@@ -412,6 +485,8 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 	}
 	hd_pool_free(d.pool);
+	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
+				     HD_STATUS_SOCKET_DEFAULT);
 
 err_fds:
 	if (sig_fd >= 0)
@@ -422,6 +497,7 @@ err_fds:
 err_listen:
 	hd_nl_close(&d.listen);
 err_conf:
+	hd_stats_destroy(&d.stats);
 	conf_put(d.conf);
 	return status;
 }

@@ -13,6 +13,7 @@ struct hd_options {
 	bool to_stderr;		/* -s */
 	unsigned workers;	/* --workers; 0: from the config */
 	unsigned max_handshakes;	/* --max-handshakes; 0: from the config */
+	const char *status_socket;	/* --status-socket; NULL: the default, "none": off */
 };
 
 /* The files looked for when -c is not given, in order. */

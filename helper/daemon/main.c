@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/status.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: handoffd [-c FILE] [-s] [--workers N] [--max-handshakes N]\n"
+		"usage: handoffd [-c FILE] [-s] [--workers N] [--max-handshakes N] [--status-socket PATH]\n"
 		"       handoffd --check-config [-c FILE]\n"
 		"       handoffd -v | -h\n"
 		"\n"
@@ -25,6 +26,8 @@ static void usage(FILE *out)
 		"  -s, --stderr          log to stderr instead of syslog\n"
 		"      --workers N       handshake threads (overrides [handoffd] workers)\n"
 		"      --max-handshakes N  accepted and unfinished at most (overrides the config)\n"
+		"      --status-socket PATH  where `handoff status` reads the counters\n"
+		"                        (default " HD_STATUS_SOCKET_DEFAULT "; \"none\": no socket)\n"
 		"      --check-config    load the config, check the files it names, explain, exit\n"
 		"  -v, --version         print the version\n"
 		"  -h, --help            this text\n");
@@ -44,7 +47,7 @@ static unsigned parse_count(const char *arg, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK };
+	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK, OPT_STATUS };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "stderr", no_argument, NULL, 's' },
@@ -53,6 +56,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "max-handshakes", required_argument, NULL, OPT_MAX },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hd_options opts = { 0 };
@@ -81,6 +85,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_STATUS:
+			opts.status_socket = optarg;
 			break;
 		default:
 			usage(stderr);
