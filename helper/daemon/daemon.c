@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/forkreq.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
 #include "daemon/log.h"
@@ -47,6 +49,7 @@ struct daemon {
 	int status_fd;			/* -1: no status socket */
 	unsigned generation;		/* of the config: +1 per reload */
 	unsigned long started_ms;
+	int results[2];			/* --fork-per-request: children's counters */
 };
 
 static unsigned long now_ms(void)
@@ -232,7 +235,10 @@ static void count(struct daemon *d, const struct hd_job *job, const struct hd_re
 	snprintf(ev.consumer, sizeof(ev.consumer), "%.*s", (int)sizeof(ev.consumer) - 1, res->consumer);
 	snprintf(ev.peer, sizeof(ev.peer), "%.*s", (int)sizeof(ev.peer) - 1, res->peer);
 	snprintf(ev.cause, sizeof(ev.cause), "%.*s", (int)sizeof(ev.cause) - 1, res->cause);
-	hd_stats_record(&d->stats, &ev);
+	if (d->opts->fork_per_request)
+		hd_fork_report(d->results[1], &ev);	/* we are the child */
+	else
+		hd_stats_record(&d->stats, &ev);
 }
 
 static void job_done(struct daemon *d)
@@ -287,6 +293,38 @@ static void fini_worker(void *slot, void *ctx)
 
 /* ---------------------------------------------------------- main loop */
 
+static void submit(struct daemon *d, struct hd_job *job)
+{
+	pid_t pid;
+	int ret;
+
+	if (!d->opts->fork_per_request) {
+		hd_pool_submit(d->pool, job);
+		return;
+	}
+	pid = hd_fork_job(job, run_job, fini_worker, d);
+	conf_put(job->conf);	/* the child has its own copy */
+	if (pid > 0)
+		return;
+	hd_err("handshake #%llu: fork: %s", (unsigned long long)job->id, strerror(-pid));
+	ret = hd_nl_done(&d->accept, job->req.sockfd, ENOMEM, NULL, 0);
+	close(job->req.sockfd);
+	atomic_fetch_sub(&d->in_flight, 1);
+	if (ret < 0)
+		hd_err("handshake #%llu: DONE not delivered: %s", (unsigned long long)job->id,
+		       strerror(-ret));
+}
+
+/* SIGCHLD: children that ended free their places. */
+static void reap(struct daemon *d)
+{
+	unsigned n;
+
+	hd_fork_collect(d->results[0], &d->stats);
+	n = hd_fork_reap();
+	atomic_fetch_sub(&d->in_flight, n);
+}
+
 static uint32_t status_for_parse_error(int err)
 {
 	return err == -ENOKEY ? EKEYREJECTED : EINVAL;
@@ -323,7 +361,7 @@ static bool accept_some(struct daemon *d)
 		}
 		job.conf = conf_get(d->conf);
 		atomic_fetch_add(&d->in_flight, 1);
-		hd_pool_submit(d->pool, &job);
+		submit(d, &job);
 	}
 	return true;
 }
@@ -350,7 +388,7 @@ static void answer_status(struct daemon *d)
 {
 	struct hd_status_info info = {
 		.pid = (long)getpid(),
-		.mode = "pool",
+		.mode = d->opts->fork_per_request ? "fork-per-request" : "pool",
 		.uptime_s = (now_ms() - d->started_ms) / 1000,
 		.config = d->conf->conf.path,
 		.config_generation = d->generation,
@@ -362,7 +400,13 @@ static void answer_status(struct daemon *d)
 	char report[8192];
 	int len, ret;
 
+	if (d->opts->fork_per_request) {
+		hd_fork_collect(d->results[0], &d->stats);
+		info.workers = d->conf->conf.max_handshakes;	/* children at most */
+	}
 	hd_stats_snapshot(&d->stats, &snap);
+	if (d->opts->fork_per_request)
+		snap.busy = info.in_flight;	/* every child is busy */
 	len = hd_status_format(report, sizeof(report), &info, &snap);
 	if (len < 0)
 		len = (int)strlen(report);
@@ -388,7 +432,8 @@ static int open_status(struct daemon *d)
 
 int hd_daemon_run(const struct hd_options *opts)
 {
-	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1 };
+	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1,
+			    .results = { -1, -1 } };
 	struct pollfd pfd[4];
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
@@ -423,17 +468,28 @@ int hd_daemon_run(const struct hd_options *opts)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	if (opts->fork_per_request)
+		sigaddset(&mask, SIGCHLD);
 	if (d.wake_fd < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		hd_err("event fds: %s", strerror(errno));
 		goto err_fds;
 	}
-	/* Workers inherit the blocked signals: only the main loop sees them. */
-	d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
-			     fini_worker, &d);
-	if (!d.pool) {
-		hd_err("worker threads: %s", strerror(errno));
-		goto err_fds;
+	if (opts->fork_per_request) {
+		ret = hd_fork_pipe(d.results);
+		if (ret < 0) {
+			hd_err("pipe: %s", strerror(-ret));
+			goto err_fds;
+		}
+		hd_warn("--fork-per-request: one process per handshake, for comparison only");
+	} else {
+		/* Workers inherit the blocked signals: only the main loop sees them. */
+		d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
+				     fini_worker, &d);
+		if (!d.pool) {
+			hd_err("worker threads: %s", strerror(errno));
+			goto err_fds;
+		}
 	}
 	open_status(&d);
 	hd_notice("serving handshake upcalls: %u workers, at most %u in flight, config %s",
@@ -478,6 +534,11 @@ int hd_daemon_run(const struct hd_options *opts)
 				reload(&d);
 				continue;
 			}
+			if (si.ssi_signo == SIGCHLD) {
+				reap(&d);
+				pending = true;
+				continue;
+			}
 			hd_notice("signal %u: finishing %u handshakes in flight, then exiting",
 				  si.ssi_signo, atomic_load(&d.in_flight));
 			status = 0;
@@ -485,10 +546,16 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 	}
 	hd_pool_free(d.pool);
+	while (opts->fork_per_request && wait(NULL) > 0)
+		;
 	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
 				     HD_STATUS_SOCKET_DEFAULT);
 
 err_fds:
+	if (d.results[0] >= 0) {
+		close(d.results[0]);
+		close(d.results[1]);
+	}
 	if (sig_fd >= 0)
 		close(sig_fd);
 	if (d.wake_fd >= 0)

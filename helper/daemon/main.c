@@ -28,6 +28,8 @@ static void usage(FILE *out)
 		"      --max-handshakes N  accepted and unfinished at most (overrides the config)\n"
 		"      --status-socket PATH  where `handoff status` reads the counters\n"
 		"                        (default " HD_STATUS_SOCKET_DEFAULT "; \"none\": no socket)\n"
+		"      --fork-per-request  a process per handshake instead of the worker pool;\n"
+		"                        only for comparing the two in the benchmark\n"
 		"      --check-config    load the config, check the files it names, explain, exit\n"
 		"  -v, --version         print the version\n"
 		"  -h, --help            this text\n");
@@ -47,7 +49,7 @@ static unsigned parse_count(const char *arg, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK, OPT_STATUS };
+	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK, OPT_STATUS, OPT_FORK };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "stderr", no_argument, NULL, 's' },
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
 		{ "max-handshakes", required_argument, NULL, OPT_MAX },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
+		{ "fork-per-request", no_argument, NULL, OPT_FORK },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hd_options opts = { 0 };
@@ -88,6 +91,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATUS:
 			opts.status_socket = optarg;
+			break;
+		case OPT_FORK:
+			opts.fork_per_request = true;
 			break;
 		default:
 			usage(stderr);
