@@ -21,6 +21,7 @@
 #include "daemon/log.h"
 #include "daemon/nlsock.h"
 #include "daemon/pool.h"
+#include "daemon/privs.h"
 #include "daemon/stats.h"
 #include "daemon/status.h"
 
@@ -438,6 +439,7 @@ int hd_daemon_run(const struct hd_options *opts)
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
 	int sig_fd = -1, ret, status = 1;
+	char why[256];
 
 	hd_log_open(opts->to_stderr, 0);
 	d.conf = load_config(opts);
@@ -475,6 +477,18 @@ int hd_daemon_run(const struct hd_options *opts)
 		hd_err("event fds: %s", strerror(errno));
 		goto err_fds;
 	}
+	open_status(&d);
+	/*
+	 * All that needs more than CAP_NET_ADMIN is open: drop the rest
+	 * (privs.h), before any thread is made, since threads inherit it.
+	 */
+	ret = hd_privs_drop(why, sizeof(why));
+	if (ret < 0) {
+		hd_err("dropping privileges: %s", why);
+		goto err_fds;
+	}
+	hd_privs_describe(why, sizeof(why));
+	hd_notice("capabilities left: %s; no_new_privs set", why);
 	if (opts->fork_per_request) {
 		ret = hd_fork_pipe(d.results);
 		if (ret < 0) {
@@ -491,7 +505,6 @@ int hd_daemon_run(const struct hd_options *opts)
 			goto err_fds;
 		}
 	}
-	open_status(&d);
 	hd_notice("serving handshake upcalls: %u workers, at most %u in flight, config %s",
 		  d.conf->conf.workers, d.conf->conf.max_handshakes,
 		  d.conf->conf.path ? d.conf->conf.path : "built-in");
@@ -548,10 +561,10 @@ int hd_daemon_run(const struct hd_options *opts)
 	hd_pool_free(d.pool);
 	while (opts->fork_per_request && wait(NULL) > 0)
 		;
-	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
-				     HD_STATUS_SOCKET_DEFAULT);
 
 err_fds:
+	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
+				     HD_STATUS_SOCKET_DEFAULT);
 	if (d.results[0] >= 0) {
 		close(d.results[0]);
 		close(d.results[1]);

@@ -100,6 +100,13 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q "serving handshake upcalls" "$log" && ok "handoffd listens" || { bad "handoffd did not start"; exit 1; }
+# What it kept (privs.h): CAP_NET_ADMIN (bit 12) only, in every thread, and
+# no_new_privs; the handshakes below prove that this is enough.
+caps=$(cat /proc/"$hd_pid"/task/*/status | awk '/^Cap(Eff|Prm|Bnd|Amb|Inh):/ { print $1 $2 }' | sort -u | tr '\n' ' ')
+[[ $caps == "CapAmb:0000000000000000 CapBnd:0000000000001000 CapEff:0000000000001000 CapInh:0000000000000000 CapPrm:0000000000001000 " ]] &&
+	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$hd_pid"/status &&
+	ok "handoffd kept CAP_NET_ADMIN only, in all $(ls /proc/"$hd_pid"/task | wc -l) threads, no_new_privs: $caps" ||
+	bad "handoffd's capabilities: $caps $(grep NoNewPrivs /proc/"$hd_pid"/status)"
 
 tx0=$(tls_stat TlsTxSw)
 t0=$(now_ms)
