@@ -107,6 +107,26 @@ caps=$(cat /proc/"$hd_pid"/task/*/status | awk '/^Cap(Eff|Prm|Bnd|Amb|Inh):/ { p
 	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$hd_pid"/status &&
 	ok "handoffd kept CAP_NET_ADMIN only, in all $(ls /proc/"$hd_pid"/task | wc -l) threads, no_new_privs: $caps" ||
 	bad "handoffd's capabilities: $caps $(grep NoNewPrivs /proc/"$hd_pid"/status)"
+# handoff check sees the daemon and the .nvme keyring with our PSK in it,
+# by serial and identity, and never prints the key.
+"$builddir/handoff" check --socket "$work/status.sock" >"$work/check.out" 2>&1
+grep -q "^handshake daemon: *handoffd answers on $work/status.sock (pid $hd_pid, pool mode" "$work/check.out" &&
+	grep -q "^  running: handoffd (pid $hd_pid)" "$work/check.out" &&
+	ok "handoff check: $(grep -m1 '^handshake daemon:' "$work/check.out" | tr -s ' ')" ||
+	bad "handoff check does not see handoffd: $(grep -A2 '^handshake daemon' "$work/check.out")"
+grep -q "^keyring \.nvme *serial [0-9]*, [0-9]* keys\?$" "$work/check.out" &&
+	grep -q "^  $serial psk \"$identity\"$" "$work/check.out" &&
+	! grep -qi "$(od -An -tx1 "$work/psk" | tr -d ' \n' | head -c 16)" "$work/check.out" &&
+	ok "handoff check: .nvme keyring holds PSK $serial by identity, no key bytes" ||
+	bad "handoff check keyrings: $(grep -A3 '^keyring .nvme' "$work/check.out")"
+"$builddir/handoff" check --json --socket "$work/status.sock" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["daemon"]["answers"] and d["daemon"]["pid"] == int(sys.argv[1]), d["daemon"]
+r = [r for r in d["keyrings"] if r["name"] == ".nvme"][0]
+assert any(k["serial"] == int(sys.argv[2]) and k["type"] == "psk" for k in r["keys"]), r
+' "$hd_pid" "$serial" 2>"$work/check.err" && ok "handoff check --json: the daemon and the PSK" ||
+	bad "handoff check --json: $(tail -2 "$work/check.err")"
 
 tx0=$(tls_stat TlsTxSw)
 t0=$(now_ms)
