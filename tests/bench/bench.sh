@@ -46,12 +46,12 @@ if [[ $quick -eq 1 ]]; then
 	REPS=3 SECS=0.3 CLIENTS_LIST="8" RATE_CLIENTS=8 LAT_N=40 LIMIT_SECS=0.3
 	# Only enough of the VM to show that every part of it runs.
 	VM_MIB=2 VM_REPS=1 VM_IDLE=10 VM_HC_N=10 VM_LAT_N=5 VM_MODES="raw-sendfile lib-sendfile stunnel" VM_TIMEOUT=150
-	VM_BURST="4 1 1"	# 16 handshakes a mode: shows it runs, measures nothing
+	VM_BURST="2 2 1"	# a few handshakes a mode: shows it runs, measures nothing
 else
 	REPS=5 SECS=2 CLIENTS_LIST="1 2 4 8 16 32" RATE_CLIENTS=16 LAT_N=400 LIMIT_SECS=2
 	# 64 MiB x 3 took 14 min of TCG on a busy machine; 32 MiB keeps the VM near 8.
 	VM_MIB=32 VM_REPS=3 VM_IDLE=1000 VM_HC_N=100 VM_LAT_N=40 VM_MODES= VM_TIMEOUT=1800
-	VM_BURST="32 1 2"	# 32 NVMe connects x 4 handshakes = 128 upcalls, twice per mode
+	VM_BURST="8 16 2"	# 8 NFS mounts x nconnect=16: up to 256 upcalls, twice per mode
 fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=${out:-$top/bench-results/$stamp$([[ $quick -eq 1 ]] && echo -quick)}
@@ -342,7 +342,7 @@ run_vm() {
 	(cd "$top" && HANDOFF_BENCH_MIB=$VM_MIB HANDOFF_BENCH_REPS=$VM_REPS HANDOFF_BENCH_IDLE=$VM_IDLE \
 		HANDOFF_BENCH_HC_N=$VM_HC_N HANDOFF_BENCH_LAT_N=$VM_LAT_N HANDOFF_BENCH_MODES=$VM_MODES \
 		HANDOFF_BENCH_BURST=$VM_BURST HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 \
-		--modules "nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" --tmpfs /srv \
+		--modules "sunrpc nfsd nfs nfsv4" --tmpfs "/var/lib/nfs /srv /mnt" \
 		tests/bench/vm-bench.sh) \
 		>"$work/vm.log" 2>&1 || fail "the VM run (see $work/vm.log)"
 	sed -n 's/^  | bench: //p' "$work/vm.log" >"$work/vm.dat"
@@ -437,8 +437,8 @@ row_shim() {
 	placeholder S5 "nginx's own TLS / own kTLS: server CPU per MiB vs shim" "<=1.10" "the shim"
 	placeholder S6 "idle memory under the shim vs stunnel (1,000 conns)" "<=2 KiB" "the shim"
 }
-# The same burst of NVMe/TCP TLS connects (tests/upcall/nvme-burst.sh
-# --bench) against the worker pool and --fork-per-request, in one boot.
+# The same burst of NFS-over-TLS transports (tests/bench/nfs-burst.sh)
+# against the worker pool and --fork-per-request, in one boot.
 row_handoffd() {
 	local n pool fork p50 p99 fp50 fp99
 	if [[ $vm -eq 0 ]]; then
@@ -457,7 +457,7 @@ row_handoffd() {
 	row U1 "upcall burst of $n handshakes: completion, fork-per-request/pool, TCG" ms "$pool" \
 		"$(spread $(vmv burst-pool-ms))" "fork-per-request=$fork" \
 		"$(pair_ratio "$(vmv burst-fork-ms)" "$(vmv burst-pool-ms)")" "fork/pool, per repetition" ">=3.0" \
-		"NVMe/TCP connects with TLS, both ends served by one handoffd; TCG ratio"
+		"8 NFS mounts x nconnect=16 at once, client and nfsd upcalls to one handoffd; TCG ratio"
 	row U2 "upcall burst: p99 over p50 per-handshake latency (pool), TCG" ms "$p99" - \
 		"p50=$p50; fork-per-request p50=$fp50 p99=$fp99" "$(div "$p99" "$p50")" "p99/p50" "<=2.0" \
 		"ACCEPT to DONE in handoffd, including the wait for a free worker; TCG"
