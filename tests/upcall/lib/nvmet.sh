@@ -6,9 +6,16 @@
 # nvme-cli predates TLS.  Needs: work, ok, bad, now_ms.
 
 nvmet=/sys/kernel/config/nvmet
+# The target's address (an address of the host's namespace).
+nvmet_addr=${NVMET_ADDR:-127.0.0.1}
 subnqn=nqn.2014-08.org.handoff:burst
 hostid=$(cat /proc/sys/kernel/random/uuid)
 hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
+
+# connect_opts QUEUES: what /dev/nvme-fabrics takes for one more controller.
+connect_opts() {
+	echo "transport=tcp,traddr=$nvmet_addr,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0"
+}
 
 # nvmet_setup: the PSK in .nvme and the target.  0, 1 (broken) or 77 (no TLS in nvmet).
 nvmet_setup() {
@@ -26,7 +33,7 @@ nvmet_setup() {
 	mkdir "$nvmet/ports/2" || return 1
 	echo tcp >"$nvmet/ports/2/addr_trtype"
 	echo ipv4 >"$nvmet/ports/2/addr_adrfam"
-	echo 127.0.0.1 >"$nvmet/ports/2/addr_traddr"
+	echo "$nvmet_addr" >"$nvmet/ports/2/addr_traddr"
 	echo 4420 >"$nvmet/ports/2/addr_trsvcid"
 	echo tls1.3 >"$nvmet/ports/2/addr_tsas" 2>/dev/null || return 77
 	echo required >"$nvmet/ports/2/addr_treq" 2>/dev/null
@@ -49,7 +56,8 @@ nvmet_cleanup() {
 # burst_ok, burst_failed, burst_hung.
 burst() {
 	local n=$1 q=$2 i t0 pids=() rc ms
-	local opts="transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$q,duplicate_connect,ctrl_loss_tmo=0"
+	local opts
+	opts=$(connect_opts "$q")
 	rm -rf "$work/burst"
 	mkdir -p "$work/burst"
 	t0=$(now_ms)
