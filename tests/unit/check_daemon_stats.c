@@ -4,7 +4,8 @@
  * known data, the bounded latency window, failures by status and the
  * recent-failure ring, the report's format (a hostile cause cannot forge a
  * line, a small buffer is an error), and the socket itself: a report read
- * back whole, a stale socket replaced, a live one and a non-socket kept.
+ * back whole, a stale socket replaced, a live one and a non-socket kept;
+ * and --fork-per-request's child reporting its counters over the pipe.
  */
 #include "common.h"
 
@@ -15,8 +16,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon/forkreq.h"
 #include "daemon/stats.h"
 #include "daemon/status.h"
 #include "testutil.h"
@@ -272,6 +275,69 @@ START_TEST(test_socket)
 }
 END_TEST
 
+/* --fork-per-request: the child runs the job, its counters come back by pipe. */
+static int report_fd = -1;
+
+static void child_job(struct hd_job *job, void **slot, void *ctx)
+{
+	struct hd_stats_event ev = { .id = job->id, .status = ETIMEDOUT, .ms = 7,
+				     .role = HD_STATS_SERVER };
+
+	(void)slot;
+	(void)ctx;
+	snprintf(ev.cause, sizeof(ev.cause), "child of %d", (int)getppid());
+	/* The socket is the child's to finish: still open here. */
+	if (fcntl(job->req.sockfd, F_GETFD) < 0)
+		ev.status = EBADF;
+	hd_fork_report(report_fd, &ev);
+}
+
+START_TEST(test_fork_job)
+{
+	struct hd_stats st;
+	struct hd_stats_snapshot snap;
+	struct hd_job job = { .id = 5 };
+	int results[2], sock[2];
+	pid_t pid;
+	char want[64];
+
+	hd_stats_init(&st);
+	ck_assert_int_eq(hd_fork_pipe(results), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
+	report_fd = results[1];
+	job.req.sockfd = sock[0];
+	pid = hd_fork_job(&job, child_job, NULL, NULL);
+	ck_assert_int_gt(pid, 0);
+	/* The parent's copy is closed at once. */
+	ck_assert_int_lt(fcntl(sock[0], F_GETFD), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_uint_eq(hd_fork_reap(), 0);	/* already collected by waitpid */
+	hd_fork_collect(results[0], &st);
+	hd_fork_collect(results[0], &st);	/* nothing more: non-blocking */
+	hd_stats_snapshot(&st, &snap);
+	ck_assert_uint_eq(snap.failed[HD_STATS_SERVER], 1);
+	ck_assert_uint_eq(snap.n_recent, 1);
+	ck_assert_uint_eq(snap.recent[0].id, 5);
+	ck_assert_uint_eq(snap.recent[0].status, ETIMEDOUT);
+	snprintf(want, sizeof(want), "child of %d", (int)getpid());
+	ck_assert_str_eq(snap.recent[0].cause, want);
+	close(sock[1]);
+
+	/* A child that is not waited for is reaped by hd_fork_reap. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sock), 0);
+	job.req.sockfd = sock[0];
+	pid = hd_fork_job(&job, child_job, NULL, NULL);
+	ck_assert_int_gt(pid, 0);
+	for (int i = 0; i < 200 && hd_fork_reap() == 0; i++)
+		usleep(10000);
+	ck_assert_int_lt(waitpid(pid, NULL, WNOHANG), 0);	/* gone: reaped */
+	close(sock[1]);
+	close(results[0]);
+	close(results[1]);
+	hd_stats_destroy(&st);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
 	Suite *s = suite_create("daemon_stats");
@@ -283,6 +349,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_socket);
+	tcase_add_test(tc, test_fork_job);
 	suite_add_tcase(s, tc);
 	return s;
 }
