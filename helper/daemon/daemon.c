@@ -411,9 +411,14 @@ static void answer_status(struct daemon *d)
 	len = hd_status_format(report, sizeof(report), &info, &snap);
 	if (len < 0)
 		len = (int)strlen(report);
-	while ((ret = hd_status_answer(d->status_fd, report, (size_t)len)) != -EAGAIN)
+	/* A few readers per wake-up: an accept that keeps failing (EMFILE) must not spin here. */
+	for (int i = 0; i < 16; i++) {
+		ret = hd_status_answer(d->status_fd, report, (size_t)len);
+		if (ret == -EAGAIN)
+			break;
 		if (ret < 0)
 			hd_debug("status reader: %s", strerror(-ret));
+	}
 }
 
 static int open_status(struct daemon *d)

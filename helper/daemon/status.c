@@ -107,6 +107,14 @@ int hd_status_format(char *buf, size_t size, const struct hd_status_info *info,
 	return o.full ? -ENOSPC : (int)o.len;
 }
 
+/* 0755 whatever the umask (a unit's UMask=0077 would make it 0700). */
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? 0 : -1;
+	return chmod(dir, 0755);
+}
+
 /* mkdir -p for the socket's folder; only the folders we make get 0755. */
 static int make_parent(const char *path)
 {
@@ -122,13 +130,11 @@ static int make_parent(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		if (make_dir(dir) < 0)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return make_dir(dir) < 0 ? -errno : 0;
 }
 
 static int fill_addr(struct sockaddr_un *sun, const char *path)

@@ -228,10 +228,15 @@ START_TEST(test_socket)
 	ssize_t n;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	/* A folder that does not exist yet is made. */
+	/* A folder that does not exist yet is made, 0755 even under umask 077. */
 	snprintf(path, sizeof(path), "%s/run/status.sock", dir);
+	umask(077);
 	lfd = hd_status_listen(path);
+	umask(022);
 	ck_assert_int_ge(lfd, 0);
+	snprintf(got, sizeof(got), "%s/run", dir);
+	ck_assert_int_eq(stat(got, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0755);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_uint_eq(st.st_mode & 0777, 0660);
