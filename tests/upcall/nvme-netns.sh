@@ -94,7 +94,8 @@ connect_from_ns() {
 
 # 1. Nobody in hsnet.
 start host
-read -r rc ms < <(connect_from_ns)
+res=$(connect_from_ns)
+read -r rc ms <<<"$res"
 if [[ $rc -eq 0 ]]; then
 	bad "connect from hsnet succeeded with no handoffd there"
 elif [[ $rc -eq 124 ]]; then
@@ -108,7 +109,8 @@ burst_disconnect
 
 # 2. A handoffd in hsnet too.
 start ns hsnet
-read -r rc ms < <(connect_from_ns)
+res=$(connect_from_ns)
+read -r rc ms <<<"$res"
 [[ $rc -eq 0 ]] && ok "handoffd in hsnet: connected in $ms ms: $(cat "$work/reply")" ||
 	bad "connect with a handoffd in hsnet: rc $rc: $(cat "$work/connect.err")"
 grep -q "nvme client peer=10.77.0.1 auth=psk: ok TLSv1.3" "$work/ns.log" &&
