@@ -457,7 +457,7 @@ row_handoffd() {
 	row U1 "upcall burst of $n handshakes: completion, fork-per-request/pool, TCG" ms "$pool" \
 		"$(spread $(vmv burst-pool-ms))" "fork-per-request=$fork" \
 		"$(pair_ratio "$(vmv burst-fork-ms)" "$(vmv burst-pool-ms)")" "fork/pool, per repetition" ">=3.0" \
-		"8 NFS mounts x nconnect=16 at once, client and nfsd upcalls to one handoffd; TCG ratio"
+		"8 NFS mounts x nconnect=16 at once, both upcalls to one handoffd; failed handshakes pool=$(vmv burst-pool-failed | paste -sd/) fork=$(vmv burst-fork-failed | paste -sd/), failed mounts pool=$(vmv burst-pool-mounts-failed | paste -sd/) fork=$(vmv burst-fork-mounts-failed | paste -sd/); TCG ratio"
 	row U2 "upcall burst: p99 over p50 per-handshake latency (pool), TCG" ms "$p99" - \
 		"p50=$p50; fork-per-request p50=$fp50 p99=$fp99" "$(div "$p99" "$p50")" "p99/p50" "<=2.0" \
 		"ACCEPT to DONE in handoffd, including the wait for a free worker; TCG"

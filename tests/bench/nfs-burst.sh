@@ -159,15 +159,19 @@ for ((r = 0; r < reps; r++)); do
 		stop_daemon
 		umount /mnt/b"$b"-* 2>/dev/null
 		n=$(jget handshakes <<<"$s")
-		say "$m: $((mounts - failed))/$mounts mounts, $n handshakes ($(jget failed <<<"$s") failed) in $ms ms," \
+		nf=$(jget failed <<<"$s")
+		say "$m: $((mounts - failed))/$mounts mounts, $n handshakes ($nf failed) in $ms ms," \
 			"p50 $(jget latency-p50-ms <<<"$s") ms, p99 $(jget latency-p99-ms <<<"$s") ms"
+		[[ $failed -eq 0 ]] || say "$m: $(cat "$w"/mount-$b-*.err | sort | uniq -c | tr -s ' \n' ' ')"
+		[[ $nf == 0 ]] || say "$m: failed handshakes: $(sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p' "$log" | sort | uniq -c | tr -s ' \n' ' ')"
 		b=$((b + 1))
-		if [[ $failed -ne 0 || $(jget failed <<<"$s") != 0 ]]; then
-			broken "$m: $failed mounts failed: $(cat "$w"/mount-*.err | sort -u | head -2); $(grep -m2 failed "$log")"
-			continue
-		fi
+		[[ -n $n ]] || { broken "$m: no status from handoffd"; continue; }
+		# Reported even when some failed: under TCG the kernel's own handshake
+		# deadlines can pass; the failures are figures too.
 		echo "bench: burst-$m-ms $ms"
 		echo "bench: burst-$m-handshakes $n"
+		echo "bench: burst-$m-failed $nf"
+		echo "bench: burst-$m-mounts-failed $failed"
 		echo "bench: burst-$m-p50-ms $(jget latency-p50-ms <<<"$s")"
 		echo "bench: burst-$m-p99-ms $(jget latency-p99-ms <<<"$s")"
 	done
