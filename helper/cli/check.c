@@ -11,7 +11,9 @@
 #include "handoff.h"
 #include "probe/advice.h"
 
+#include "checkdaemon.h"
 #include "commands.h"
+#include "status.h"
 
 enum {
 	CHECK_USABLE = 0,
@@ -21,14 +23,19 @@ enum {
 
 static void usage(FILE *out)
 {
-	fputs("usage: handoff check [--json | --quiet]\n"
+	fputs("usage: handoff check [--json | --quiet] [--socket PATH]\n"
 	      "\n"
 	      "Probe the running kernel for kernel TLS (kTLS): the \"tls\" TCP ULP,\n"
 	      "every cipher for TLS 1.2 and 1.3 in both directions, the \"handshake\"\n"
 	      "generic-netlink family and /proc/net/tls_stat, with advice for\n"
-	      "anything missing.\n"
+	      "anything missing.  Then the daemon side of the kernel's handshake\n"
+	      "upcalls: whether handoffd answers on its status socket (or a tlshd or\n"
+	      "handoffd runs), and which of the .nfs, .nfsd and .nvme keyrings this\n"
+	      "user can see, with the serial, type and description of each key in\n"
+	      "them (never a key's bytes).\n"
 	      "\n"
 	      "  --json    machine-readable output (one JSON object)\n"
+	      "  --socket PATH  handoffd's status socket (default " CLI_STATUS_SOCKET_DEFAULT ")\n"
 	      "  --quiet   no output; the exit status only\n"
 	      "  --help    this text\n"
 	      "\n"
@@ -112,7 +119,7 @@ static void cipher_notes(const struct handoff_kernel_info *info)
 		printf("  -> ENOENT: %s\n", probe_advice_words("cipher", ENOENT));
 }
 
-static void print_text(const struct handoff_kernel_info *info)
+static void print_text(const struct handoff_kernel_info *info, const struct checkd_report *daemon)
 {
 	char cell[80], b[32];
 
@@ -157,6 +164,7 @@ static void print_text(const struct handoff_kernel_info *info)
 		       errno_name(info->tls_stat_errno, b, sizeof(b)));
 
 	int n = count_usable(info);
+	checkd_print_text(daemon);
 	printf("verdict:                   %s (%d of %d cipher/version pairs)\n",
 	       n ? "kTLS usable" : "kTLS NOT usable", n,
 	       HANDOFF_TLS_VERSION_COUNT * HANDOFF_CIPHER_COUNT);
@@ -193,7 +201,7 @@ static void json_errno(const char *prefix, int err)
 	json_str(err ? errno_name(err, b, sizeof(b)) : NULL);
 }
 
-static void print_json(const struct handoff_kernel_info *info)
+static void print_json(const struct handoff_kernel_info *info, const struct checkd_report *daemon)
 {
 	bool first = true;
 
@@ -233,19 +241,25 @@ static void print_json(const struct handoff_kernel_info *info)
 	printf(" },\n  \"tls_stat\": { \"present\": %s, ",
 	       info->tls_stat_errno ? "false" : "true");
 	json_errno("", info->tls_stat_errno);
-	printf(" },\n  \"usable_pairs\": %d,\n  \"usable\": %s\n}\n",
+	printf(" }");
+	checkd_print_json(daemon);
+	printf(",\n  \"usable_pairs\": %d,\n  \"usable\": %s\n}\n",
 	       count_usable(info), count_usable(info) ? "true" : "false");
 }
 
 int cmd_check(int argc, char **argv)
 {
 	struct handoff_kernel_info info;
+	struct checkd_report daemon;
+	const char *socket = CLI_STATUS_SOCKET_DEFAULT;
 	bool json = false, quiet = false;
 
 	/* Parsed by hand: no getopt state shared with the other commands. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			socket = argv[++i];
 		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
 			quiet = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -270,10 +284,13 @@ int cmd_check(int argc, char **argv)
 		return CHECK_UNUSABLE;
 	}
 
+	/* Reported, not judged: the exit status stays about the kernel. */
+	if (!quiet)
+		checkd_probe(&daemon, socket);
 	if (json)
-		print_json(&info);
+		print_json(&info, &daemon);
 	else if (!quiet)
-		print_text(&info);
+		print_text(&info, &daemon);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "handoff check: writing the report: %s\n", strerror(errno));
 		return CHECK_UNUSABLE;

@@ -11,5 +11,6 @@ int cmd_check(int argc, char **argv);	/* what the kernel offers (check.c) */
 int cmd_connect(int argc, char **argv);	/* a TLS client: connect.c */
 int cmd_serve(int argc, char **argv);	/* a TLS server: serve.c */
 int cmd_run(int argc, char **argv);	/* a program under the shim: run.c */
+int cmd_status(int argc, char **argv);	/* a running handoffd's counters: status.c */
 
 #endif

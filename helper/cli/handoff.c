@@ -18,6 +18,7 @@ static const struct {
 	{ "connect", cmd_connect, "TLS client: handshake, hand off to the kernel, relay stdin/stdout" },
 	{ "serve", cmd_serve, "TLS server: accept, handshake, hand off; echo, send a file or run a command" },
 	{ "run", cmd_run, "run an unmodified program with TLS under its connections (the shim)" },
+	{ "status", cmd_status, "what a running handoffd has done: handshakes, failures, latency" },
 };
 
 static void usage(FILE *f)

@@ -10,16 +10,21 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/forkreq.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
 #include "daemon/log.h"
 #include "daemon/nlsock.h"
 #include "daemon/pool.h"
+#include "daemon/privs.h"
+#include "daemon/stats.h"
+#include "daemon/status.h"
 
 const char *const hd_default_configs[] = {
 	"/etc/handoff/handoffd.conf",
@@ -42,6 +47,11 @@ struct daemon {
 	int wake_fd;			/* eventfd: a worker finished a job */
 	atomic_uint in_flight;
 	uint64_t next_id;
+	struct hd_stats stats;
+	int status_fd;			/* -1: no status socket */
+	unsigned generation;		/* of the config: +1 per reload */
+	unsigned long started_ms;
+	int results[2];			/* --fork-per-request: children's counters */
 };
 
 static unsigned long now_ms(void)
@@ -255,6 +265,25 @@ static void finish(struct hd_nl *nl, const struct hd_job *job,
 		       strerror(-ret));
 }
 
+static void count(struct daemon *d, const struct hd_job *job, const struct hd_result *res)
+{
+	struct hd_stats_event ev = {
+		.id = job->id,
+		.status = res->status,
+		.ms = (uint32_t)(now_ms() - job->accepted_ms),
+		.role = job->req.msg_type == HS_MSG_TYPE_SERVERHELLO ? HD_STATS_SERVER : HD_STATS_CLIENT,
+	};
+
+	/* Cut to the counters' sizes: the full text is in the log line. */
+	snprintf(ev.consumer, sizeof(ev.consumer), "%.*s", (int)sizeof(ev.consumer) - 1, res->consumer);
+	snprintf(ev.peer, sizeof(ev.peer), "%.*s", (int)sizeof(ev.peer) - 1, res->peer);
+	snprintf(ev.cause, sizeof(ev.cause), "%.*s", (int)sizeof(ev.cause) - 1, res->cause);
+	if (d->opts->fork_per_request)
+		hd_fork_report(d->results[1], &ev);	/* we are the child */
+	else
+		hd_stats_record(&d->stats, &ev);
+}
+
 static void job_done(struct daemon *d)
 {
 	uint64_t one = 1;
@@ -286,7 +315,11 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 	if (ret < 0)
 		hd_warn("handshake #%llu: cannot link the request's keyring %u: %s",
 			(unsigned long long)job->id, job->req.keyring, strerror(-ret));
+	hd_stats_busy_inc(&d->stats);
 	hd_handshake(&job->req, conf, waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
+	hd_stats_busy_dec(&d->stats);
+	/* Counted before DONE: a consumer that saw its handshake end finds it counted. */
+	count(d, job, &res);
 	finish(nl, job, &res);
 	conf_put(job->conf);
 	job_done(d);
@@ -302,6 +335,38 @@ static void fini_worker(void *slot, void *ctx)
 }
 
 /* ---------------------------------------------------------- main loop */
+
+static void submit(struct daemon *d, struct hd_job *job)
+{
+	pid_t pid;
+	int ret;
+
+	if (!d->opts->fork_per_request) {
+		hd_pool_submit(d->pool, job);
+		return;
+	}
+	pid = hd_fork_job(job, run_job, fini_worker, d);
+	conf_put(job->conf);	/* the child has its own copy */
+	if (pid > 0)
+		return;
+	hd_err("handshake #%llu: fork: %s", (unsigned long long)job->id, strerror(-pid));
+	ret = hd_nl_done(&d->accept, job->req.sockfd, ENOMEM, NULL, 0);
+	close(job->req.sockfd);
+	atomic_fetch_sub(&d->in_flight, 1);
+	if (ret < 0)
+		hd_err("handshake #%llu: DONE not delivered: %s", (unsigned long long)job->id,
+		       strerror(-ret));
+}
+
+/* SIGCHLD: children that ended free their places. */
+static void reap(struct daemon *d)
+{
+	unsigned n;
+
+	hd_fork_collect(d->results[0], &d->stats);
+	n = hd_fork_reap();
+	atomic_fetch_sub(&d->in_flight, n);
+}
 
 static uint32_t status_for_parse_error(int err)
 {
@@ -339,7 +404,7 @@ static bool accept_some(struct daemon *d)
 		}
 		job.conf = conf_get(d->conf);
 		atomic_fetch_add(&d->in_flight, 1);
-		hd_pool_submit(d->pool, &job);
+		submit(d, &job);
 	}
 	return true;
 }
@@ -358,22 +423,78 @@ static void reload(struct daemon *d)
 	hd_log_set_debug(fresh->conf.loglevel);
 	conf_put(d->conf);
 	d->conf = fresh;
+	d->generation++;
 	hd_notice("reloaded %s", fresh->conf.path ? fresh->conf.path : "the built-in defaults");
+}
+
+static void answer_status(struct daemon *d)
+{
+	struct hd_status_info info = {
+		.pid = (long)getpid(),
+		.mode = d->opts->fork_per_request ? "fork-per-request" : "pool",
+		.uptime_s = (now_ms() - d->started_ms) / 1000,
+		.config = d->conf->conf.path,
+		.config_generation = d->generation,
+		.workers = d->conf->conf.workers,
+		.max_handshakes = d->conf->conf.max_handshakes,
+		.in_flight = atomic_load(&d->in_flight),
+	};
+	struct hd_stats_snapshot snap;
+	char report[8192];
+	int len, ret;
+
+	if (d->opts->fork_per_request) {
+		hd_fork_collect(d->results[0], &d->stats);
+		info.workers = d->conf->conf.max_handshakes;	/* children at most */
+	}
+	hd_stats_snapshot(&d->stats, &snap);
+	if (d->opts->fork_per_request)
+		snap.busy = info.in_flight;	/* every child is busy */
+	len = hd_status_format(report, sizeof(report), &info, &snap);
+	if (len < 0)
+		len = (int)strlen(report);
+	/* A few readers per wake-up: an accept that keeps failing (EMFILE) must not spin here. */
+	for (int i = 0; i < 16; i++) {
+		ret = hd_status_answer(d->status_fd, report, (size_t)len);
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0)
+			hd_debug("status reader: %s", strerror(-ret));
+	}
+}
+
+static int open_status(struct daemon *d)
+{
+	const char *path = d->opts->status_socket ? d->opts->status_socket : HD_STATUS_SOCKET_DEFAULT;
+
+	d->status_fd = -1;
+	if (!strcmp(path, "none"))
+		return -1;
+	d->status_fd = hd_status_listen(path);
+	/* Diagnostics only: handshakes are served without it. */
+	if (d->status_fd < 0)
+		hd_warn("status socket %s: %s; `handoff status` will not reach this daemon", path,
+			strerror(-d->status_fd));
+	return d->status_fd;
 }
 
 int hd_daemon_run(const struct hd_options *opts)
 {
-	struct daemon d = { .opts = opts, .wake_fd = -1 };
-	struct pollfd pfd[3];
+	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1,
+			    .results = { -1, -1 } };
+	struct pollfd pfd[4];
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
 	int sig_fd = -1, ret, status = 1;
+	char why[256];
 
 	hd_log_open(opts->to_stderr, 0);
 	d.conf = load_config(opts);
 	if (!d.conf)
 		return 1;
 	hd_log_set_debug(d.conf->conf.loglevel);
+	hd_stats_init(&d.stats);
+	d.started_ms = now_ms();
 
 	ret = hd_nl_open(&d.listen);
 	if (ret < 0) {
@@ -396,17 +517,40 @@ int hd_daemon_run(const struct hd_options *opts)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	if (opts->fork_per_request)
+		sigaddset(&mask, SIGCHLD);
 	if (d.wake_fd < 0 || sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		hd_err("event fds: %s", strerror(errno));
 		goto err_fds;
 	}
-	/* Workers inherit the blocked signals: only the main loop sees them. */
-	d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
-			     fini_worker, &d);
-	if (!d.pool) {
-		hd_err("worker threads: %s", strerror(errno));
+	open_status(&d);
+	/*
+	 * All that needs more than CAP_NET_ADMIN is open: drop the rest
+	 * (privs.h), before any thread is made, since threads inherit it.
+	 */
+	ret = hd_privs_drop(why, sizeof(why));
+	if (ret < 0) {
+		hd_err("dropping privileges: %s", why);
 		goto err_fds;
+	}
+	hd_privs_describe(why, sizeof(why));
+	hd_notice("capabilities left: %s; no_new_privs set", why);
+	if (opts->fork_per_request) {
+		ret = hd_fork_pipe(d.results);
+		if (ret < 0) {
+			hd_err("pipe: %s", strerror(-ret));
+			goto err_fds;
+		}
+		hd_warn("--fork-per-request: one process per handshake, for comparison only");
+	} else {
+		/* Workers inherit the blocked signals: only the main loop sees them. */
+		d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
+				     fini_worker, &d);
+		if (!d.pool) {
+			hd_err("worker threads: %s", strerror(errno));
+			goto err_fds;
+		}
 	}
 	hd_notice("serving handshake upcalls: %u workers, at most %u in flight, config %s",
 		  d.conf->conf.workers, d.conf->conf.max_handshakes,
@@ -415,10 +559,11 @@ int hd_daemon_run(const struct hd_options *opts)
 	pfd[0] = (struct pollfd){ .fd = hd_nl_fd(&d.listen), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = d.wake_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = d.status_fd, .events = POLLIN };
 	for (;;) {
 		if (pending)
 			pending = accept_some(&d);
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hd_err("poll: %s", strerror(errno));
@@ -438,6 +583,8 @@ int hd_daemon_run(const struct hd_options *opts)
 			/* Room again: anything READY announced while we were full is still queued. */
 			pending = true;
 		}
+		if (pfd[3].revents)
+			answer_status(&d);
 		if (pfd[2].revents) {
 			struct signalfd_siginfo si;
 
@@ -447,6 +594,11 @@ int hd_daemon_run(const struct hd_options *opts)
 				reload(&d);
 				continue;
 			}
+			if (si.ssi_signo == SIGCHLD) {
+				reap(&d);
+				pending = true;
+				continue;
+			}
 			hd_notice("signal %u: finishing %u handshakes in flight, then exiting",
 				  si.ssi_signo, atomic_load(&d.in_flight));
 			status = 0;
@@ -454,8 +606,16 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 	}
 	hd_pool_free(d.pool);
+	while (opts->fork_per_request && wait(NULL) > 0)
+		;
 
 err_fds:
+	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
+				     HD_STATUS_SOCKET_DEFAULT);
+	if (d.results[0] >= 0) {
+		close(d.results[0]);
+		close(d.results[1]);
+	}
 	if (sig_fd >= 0)
 		close(sig_fd);
 	if (d.wake_fd >= 0)
@@ -464,6 +624,7 @@ err_fds:
 err_listen:
 	hd_nl_close(&d.listen);
 err_conf:
+	hd_stats_destroy(&d.stats);
 	conf_put(d.conf);
 	return status;
 }

@@ -13,6 +13,8 @@ struct hd_options {
 	bool to_stderr;		/* -s */
 	unsigned workers;	/* --workers; 0: from the config */
 	unsigned max_handshakes;	/* --max-handshakes; 0: from the config */
+	bool fork_per_request;	/* --fork-per-request: for the benchmark only (forkreq.h) */
+	const char *status_socket;	/* --status-socket; NULL: the default, "none": off */
 };
 
 /* The files looked for when -c is not given, in order. */

@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/status.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: handoffd [-c FILE] [-s] [--workers N] [--max-handshakes N]\n"
+		"usage: handoffd [-c FILE] [-s] [--workers N] [--max-handshakes N] [--status-socket PATH]\n"
 		"       handoffd --check-config [-c FILE]\n"
 		"       handoffd -v | -h\n"
 		"\n"
@@ -25,6 +26,10 @@ static void usage(FILE *out)
 		"  -s, --stderr          log to stderr instead of syslog\n"
 		"      --workers N       handshake threads (overrides [handoffd] workers)\n"
 		"      --max-handshakes N  accepted and unfinished at most (overrides the config)\n"
+		"      --status-socket PATH  where `handoff status` reads the counters\n"
+		"                        (default " HD_STATUS_SOCKET_DEFAULT "; \"none\": no socket)\n"
+		"      --fork-per-request  a process per handshake instead of the worker pool;\n"
+		"                        only for comparing the two in the benchmark\n"
 		"      --check-config    load the config, check the files it names, explain, exit\n"
 		"  -v, --version         print the version\n"
 		"  -h, --help            this text\n");
@@ -44,7 +49,7 @@ static unsigned parse_count(const char *arg, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK };
+	enum { OPT_WORKERS = 256, OPT_MAX, OPT_CHECK, OPT_STATUS, OPT_FORK };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "stderr", no_argument, NULL, 's' },
@@ -53,6 +58,8 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "max-handshakes", required_argument, NULL, OPT_MAX },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "status-socket", required_argument, NULL, OPT_STATUS },
+		{ "fork-per-request", no_argument, NULL, OPT_FORK },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hd_options opts = { 0 };
@@ -81,6 +88,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_STATUS:
+			opts.status_socket = optarg;
+			break;
+		case OPT_FORK:
+			opts.fork_per_request = true;
 			break;
 		default:
 			usage(stderr);

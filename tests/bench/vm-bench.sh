@@ -6,7 +6,8 @@
 # ratios between lines of the same run mean anything.
 #
 # Environment: HANDOFF_BENCH_MIB (per transfer), HANDOFF_BENCH_REPS,
-# HANDOFF_BENCH_IDLE (idle connections for the memory rows).
+# HANDOFF_BENCH_IDLE (idle connections for the memory rows),
+# HANDOFF_BENCH_BURST ("MOUNTS NCONNECT REPS" of the handoffd upcall burst).
 set -uo pipefail
 
 top=$(pwd -P)
@@ -142,5 +143,18 @@ wait "$ipid" 2>/dev/null
 [[ -n $(kv "$line" bytes_per_conn) ]] && echo "bench: mem-stunnel-bytes $(kv "$line" bytes_per_conn)" ||
 	broken "idle-relay (stunnel): $line"
 echo "vm-bench: idle-stunnel $line" >&2
+# ------------------------------------------- handoffd: an upcall burst
+# The pool against --fork-per-request, same burst, same boot (needs the
+# NFS modules and tmpfs on /var/lib/nfs /srv /mnt: bench.sh boots with them).
+# HANDOFF_BENCH_BURST: "MOUNTS NCONNECT REPS", empty to skip.
+BURST=${HANDOFF_BENCH_BURST-8 16 2}
+if [[ -n $BURST ]]; then
+	phase "upcall burst ($BURST)"
+	# shellcheck disable=SC2086
+	(cd "$top" && bash tests/bench/nfs-burst.sh $BURST) >"$w/burst.out"
+	brc=$?
+	grep '^bench: ' "$w/burst.out"
+	[[ $brc -eq 0 ]] || broken "upcall burst: exit $brc"
+fi
 phase "done"
 exit $rc

@@ -15,7 +15,9 @@
 # the target's upcall looks the identity up in the keyring.  Data written to
 # the namespace through the TLS connection must land in the backing file.
 # Then a PSK identity the target does not know: the connect fails fast and
-# the log says EKEYREJECTED.
+# the log says EKEYREJECTED.  Last, `handoff status` (text and --json) must
+# count exactly the handshakes the log shows, by role and result, with the
+# failure's cause; a wrong socket path is an error that says so.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
@@ -90,7 +92,7 @@ echo required >"$nvmet/ports/1/addr_treq" 2>/dev/null
 ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/1/subsystems/$subnqn" || { bad "port link"; exit 1; }
 ok "nvmet: $subnqn on 127.0.0.1:4420, tsas $(cat "$nvmet/ports/1/addr_tsas"), treq $(cat "$nvmet/ports/1/addr_treq")"
 
-"$handoffd" -s --workers 4 >"$log" 2>&1 &
+"$handoffd" -s --workers 4 --status-socket "$work/status.sock" >"$log" 2>&1 &
 hd_pid=$!
 for _ in $(seq 50); do
 	grep -q "serving handshake upcalls" "$log" && break
@@ -98,6 +100,33 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q "serving handshake upcalls" "$log" && ok "handoffd listens" || { bad "handoffd did not start"; exit 1; }
+# What it kept (privs.h): CAP_NET_ADMIN (bit 12) only, in every thread, and
+# no_new_privs; the handshakes below prove that this is enough.
+caps=$(cat /proc/"$hd_pid"/task/*/status | awk '/^Cap(Eff|Prm|Bnd|Amb|Inh):/ { print $1 $2 }' | sort -u | tr '\n' ' ')
+[[ $caps == "CapAmb:0000000000000000 CapBnd:0000000000001000 CapEff:0000000000001000 CapInh:0000000000000000 CapPrm:0000000000001000 " ]] &&
+	grep -q "^NoNewPrivs:[[:space:]]*1" /proc/"$hd_pid"/status &&
+	ok "handoffd kept CAP_NET_ADMIN only, in all $(ls /proc/"$hd_pid"/task | wc -l) threads, no_new_privs: $caps" ||
+	bad "handoffd's capabilities: $caps $(grep NoNewPrivs /proc/"$hd_pid"/status)"
+# handoff check sees the daemon and the .nvme keyring with our PSK in it,
+# by serial and identity, and never prints the key.
+"$builddir/handoff" check --socket "$work/status.sock" >"$work/check.out" 2>&1
+grep -q "^handshake daemon: *handoffd answers on $work/status.sock (pid $hd_pid, pool mode" "$work/check.out" &&
+	grep -q "^  running: handoffd (pid $hd_pid)" "$work/check.out" &&
+	ok "handoff check: $(grep -m1 '^handshake daemon:' "$work/check.out" | tr -s ' ')" ||
+	bad "handoff check does not see handoffd: $(grep -A2 '^handshake daemon' "$work/check.out")"
+grep -q "^keyring \.nvme *serial [0-9]*, [0-9]* keys\?$" "$work/check.out" &&
+	grep -q "^  $serial psk \"$identity\"$" "$work/check.out" &&
+	! grep -qi "$(od -An -tx1 "$work/psk" | tr -d ' \n' | head -c 16)" "$work/check.out" &&
+	ok "handoff check: .nvme keyring holds PSK $serial by identity, no key bytes" ||
+	bad "handoff check keyrings: $(grep -A3 '^keyring .nvme' "$work/check.out")"
+"$builddir/handoff" check --json --socket "$work/status.sock" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["daemon"]["answers"] and d["daemon"]["pid"] == int(sys.argv[1]), d["daemon"]
+r = [r for r in d["keyrings"] if r["name"] == ".nvme"][0]
+assert any(k["serial"] == int(sys.argv[2]) and k["type"] == "psk" for k in r["keys"]), r
+' "$hd_pid" "$serial" 2>"$work/check.err" && ok "handoff check --json: the daemon and the PSK" ||
+	bad "handoff check --json: $(tail -2 "$work/check.err")"
 
 tx0=$(tls_stat TlsTxSw)
 t0=$(now_ms)
@@ -167,5 +196,55 @@ exec 3>&-
 grep -q "nvme server peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK identity unknown" "$log" &&
 	ok "logged: $(grep -m1 'failed EKEYREJECTED' "$log" | sed 's/^handoffd: //')" ||
 	bad "no EKEYREJECTED line for the unknown identity"
+
+# The counters against the log: every handshake is in both.
+cli=$builddir/handoff
+n_ok=$(grep -c 'handshake #.*: ok TLSv1.3' "$log")
+n_failed=$(grep -c 'handshake #.*: failed ' "$log")
+n_srv_failed=$(grep -c 'handshake #.* server .*: failed ' "$log")
+n_cli_ok=$(grep -c 'handshake #.* client .*: ok TLSv1.3' "$log")
+if "$cli" status --socket "$work/status.sock" >"$work/status.txt" 2>&1; then
+	sed 's/^/  | /' "$work/status.txt"
+	grep -q "^handshakes: $((n_ok + n_failed)) ($n_ok ok, $n_failed failed)$" "$work/status.txt" &&
+		ok "handoff status: $((n_ok + n_failed)) handshakes, $n_ok ok, $n_failed failed, as the log says" ||
+		bad "handoff status disagrees with the log ($n_ok ok, $n_failed failed)"
+	grep -q "^  as client: $n_cli_ok ok, " "$work/status.txt" &&
+		grep -q "^  as server: .*, $n_srv_failed failed$" "$work/status.txt" &&
+		ok "handoff status: by role as in the log" || bad "handoff status: roles differ from the log"
+	# The target refuses the identity (EKEYREJECTED); the host sees its alert.
+	grep -q "^  failed by status: .*EKEYREJECTED 1\b" "$work/status.txt" &&
+		grep -q "^  #[0-9]* server nvme 127.0.0.1 EKEYREJECTED PSK identity unknown" "$work/status.txt" &&
+		ok "handoff status: the failure is counted with its cause" ||
+		bad "handoff status: no EKEYREJECTED failure with its cause"
+	grep -q "^latency (ACCEPT to DONE, last $((n_ok + n_failed)) handshakes): p50 [0-9]* ms" "$work/status.txt" &&
+		ok "handoff status: latency percentiles over all $((n_ok + n_failed))" ||
+		bad "handoff status: no latency line over $((n_ok + n_failed)) handshakes"
+	grep -q "^workers: 0 busy of 4; 0 queued; 0 in flight" "$work/status.txt" &&
+		ok "handoff status: idle workers and queue" || bad "handoff status: workers line"
+else
+	bad "handoff status failed: $(cat "$work/status.txt")"
+fi
+if "$cli" status --socket "$work/status.sock" --json >"$work/status.json" 2>&1 &&
+	python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+ok, failed = int(sys.argv[2]), int(sys.argv[3])
+assert s["ok"] == ok and s["failed"] == failed and s["handshakes"] == ok + failed, s
+assert s["failed-EKEYREJECTED"] == 1, s
+assert sum(v for k, v in s.items() if k.startswith("failed-")) == failed, s
+f = [f for f in s["failures"] if f["status"] == "EKEYREJECTED"]
+assert len(f) == 1 and f[0]["role"] == "server" and f[0]["consumer"] == "nvme", s
+assert f[0]["cause"].startswith("PSK identity unknown"), s
+assert s["mode"] == "pool" and s["workers"] == 4 and s["config-generation"] == 1, s
+' "$work/status.json" "$n_ok" "$n_failed" 2>"$work/json.err"; then
+	ok "handoff status --json: valid JSON with the same counts"
+else
+	bad "handoff status --json: $(cat "$work/json.err" "$work/status.json" | head -5)"
+fi
+"$cli" status --socket "$work/no-such.sock" >"$work/nosock.out" 2>&1
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "no-such.sock: No such file or directory (is handoffd running?" "$work/nosock.out" &&
+	ok "handoff status, no daemon there: exit 1, $(cat "$work/nosock.out")" ||
+	bad "handoff status, wrong socket: rc $rc: $(cat "$work/nosock.out")"
 
 exit $fail

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * --fork-per-request: one child process per handshake, as tlshd runs
+ * them.  It exists only so that the benchmark can set the worker pool
+ * (pool.c, and why it is the default) against the alternative in the same
+ * kernel and the same run; it is not a hardening option.
+ *
+ * The parent ACCEPTs (the socket lands in its fd table), forks, and closes
+ * its copy; the child inherits the socket, runs the job exactly as a pool
+ * worker would (its own netlink socket for DONE), sends its counters back
+ * over a pipe and exits.  The parent reaps on SIGCHLD.
+ */
+#ifndef HANDOFFD_FORKREQ_H
+#define HANDOFFD_FORKREQ_H
+
+#include <sys/types.h>
+
+#include "daemon/pool.h"
+#include "daemon/stats.h"
+
+/*
+ * hd_fork_job - fork; the child calls run(job, &slot, ctx), then fini(slot,
+ * ctx), then _exit(0).  The parent closes job->req.sockfd.  Returns the
+ * child's pid, or a negative errno (nothing forked; the socket is still
+ * open for the caller to refuse).
+ */
+pid_t hd_fork_job(struct hd_job *job, hd_pool_run_fn run, hd_pool_fini_fn fini, void *ctx);
+
+/* hd_fork_reap - collect every child that ended.  Returns how many. */
+unsigned hd_fork_reap(void);
+
+/*
+ * The counters' way back: pipe_fds[0] (non-blocking) for the parent,
+ * pipe_fds[1] for the children.  One event is far below PIPE_BUF, so
+ * children writing at once never interleave.
+ */
+int hd_fork_pipe(int pipe_fds[2]);
+void hd_fork_report(int wr_fd, const struct hd_stats_event *ev);
+/* hd_fork_collect - record every event waiting in rd_fd. */
+void hd_fork_collect(int rd_fd, struct hd_stats *stats);
+
+#endif

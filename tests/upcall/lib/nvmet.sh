@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# tests/upcall/lib/nvmet.sh - an NVMe/TCP target on 127.0.0.1:4420 that
+# requires TLS with a retained PSK, and bursts of host connects to it, for
+# tests/upcall/nvme-burst.sh (sourced; not a test by itself).  The kernel
+# interface only (configfs, keyctl, /dev/nvme-fabrics): Debian 12's
+# nvme-cli predates TLS.  Needs: work, ok, bad, now_ms.
+
+nvmet=/sys/kernel/config/nvmet
+# The target's address (an address of the host's namespace).
+nvmet_addr=${NVMET_ADDR:-127.0.0.1}
+subnqn=nqn.2014-08.org.handoff:burst
+hostid=$(cat /proc/sys/kernel/random/uuid)
+hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
+
+# connect_opts QUEUES: what /dev/nvme-fabrics takes for one more controller.
+connect_opts() {
+	echo "transport=tcp,traddr=$nvmet_addr,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0"
+}
+
+# nvmet_setup: the PSK in .nvme and the target.  0, 1 (broken) or 77 (no TLS in nvmet).
+nvmet_setup() {
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+	[[ -d $nvmet ]] || return 77
+	head -c 32 /dev/urandom >"$work/psk"
+	keyctl padd psk "NVMe0R01 $hostnqn $subnqn" %:.nvme <"$work/psk" >/dev/null || return 1
+	truncate -s 16M /srv/burst.img
+	mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || return 1
+	echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
+	ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+	mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
+	echo -n /srv/burst.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
+	echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || return 1
+	mkdir "$nvmet/ports/2" || return 1
+	echo tcp >"$nvmet/ports/2/addr_trtype"
+	echo ipv4 >"$nvmet/ports/2/addr_adrfam"
+	echo "$nvmet_addr" >"$nvmet/ports/2/addr_traddr"
+	echo 4420 >"$nvmet/ports/2/addr_trsvcid"
+	echo tls1.3 >"$nvmet/ports/2/addr_tsas" 2>/dev/null || return 77
+	echo required >"$nvmet/ports/2/addr_treq" 2>/dev/null
+	ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/2/subsystems/$subnqn" || return 1
+	return 0
+}
+
+nvmet_cleanup() {
+	burst_disconnect
+	rm -f "$nvmet/ports/2/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
+	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
+		"$nvmet/ports/2" "$nvmet/hosts/$hostnqn" 2>/dev/null
+}
+
+# burst N QUEUES: N host connects at once, each with QUEUES I/O queues:
+# (1 + QUEUES) TLS connections per controller, each a handshake on both
+# ends.  Every connect is bounded (90 s); results in $work/burst/I.res as
+# "RC MS" (RC 124: it hung), the controller in I.reply.  Sets burst_ms,
+# burst_ok, burst_failed, burst_hung.
+burst() {
+	local n=$1 q=$2 i t0 pids=() rc ms
+	local opts
+	opts=$(connect_opts "$q")
+	rm -rf "$work/burst"
+	mkdir -p "$work/burst"
+	t0=$(now_ms)
+	for ((i = 0; i < n; i++)); do
+		(
+			s=$(now_ms)
+			timeout 90 bash -c 'exec 3<>/dev/nvme-fabrics && echo "$1" >&3 && read -r r <&3 && echo "$r"' \
+				_ "$opts" >"$work/burst/$i.reply" 2>"$work/burst/$i.err"
+			echo "$? $(($(now_ms) - s))" >"$work/burst/$i.res"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	burst_ms=$(($(now_ms) - t0))
+	burst_ok=0 burst_failed=0 burst_hung=0
+	for ((i = 0; i < n; i++)); do
+		read -r rc ms <"$work/burst/$i.res"
+		case $rc in
+		0) burst_ok=$((burst_ok + 1)) ;;
+		124 | 137) burst_hung=$((burst_hung + 1)) ;;
+		*) burst_failed=$((burst_failed + 1)) ;;
+		esac
+	done
+}
+
+# burst_disconnect: delete every controller of our subsystem.
+burst_disconnect() {
+	local c
+	for c in /sys/class/nvme/nvme*; do
+		[[ -e $c/subsysnqn && $(cat "$c/subsysnqn" 2>/dev/null) == "$subnqn" ]] || continue
+		echo 1 >"$c/delete_controller" 2>/dev/null
+	done
+	for _ in $(seq 200); do
+		grep -qs "^$subnqn$" /sys/class/nvme/nvme*/subsysnqn || return 0
+		sleep 0.1
+	done
+	return 1
+}
