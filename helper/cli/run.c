@@ -359,7 +359,17 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	old = getenv("LD_PRELOAD");
+#ifdef HANDOFF_ASAN_RUNTIME
+	/*
+	 * A sanitizer build (--enable-sanitizers): the shim needs the ASan
+	 * runtime, which must be the first library loaded, and the program
+	 * under it was built without one.
+	 */
+	if (asprintf(&preload_env, "%s:%s%s%s", HANDOFF_ASAN_RUNTIME, preload,
+		     old && *old ? ":" : "", old ? old : "") < 0) {
+#else
 	if (asprintf(&preload_env, "%s%s%s", preload, old && *old ? ":" : "", old ? old : "") < 0) {
+#endif
 		ret = CLI_EXIT_FAIL;
 		goto out;
 	}
