@@ -23,8 +23,10 @@
 #define TICKET_KEY_SIZE 64	/* GnuTLS's ticket master key */
 #define PSK_MAX_LEN 512
 
-static int psk_server_key(gnutls_session_t session, const char *username,
+static int psk_server_key(gnutls_session_t session, const gnutls_datum_t *identity,
 			  gnutls_datum_t *key);
+static int psk_key_for(const struct handoff_config *cfg, const char *username,
+		       gnutls_datum_t *key);
 
 struct handoff_config *handoff_config_new(void)
 {
@@ -288,12 +290,31 @@ int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *ce
 	return 0;
 }
 
-static int psk_server_key(gnutls_session_t session, const char *username,
+/*
+ * The identity comes from the ClientHello as bytes.  GnuTLS's string form
+ * of it ends at the first NUL, so "alice\0x" would be taken for "alice":
+ * an identity that is not a string is nobody's.
+ */
+static int psk_server_key(gnutls_session_t session, const gnutls_datum_t *identity,
 			  gnutls_datum_t *key)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
 	struct handoff_config *cfg = h->cfg;
+	char *username;
+	int ret;
 
+	if (!identity->size || memchr(identity->data, 0, identity->size))
+		return -1;
+	username = strndup((const char *)identity->data, identity->size);
+	if (!username)
+		return -1;
+	ret = psk_key_for(cfg, username, key);
+	free(username);
+	return ret;
+}
+
+static int psk_key_for(const struct handoff_config *cfg, const char *username, gnutls_datum_t *key)
+{
 	if (cfg->psk_lookup) {
 		uint8_t buf[PSK_MAX_LEN];
 		size_t len = sizeof(buf);
@@ -356,7 +377,7 @@ int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
 		errbuf_set(&cfg->err, "PSK: %s", gnutls_strerror(ret));
 		goto err_undo;
 	}
-	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	gnutls_psk_set_server_credentials_function2(cfg->psk_server, psk_server_key);
 	return 0;
 
 err_nomem:
@@ -385,7 +406,7 @@ int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup
 		return errbuf_set(&cfg->err, "a PSK is already set");
 	if (!cfg->psk_server && gnutls_psk_allocate_server_credentials(&cfg->psk_server) < 0)
 		return errbuf_set(&cfg->err, "PSK: out of memory");
-	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	gnutls_psk_set_server_credentials_function2(cfg->psk_server, psk_server_key);
 	cfg->psk_lookup = fn;
 	cfg->psk_lookup_arg = arg;
 	return 0;
