@@ -27,11 +27,7 @@
  */
 #include "common.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gnutls/gnutls.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +35,7 @@
 
 #include "core/conn.h"
 #include "fuzz.h"
+#include "pair.h"
 
 #define SETUP_LOOKUP 0x01
 #define SETUP_TLS12 0x02
@@ -47,9 +44,6 @@
 #define LOOKUP_PREFIX "ok-"
 
 static const uint8_t psk_key[32] = "fuzz-psk-fuzz-psk-fuzz-psk-fuzz";
-static int listener = -1;
-static struct sockaddr_in listen_addr;
-
 /* What the lookup was asked, for the checks after the handshake. */
 struct lookup_seen {
 	unsigned calls;
@@ -57,39 +51,6 @@ struct lookup_seen {
 	const uint8_t *offered;
 	size_t offered_len;
 };
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	socklen_t alen = sizeof(listen_addr);
-
-	(void)argc;
-	(void)argv;
-	listen_addr.sin_family = AF_INET;
-	listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	FUZZ_CHECK(listener >= 0);
-	FUZZ_CHECK(bind(listener, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) == 0);
-	FUZZ_CHECK(listen(listener, 16) == 0);
-	FUZZ_CHECK(getsockname(listener, (struct sockaddr *)&listen_addr, &alen) == 0);
-	return 0;
-}
-
-static void tcp_pair(int fds[2])
-{
-	int one = 1, i;
-
-	if (listener < 0)
-		LLVMFuzzerInitialize(NULL, NULL);
-	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	FUZZ_CHECK(fds[0] >= 0);
-	FUZZ_CHECK(connect(fds[0], (struct sockaddr *)&listen_addr, sizeof(listen_addr)) == 0);
-	fds[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	FUZZ_CHECK(fds[1] >= 0);
-	for (i = 0; i < 2; i++) {
-		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		FUZZ_CHECK(fcntl(fds[i], F_SETFL, O_NONBLOCK) == 0);
-	}
-}
 
 static int lookup(void *arg, const char *identity, uint8_t *key, size_t *key_len)
 {
@@ -111,7 +72,7 @@ static int lookup(void *arg, const char *identity, uint8_t *key, size_t *key_len
 static bool printable(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0x21 || p[i] > 0x7e)
+		if (p[i] < 0x20 || p[i] > 0x7e)	/* isprint() in the C locale: NVMe identities have spaces */
 			return false;
 	return true;
 }
@@ -178,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						HANDOFF_PROTOCOL_TLSv1_3) == 0);
 	handoff_config_set_handshake_timeout(scfg, WAIT_MS);
 
-	tcp_pair(fds);
+	fuzz_tcp_pair(fds);
 	s = handoff_server(scfg, fds[1]);
 	FUZZ_CHECK(s);
 	conn_set_test_flags(s, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
@@ -234,7 +195,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gnutls_psk_free_client_credentials(ccred);
 	handoff_free(s);
 	handoff_config_free(scfg);
-	close(fds[0]);
-	close(fds[1]);
+	fuzz_close_pair(fds);
 	return 0;
 }

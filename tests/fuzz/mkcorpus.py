@@ -407,3 +407,60 @@ write("psk", "lookup-long", bytes([1]) + b"ok-" + b"L" * 600)
 write("psk", "lookup-binary", bytes([1]) + b"ok-\x01\xff\x7f")
 write("psk", "one-byte", bytes([0]) + b"x")
 write("psk", "setup-only", bytes([0]))
+
+# ------------------------------------------------------------ records
+# Setup as posthandshake (TLS13_CLIENT ...); then the calls; then records of
+# type, control (1-6: an error instead: EAGAIN EIO EMSGSIZE EBADMSG
+# EKEYEXPIRED ECONNRESET; 0x08: control message cut), length, data.
+READ, TAKE, ZERO = 0, 2, 3
+
+
+def small(n):
+    return 1 | (n - 1) << 2
+
+
+def krec(rtype, data=b"", ctl=0, length=None):
+    n = len(data) if length is None else length
+    return struct.pack(">BBH", rtype, ctl, n) + data
+
+
+def r(name, setup, calls, *records):
+    write("records", name, bytes([setup, len(calls)]) + bytes(calls) + b"".join(records))
+
+
+CN = krec(ALERT, b"\x01\x00")
+r("data-then-close-notify", TLS13_CLIENT, [READ], krec(APPDATA, b"hello"), krec(APPDATA, b" world"), CN)
+r("data-small-reads", TLS13_CLIENT, [small(3), small(1), small(64)], krec(APPDATA, b"abcdefgh"), CN)
+r("fin-without-close-notify", TLS13_CLIENT, [READ], krec(APPDATA, b"cut"))
+r("ticket-between-data", TLS13_CLIENT, [READ, READ], krec(APPDATA, b"a"), krec(HANDSHAKE, T1), krec(APPDATA, b"b"), CN)
+r("ticket-small-buffer", TLS13_CLIENT, [small(1), small(1)], krec(HANDSHAKE, T1), krec(APPDATA, b"xy"), CN)
+r("keyupdate-requested", TLS13_CLIENT, [READ], krec(HANDSHAKE, key_update(1)), krec(APPDATA, b"after"), CN)
+r("server-keyupdate", TLS13_SERVER, [READ], krec(HANDSHAKE, key_update(0)), krec(APPDATA, b"after"), CN)
+r("empty-before-close-notify", TLS13_CLIENT, [READ], krec(APPDATA), krec(APPDATA), CN)
+r("empty-before-fin", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(APPDATA), krec(APPDATA))
+r("empty-before-data", TLS13_CLIENT, [READ], krec(APPDATA), krec(APPDATA, b"data"), CN)
+r("fatal-alert", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(ALERT, b"\x02\x28"))
+r("warning-alert-then-data", TLS12_CLIENT, [READ], krec(ALERT, b"\x01\x5a"), krec(APPDATA, b"x"), CN)
+r("alert-short", TLS13_CLIENT, [READ], krec(ALERT, b"\x01"))
+r("alert-empty", TLS13_CLIENT, [READ], krec(ALERT))
+r("handshake-empty", TLS13_CLIENT, [READ], krec(HANDSHAKE))
+r("oversized", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(APPDATA, b"\0" * 16385))
+r("unknown-type", TLS13_CLIENT, [READ], krec(0x63, b"zz"), CN)
+r("ccs-after", TLS12_CLIENT, [READ], krec(CCS, b"\x01"), CN)
+r("ctrunc", TLS13_CLIENT, [READ], krec(ALERT, b"\x01\x00", ctl=0x08))
+r("errors", TLS13_CLIENT, [READ, READ, READ], krec(0, ctl=1), krec(APPDATA, b"a"), krec(0, ctl=4))
+r("eio", TLS13_CLIENT, [READ], krec(0, ctl=2))
+r("emsgsize", TLS13_CLIENT, [READ], krec(0, ctl=3))
+r("ekeyexpired", TLS13_CLIENT, [READ], krec(0, ctl=5))
+r("econnreset", TLS13_CLIENT, [READ], krec(0, ctl=6))
+# The shim's calls: EIO from the program's read (a control record next), then 0 (empty or the end).
+r("shim-take-ticket", TLS13_CLIENT, [TAKE, READ], krec(HANDSHAKE, T1), krec(APPDATA, b"x"), CN)
+r("shim-take-close-notify", TLS13_CLIENT, [TAKE], CN)
+r("shim-take-nothing", TLS13_CLIENT, [TAKE, TAKE], krec(APPDATA, b"x"), CN)
+r("shim-take-fatal", TLS13_SERVER, [TAKE], krec(ALERT, b"\x02\x14"))
+r("shim-zero-empty", TLS13_CLIENT, [ZERO, READ], krec(APPDATA), krec(APPDATA, b"x"), CN)
+r("shim-zero-fin", TLS13_CLIENT, [ZERO], krec(APPDATA))
+r("shim-zero-then-take", TLS13_CLIENT, [ZERO, TAKE, ZERO], krec(APPDATA), CN)
+r("shim-zero-eagain", TLS13_CLIENT, [ZERO, ZERO], krec(0, ctl=1), CN)
+r("tls12-renegotiation", TLS12_SERVER, [READ], krec(HANDSHAKE, CH), krec(APPDATA, b"x"), CN)
+r("tls12-hello-request", TLS12_CLIENT, [TAKE, READ], krec(HANDSHAKE, hs(0, b"")), CN)
