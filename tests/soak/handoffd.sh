@@ -10,7 +10,9 @@
 # warm-up, and its RSS to within HANDOFF_SOAK_RSS_KB (default 1024).
 #
 # VM only, with the NVMe modules (tests/vm/suite.sh loads them).  By hand,
-# a long run: HANDOFF_SOAK_NVME=2500 (10,000 handshakes).
+# a long run: HANDOFF_SOAK_NVME=2500 (10,000 handshakes).  With
+# HANDOFF_SOAK_VALGRIND=1 handoffd runs under memcheck, which must report
+# nothing (slow: use small HANDOFF_SOAK_NVME and HANDOFF_SOAK_NVME_PAR).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
@@ -35,6 +37,13 @@ PAR=${HANDOFF_SOAK_NVME_PAR:-34}
 SLACK=${HANDOFF_SOAK_RSS_KB:-1024}
 work=${TMPDIR:-/tmp}/soak-handoffd.$$
 mkdir -p "$work"
+VG=()
+if [[ ${HANDOFF_SOAK_VALGRIND:-0} == 1 ]]; then
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	VG=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect --log-file="$work/valgrind.log")
+	SLACK=$((1024 * 1024)) # valgrind's own memory: memcheck judges the leaks
+fi
 log=$work/handoffd.log
 fail=0
 hd_pid=
@@ -80,9 +89,9 @@ echo tls1.3 >"$nvmet/ports/$port/addr_tsas" 2>/dev/null || skip "this nvmet has 
 echo required >"$nvmet/ports/$port/addr_treq" 2>/dev/null
 ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/$port/subsystems/$subnqn" || { bad "port link"; exit 1; }
 
-"$handoffd" -s --workers 4 >"$log" 2>&1 &
+"${VG[@]}" "$handoffd" -s --workers 4 >"$log" 2>&1 &
 hd_pid=$!
-for _ in $(seq 50); do
+for _ in $(seq 600); do
 	grep -q "serving handshake upcalls" "$log" && break
 	sleep 0.1
 done
@@ -160,4 +169,14 @@ h2=$(handshakes)
 judge "$((h2 - h1)) concurrent handshakes through handoffd"
 n_failed=$(grep -c ': failed' "$log")
 [[ $n_failed == 0 ]] && ok "no handshake failed in handoffd's log" || bad "$n_failed handshakes failed in handoffd's log"
+if [[ ${#VG[@]} -gt 0 ]]; then
+	kill "$hd_pid" 2>/dev/null
+	wait "$hd_pid" 2>/dev/null
+	hd_pid=
+	if [[ -f $work/valgrind.log ]] && ! grep -q '^==[0-9]*== ' "$work/valgrind.log"; then
+		ok "memcheck: no error and no leak in handoffd"
+	else
+		bad "memcheck reported errors or leaks in handoffd: $(head -c 3000 "$work/valgrind.log")"
+	fi
+fi
 exit $fail
