@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -27,21 +26,41 @@ static void listen_once(void)
 	FUZZ_CHECK(getsockname(listener, (struct sockaddr *)&listen_addr, &alen) == 0);
 }
 
+/* poll() that a signal does not end: libFuzzer's timeout alarm fires every few seconds. */
+static int poll_on(struct pollfd *pfd, nfds_t n, int wait_ms)
+{
+	int ret;
+
+	do
+		ret = poll(pfd, n, wait_ms);
+	while (ret < 0 && errno == EINTR);
+	return ret;
+}
+
 void fuzz_tcp_pair(int fds[2])
 {
-	int one = 1, i;
+	struct pollfd pfd;
+	socklen_t len = sizeof(int);
+	int one = 1, err = 0, i;
 
 	if (listener < 0)
 		listen_once();
-	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking from the start: a blocking connect() ends with EINTR on that alarm. */
+	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	FUZZ_CHECK(fds[0] >= 0);
-	FUZZ_CHECK(connect(fds[0], (struct sockaddr *)&listen_addr, sizeof(listen_addr)) == 0);
-	fds[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	FUZZ_CHECK(fds[1] >= 0);
-	for (i = 0; i < 2; i++) {
-		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		FUZZ_CHECK(fcntl(fds[i], F_SETFL, O_NONBLOCK) == 0);
+	if (connect(fds[0], (struct sockaddr *)&listen_addr, sizeof(listen_addr)) < 0) {
+		FUZZ_CHECK(errno == EINPROGRESS || errno == EINTR);
+		pfd.fd = fds[0];
+		pfd.events = POLLOUT;
+		FUZZ_CHECK(poll_on(&pfd, 1, 10000) == 1);
+		FUZZ_CHECK(getsockopt(fds[0], SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0);
 	}
+	do
+		fds[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	while (fds[1] < 0 && errno == EINTR);
+	FUZZ_CHECK(fds[1] >= 0);
+	for (i = 0; i < 2; i++)
+		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 void fuzz_handshake_both(struct handoff *c, struct handoff *s, int fds[2], int wait_ms)
@@ -63,7 +82,7 @@ void fuzz_handshake_both(struct handoff *c, struct handoff *s, int fds[2], int w
 			return;
 		pfd[0].events = rc == HANDOFF_WANT_POLLOUT ? POLLOUT : rc ? POLLIN : 0;
 		pfd[1].events = rs == HANDOFF_WANT_POLLOUT ? POLLOUT : rs ? POLLIN : 0;
-		FUZZ_CHECK(poll(pfd, 2, wait_ms) > 0);
+		FUZZ_CHECK(poll_on(pfd, 2, wait_ms) > 0);
 	}
 }
 
@@ -78,7 +97,7 @@ void *fuzz_drain(void *arg)
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return NULL;
-		if (n < 0 && poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		if (n < 0 && poll_on(&pfd, 1, -1) < 0)
 			return NULL;
 	}
 }
