@@ -87,8 +87,8 @@ fi
 
 # Every libFuzzer harness for a few seconds on top of its seed corpus (make
 # check replays the corpus alone); by hand: make fuzz-run FUZZ_TIME=600.
-step "bounded fuzzing (make fuzz-run FUZZ_TIME=${HANDOFF_CI_FUZZ_SECONDS:-10} per harness)"
-make fuzz-run FUZZ_TIME="${HANDOFF_CI_FUZZ_SECONDS:-10}" 2>&1 |
+step "bounded fuzzing (make fuzz-run FUZZ_TIME=${HANDOFF_CI_FUZZ_SECONDS:-5} per harness)"
+make fuzz-run FUZZ_TIME="${HANDOFF_CI_FUZZ_SECONDS:-5}" 2>&1 |
 	grep -E '^fuzz_|stat::number_of_executed_units|ERROR|SUMMARY|check failed|^  FUZZ '
 [[ ${PIPESTATUS[0]} -eq 0 ]] || { ls tests/fuzz/crash-* 2>/dev/null; failed=$((failed + 1)); finish 1; }
 passed=$((passed + 1))
