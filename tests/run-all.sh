@@ -66,6 +66,33 @@ make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror TESTS= >/tmp/handof
 passed=$((passed + 1))
 echo "distcheck: ok"
 
+# The same host suite built with ASan and UBSan, from the tarball just
+# checked (a VPATH build next to this configured tree is refused).  Its
+# tree also runs the Linux 6.12 pass of the VM suite below.
+step "sanitizers: ASan + UBSan build, host tests (build-san)"
+rm -rf build-san && mkdir build-san &&
+	tar -xzf handoff-*.tar.gz -C build-san --strip-components=1 || finish 1
+(cd build-san && ./configure --enable-werror --enable-sanitizers >/dev/null && make -j2 >/dev/null) ||
+	{ failed=$((failed + 1)); finish 1; }
+(cd build-san && make -j2 check)
+rc=$?
+[[ -f build-san/test-suite.log ]] && count build-san/test-suite.log
+if [[ $rc -ne 0 ]]; then
+	for log in build-san/tests/*/*.log; do
+		[[ $log == */test-suite.log ]] && continue
+		grep -q '^:test-result: \(FAIL\|ERROR\)' "${log%.log}.trs" 2>/dev/null && { echo "----- $log"; tail -n 60 "$log"; }
+	done
+	finish 1
+fi
+
+# Every libFuzzer harness for a few seconds on top of its seed corpus (make
+# check replays the corpus alone); by hand: make fuzz-run FUZZ_TIME=600.
+step "bounded fuzzing (make fuzz-run FUZZ_TIME=${HANDOFF_CI_FUZZ_SECONDS:-5} per harness)"
+make fuzz-run FUZZ_TIME="${HANDOFF_CI_FUZZ_SECONDS:-5}" 2>&1 |
+	grep -E '^fuzz_|stat::number_of_executed_units|ERROR|SUMMARY|check failed|^  FUZZ '
+[[ ${PIPESTATUS[0]} -eq 0 ]] || { ls tests/fuzz/crash-* 2>/dev/null; failed=$((failed + 1)); finish 1; }
+passed=$((passed + 1))
+
 step "the VM harness itself (failures, hangs and panics are reported as such)"
 bash tests/vm/selftest.sh --kernel 6.12 2>&1 | tee /tmp/handoff-vm-selftest.log
 rc=${PIPESTATUS[0]}
@@ -75,9 +102,12 @@ while read -r p f; do
 done < <(sed -n 's/^vm-selftest: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' /tmp/handoff-vm-selftest.log)
 [[ $rc -eq 0 ]] || finish 1
 
-step "the suite in real kernels (make check-vm)"
-make check-vm 2>&1 | tee /tmp/handoff-vm.log
+# Linux 6.12 runs the sanitizer build, 7.x the plain one: each kernel once.
+step "the suite in real kernels (make check-vm: 6.12 from build-san, 7.x)"
+(cd build-san && HANDOFF_VM_KERNELS=6.12 make check-vm) 2>&1 | tee /tmp/handoff-vm.log
 rc=${PIPESTATUS[0]}
+HANDOFF_VM_KERNELS=7.x make check-vm 2>&1 | tee -a /tmp/handoff-vm.log
+[[ ${PIPESTATUS[0]} -eq 0 ]] || rc=1
 while read -r p f; do
 	passed=$((passed + p))
 	failed=$((failed + f))

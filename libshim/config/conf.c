@@ -127,6 +127,12 @@ static int parse_spec(struct loader *l, struct shim_rule *r, const char *spec)
 			lfail(l, NULL, "'%s' is not a local address (accept takes ADDR:PORT or PORT)",
 			      host);
 			return -1;
+		} else if (strchr(host, '*') &&
+			   (strncmp(host, "*.", 2) != 0 || !host[2] || strchr(host + 1, '*'))) {
+			/* "*example.com" would otherwise match "badexample.com". */
+			lfail(l, NULL, "'%s': a wildcard is '*.' and then a domain (*.example.com)",
+			      host);
+			return -1;
 		} else if (!(r->host = strdup(host))) {
 			lfail(l, NULL, "out of memory");
 			return -1;

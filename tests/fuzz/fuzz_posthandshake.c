@@ -33,6 +33,7 @@
 
 #include "core/conn.h"
 #include "fuzz.h"
+#include "pair.h"
 #include "handshake/posthandshake.h"
 #include "ktls/ktls.h"
 
@@ -44,43 +45,6 @@
 #define HANDSHAKE_WAIT_MS 10000
 
 static const uint8_t psk_key[32] = "fuzz-psk-fuzz-psk-fuzz-psk-fuzz";
-static int listener = -1;
-static struct sockaddr_in listen_addr;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	socklen_t alen = sizeof(listen_addr);
-
-	(void)argc;
-	(void)argv;
-	listen_addr.sin_family = AF_INET;
-	listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	FUZZ_CHECK(listener >= 0);
-	FUZZ_CHECK(bind(listener, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) == 0);
-	FUZZ_CHECK(listen(listener, 16) == 0);
-	FUZZ_CHECK(getsockname(listener, (struct sockaddr *)&listen_addr, &alen) == 0);
-	return 0;
-}
-
-/* fds[0] client end, fds[1] server end; both non-blocking, no Nagle. */
-static void tcp_pair(int fds[2])
-{
-	int one = 1, i;
-
-	if (listener < 0)
-		LLVMFuzzerInitialize(NULL, NULL);
-	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	FUZZ_CHECK(fds[0] >= 0);
-	FUZZ_CHECK(connect(fds[0], (struct sockaddr *)&listen_addr, sizeof(listen_addr)) == 0);
-	fds[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	FUZZ_CHECK(fds[1] >= 0);
-	for (i = 0; i < 2; i++) {
-		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		FUZZ_CHECK(fcntl(fds[i], F_SETFL, O_NONBLOCK) == 0);
-	}
-}
-
 static struct handoff_config *make_config(unsigned protocols, struct handoff_cache *cache)
 {
 	struct handoff_config *cfg = handoff_config_new();
@@ -95,54 +59,12 @@ static struct handoff_config *make_config(unsigned protocols, struct handoff_cac
 	return cfg;
 }
 
-/* Both handshakes in this thread: each side gets a turn until both are done. */
-static void handshake_both(struct handoff *c, struct handoff *s, int fds[2])
-{
-	struct pollfd pfd[2] = { { .fd = fds[0] }, { .fd = fds[1] } };
-	int rc = 1, rs = 1;
-
-	for (;;) {
-		if (rc != 0)
-			rc = handoff_handshake(c);
-		if (rs != 0)
-			rs = handoff_handshake(s);
-		if (rc == -1 || rs == -1) {
-			fprintf(stderr, "fuzz set-up: handshake failed: client: %s / server: %s\n",
-				rc == -1 ? handoff_error(c) : "ok", rs == -1 ? handoff_error(s) : "ok");
-			abort();
-		}
-		if (rc == 0 && rs == 0)
-			return;
-		pfd[0].events = rc == HANDOFF_WANT_POLLOUT ? POLLOUT : rc ? POLLIN : 0;
-		pfd[1].events = rs == HANDOFF_WANT_POLLOUT ? POLLOUT : rs ? POLLIN : 0;
-		FUZZ_CHECK(poll(pfd, 2, HANDSHAKE_WAIT_MS) > 0);
-	}
-}
-
-/* Reads and drops what the target sends, until the target's end shuts down. */
-static void *drain(void *arg)
-{
-	int fd = *(int *)arg;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint8_t buf[4096];
-	ssize_t n;
-
-	for (;;) {
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return NULL;
-		if (n < 0 && poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return NULL;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned protocols;
 	struct handoff_cache *cache;
 	struct handoff_config *ccfg, *scfg;
 	struct handoff *c, *s, *target;
-	struct linger no_linger = { .l_onoff = 1, .l_linger = 0 };
 	pthread_t drainer;
 	int fds[2], peer_fd;
 	size_t off, len;
@@ -157,18 +79,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cache);
 	ccfg = make_config(protocols, cache);
 	scfg = make_config(protocols, NULL);
-	tcp_pair(fds);
+	fuzz_tcp_pair(fds);
 	c = handoff_client(ccfg, fds[0], "localhost");
 	s = handoff_server(scfg, fds[1]);
 	FUZZ_CHECK(c && s);
 	conn_set_test_flags(c, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
 	conn_set_test_flags(s, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	handshake_both(c, s, fds);
+	fuzz_handshake_both(c, s, fds, HANDSHAKE_WAIT_MS);
 	FUZZ_CHECK(c->state == CONN_KTLS && s->state == CONN_KTLS);
 
 	target = (data[0] & SETUP_TARGET_SERVER) ? s : c;
 	peer_fd = target == c ? fds[1] : fds[0];
-	FUZZ_CHECK(pthread_create(&drainer, NULL, drain, &peer_fd) == 0);
+	FUZZ_CHECK(pthread_create(&drainer, NULL, fuzz_drain, &peer_fd) == 0);
 
 	for (off = 1; off < size && ret == 0;) {
 		type = data[off++];
@@ -207,10 +129,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	handoff_config_free(ccfg);
 	handoff_config_free(scfg);
 	handoff_cache_free(cache);
-	/* Reset, not FIN: a thousand connections a second in TIME_WAIT would use up the ports. */
-	setsockopt(fds[0], SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
-	setsockopt(fds[1], SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
-	close(fds[0]);
-	close(fds[1]);
+	fuzz_close_pair(fds);
 	return 0;
 }

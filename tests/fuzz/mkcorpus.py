@@ -348,3 +348,119 @@ th("hold-handshake-cut", [BIG], tls(23, b"x") + tls(22, b"H" * 40)[:20])
 th("hold-header-cut", [BIG], tls(23, b"x") + tls(22, b"H")[:3])
 th("hold-oversized-handshake", [BIG], tls(22, b"", length=0x4801) + b"\0" * 64)
 th("hold-max-handshake", [BIG, 0x90], tls(22, b"M" * 18432) + tls(23, b"after"))
+
+# ------------------------------------------------------------ match
+
+
+def query(connect, port, addr=b"", name=None, family=0):
+    """family: 0 IPv4, 1 IPv6, 2 IPv4-mapped IPv6, 3 AF_UNIX."""
+    nm = b"\xff" if name is None else bytes([len(name)]) + name
+    return bytes([(1 if connect else 0) | family << 1]) + struct.pack(">H", port) + addr.ljust(16, b"\0") + nm
+
+
+MATCH_CONF = (b"[accept 127.0.0.1:8443]\ninsecure-plaintext = yes\n"
+              b"[accept ::1 8443]\ninsecure-plaintext = yes\n"
+              b"[accept 8443]\ninsecure-plaintext = yes\n"
+              b"[connect *.example.com:443]\ninsecure-plaintext = yes\n"
+              b"[connect Server.Test:443]\ninsecure-plaintext = yes\n"
+              b"[connect 10.0.0.1:25]\ninsecure-plaintext = yes\n"
+              b"[connect ::1 25]\ninsecure-plaintext = yes\n"
+              b"[connect 8080]\ninsecure-plaintext = yes\n")
+LO4, LO6, TEN = bytes([127, 0, 0, 1]), b"\0" * 15 + b"\1", bytes([10, 0, 0, 1])
+
+
+def m(name, *queries, conf=MATCH_CONF):
+    write("match", name, conf + b"\0" + b"".join(queries))
+
+
+m("accept-addresses", query(False, 8443, LO4), query(False, 8443, LO6, family=1),
+  query(False, 8443, TEN), query(False, 8443, LO4, family=2), query(False, 8444, LO4))
+m("accept-unix", query(False, 8443, family=3))
+m("connect-wildcard", query(True, 443, TEN, b"a.example.com"), query(True, 443, TEN, b"a.b.EXAMPLE.com"),
+  query(True, 443, TEN, b"example.com"), query(True, 443, TEN, b".example.com"),
+  query(True, 443, TEN, b"badexample.com"), query(True, 443, TEN, None))
+m("connect-name-case", query(True, 443, LO4, b"server.test"), query(True, 443, LO4, b"SERVER.TEST"),
+  query(True, 443, LO4, b"server.test."), query(True, 443, LO4, b"server.tes"))
+m("connect-address", query(True, 25, TEN), query(True, 25, TEN, family=2), query(True, 25, LO6, family=1),
+  query(True, 25, LO4), query(True, 8080, LO4, b"anything"))
+m("name-with-nul", query(True, 443, TEN, b"a.example.com\0.evil"))
+m("name-255", query(True, 443, TEN, b"x" * 243 + b".example.com"))
+m("cut-short", query(True, 443, TEN, b"a.example.com")[:-3])
+# "*example.com" is not "*.example.com": it must not match badexample.com.
+m("regress-star-no-dot", query(True, 443, TEN, b"badexample.com"), query(True, 443, TEN, b"a.example.com"),
+  conf=b"[connect *example.com:443]\ninsecure-plaintext = yes\n")
+m("star-only", query(True, 443, TEN, b"x"), query(True, 443, TEN, b""),
+  conf=b"[connect *:443]\ninsecure-plaintext = yes\n")
+m("star-inside", query(True, 443, TEN, b"a.example.com"), conf=b"[connect a.*.com:443]\ninsecure-plaintext = yes\n")
+
+# ------------------------------------------------------------ psk
+# Set-up byte: 0x01 the server looks identities up (those starting "ok-" are known), 0x02 TLS 1.2.
+for setup, tag in ((0, "tls13"), (2, "tls12")):
+    write("psk", tag + "-known", bytes([setup]) + b"fuzz-identity")
+    write("psk", tag + "-unknown", bytes([setup]) + b"someone-else")
+    write("psk", tag + "-prefix", bytes([setup]) + b"fuzz-identit")
+    write("psk", "regress-" + tag + "-nul-after-known", bytes([setup]) + b"fuzz-identity\0evil")
+    write("psk", tag + "-lookup-ok", bytes([setup | 1]) + b"ok-host1")
+    write("psk", tag + "-lookup-refused", bytes([setup | 1]) + b"no-host1")
+    write("psk", "regress-" + tag + "-lookup-nul", bytes([setup | 1]) + b"ok-a\0b")
+write("psk", "lookup-long", bytes([1]) + b"ok-" + b"L" * 600)
+write("psk", "lookup-binary", bytes([1]) + b"ok-\x01\xff\x7f")
+write("psk", "one-byte", bytes([0]) + b"x")
+write("psk", "setup-only", bytes([0]))
+
+# ------------------------------------------------------------ records
+# Setup as posthandshake (TLS13_CLIENT ...); then the calls; then records of
+# type, control (1-6: an error instead: EAGAIN EIO EMSGSIZE EBADMSG
+# EKEYEXPIRED ECONNRESET; 0x08: control message cut), length, data.
+READ, TAKE, ZERO = 0, 2, 3
+
+
+def small(n):
+    return 1 | (n - 1) << 2
+
+
+def krec(rtype, data=b"", ctl=0, length=None):
+    n = len(data) if length is None else length
+    return struct.pack(">BBH", rtype, ctl, n) + data
+
+
+def r(name, setup, calls, *records):
+    write("records", name, bytes([setup, len(calls)]) + bytes(calls) + b"".join(records))
+
+
+CN = krec(ALERT, b"\x01\x00")
+r("data-then-close-notify", TLS13_CLIENT, [READ], krec(APPDATA, b"hello"), krec(APPDATA, b" world"), CN)
+r("data-small-reads", TLS13_CLIENT, [small(3), small(1), small(64)], krec(APPDATA, b"abcdefgh"), CN)
+r("fin-without-close-notify", TLS13_CLIENT, [READ], krec(APPDATA, b"cut"))
+r("ticket-between-data", TLS13_CLIENT, [READ, READ], krec(APPDATA, b"a"), krec(HANDSHAKE, T1), krec(APPDATA, b"b"), CN)
+r("ticket-small-buffer", TLS13_CLIENT, [small(1), small(1)], krec(HANDSHAKE, T1), krec(APPDATA, b"xy"), CN)
+r("keyupdate-requested", TLS13_CLIENT, [READ], krec(HANDSHAKE, key_update(1)), krec(APPDATA, b"after"), CN)
+r("server-keyupdate", TLS13_SERVER, [READ], krec(HANDSHAKE, key_update(0)), krec(APPDATA, b"after"), CN)
+r("empty-before-close-notify", TLS13_CLIENT, [READ], krec(APPDATA), krec(APPDATA), CN)
+r("empty-before-fin", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(APPDATA), krec(APPDATA))
+r("empty-before-data", TLS13_CLIENT, [READ], krec(APPDATA), krec(APPDATA, b"data"), CN)
+r("fatal-alert", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(ALERT, b"\x02\x28"))
+r("warning-alert-then-data", TLS12_CLIENT, [READ], krec(ALERT, b"\x01\x5a"), krec(APPDATA, b"x"), CN)
+r("alert-short", TLS13_CLIENT, [READ], krec(ALERT, b"\x01"))
+r("alert-empty", TLS13_CLIENT, [READ], krec(ALERT))
+r("handshake-empty", TLS13_CLIENT, [READ], krec(HANDSHAKE))
+r("oversized", TLS13_CLIENT, [READ], krec(APPDATA, b"x"), krec(APPDATA, b"\0" * 16385))
+r("unknown-type", TLS13_CLIENT, [READ], krec(0x63, b"zz"), CN)
+r("ccs-after", TLS12_CLIENT, [READ], krec(CCS, b"\x01"), CN)
+r("ctrunc", TLS13_CLIENT, [READ], krec(ALERT, b"\x01\x00", ctl=0x08))
+r("errors", TLS13_CLIENT, [READ, READ, READ], krec(0, ctl=1), krec(APPDATA, b"a"), krec(0, ctl=4))
+r("eio", TLS13_CLIENT, [READ], krec(0, ctl=2))
+r("emsgsize", TLS13_CLIENT, [READ], krec(0, ctl=3))
+r("ekeyexpired", TLS13_CLIENT, [READ], krec(0, ctl=5))
+r("econnreset", TLS13_CLIENT, [READ], krec(0, ctl=6))
+# The shim's calls: EIO from the program's read (a control record next), then 0 (empty or the end).
+r("shim-take-ticket", TLS13_CLIENT, [TAKE, READ], krec(HANDSHAKE, T1), krec(APPDATA, b"x"), CN)
+r("shim-take-close-notify", TLS13_CLIENT, [TAKE], CN)
+r("shim-take-nothing", TLS13_CLIENT, [TAKE, TAKE], krec(APPDATA, b"x"), CN)
+r("shim-take-fatal", TLS13_SERVER, [TAKE], krec(ALERT, b"\x02\x14"))
+r("shim-zero-empty", TLS13_CLIENT, [ZERO, READ], krec(APPDATA), krec(APPDATA, b"x"), CN)
+r("shim-zero-fin", TLS13_CLIENT, [ZERO], krec(APPDATA))
+r("shim-zero-then-take", TLS13_CLIENT, [ZERO, TAKE, ZERO], krec(APPDATA), CN)
+r("shim-zero-eagain", TLS13_CLIENT, [ZERO, ZERO], krec(0, ctl=1), CN)
+r("tls12-renegotiation", TLS12_SERVER, [READ], krec(HANDSHAKE, CH), krec(APPDATA, b"x"), CN)
+r("tls12-hello-request", TLS12_CLIENT, [TAKE, READ], krec(HANDSHAKE, hs(0, b"")), CN)

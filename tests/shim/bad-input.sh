@@ -229,13 +229,13 @@ config_refused() {
 config_refused "handoff run --config bad.ini" bad "$WORK/bad.ini:7: [accept 8443] bogus-key:" \
 	"$HANDOFF_CLI" run --config "$WORK/bad.ini" -- touch "$WORK/started"
 config_refused "HANDOFF_SHIM_CONFIG=bad.ini LD_PRELOAD=shim" bad "handoff-preload: $WORK/bad.ini:7: [accept 8443] bogus-key:" \
-	env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$HANDOFF_PRELOAD" /usr/bin/touch "$WORK/started"
+	env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$(shim_preload_list)" /usr/bin/touch "$WORK/started"
 # Fixed in f5d2bbf: a missing file was reported at its section's line, without the key's name.
 config_refused "REGRESSION(config line and key, fixed in f5d2bbf) handoff run --config badcert.ini (missing certificate file)" badcert \
 	"$WORK/badcert.ini:2: [accept 8443] cert:" \
 	"$HANDOFF_CLI" run --config "$WORK/badcert.ini" -- touch "$WORK/started"
 config_refused "LD_PRELOAD=shim without any configuration" none "no configuration" \
-	env -u HANDOFF_SHIM_CONFIG -u HANDOFF_SHIM_INI LD_PRELOAD="$HANDOFF_PRELOAD" /usr/bin/touch "$WORK/started"
+	env -u HANDOFF_SHIM_CONFIG -u HANDOFF_SHIM_INI LD_PRELOAD="$(shim_preload_list)" /usr/bin/touch "$WORK/started"
 config_refused "handoff run --check-config bad.ini" bad "$WORK/bad.ini:7: [accept 8443] bogus-key:" \
 	"$HANDOFF_CLI" run --config "$WORK/bad.ini" --check-config
 config_refused "handoff run --accept without a certificate" flags "handoff run" \

@@ -38,6 +38,16 @@ shim_find_preload() {
 	echo "$(dirname "$HANDOFF_CLI")/.libs/libhandoff-preload.so"
 }
 
+# What LD_PRELOAD holds for a test that preloads the shim itself (not
+# through `handoff run`): in a --enable-sanitizers build the ASan runtime
+# must come first, as `handoff run` puts it (config.h names it).
+shim_preload_list() {
+	local asan=""
+	[ -f "${HANDOFF_BUILDDIR:-}/config.h" ] &&
+		asan=$(sed -n 's/^#define HANDOFF_ASAN_RUNTIME "\(.*\)"$/\1/p' "$HANDOFF_BUILDDIR/config.h")
+	echo "${asan:+$asan:}$HANDOFF_PRELOAD"
+}
+
 SHIM_ARGV=("$@")
 
 # shim_setup NAME [--any-kernel] [--map-names]

@@ -90,7 +90,7 @@ if file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; then
 fi
 printf '[accept 8443]\ncert = %s\nkey = %s\nno-such-key = 1\n' "$PKI/server.pem" "$PKI/server-key.pem" >"$WORK/bad.ini"
 rm -f "$WORK/started"
-out=$(env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$HANDOFF_PRELOAD" /usr/bin/touch "$WORK/started" 2>&1)
+out=$(env HANDOFF_SHIM_CONFIG="$WORK/bad.ini" LD_PRELOAD="$(shim_preload_list)" /usr/bin/touch "$WORK/started" 2>&1)
 rc=$?
 if [ "$rc" != 0 ] && [ ! -e "$WORK/started" ] &&
 	[[ $out == *"$WORK/bad.ini:4: [accept 8443] no-such-key:"* ]]; then

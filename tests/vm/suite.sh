@@ -28,7 +28,7 @@ fi
 
 tests=("$@")
 if [[ ${#tests[@]} -eq 0 ]]; then
-	for t in tests/unit/check_* tests/ktls/ktls_*; do
+	for t in tests/unit/check_* tests/ktls/ktls_* tests/soak/soak; do
 		[[ -f $t && -x $t && $t != *.* ]] && tests+=("$t")
 	done
 	for t in "$srcdir"/tests/interop/*.sh; do
@@ -36,6 +36,10 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 	done
 	# The kernel's own TLS consumers calling handoffd (NFS over TLS).
 	for t in "$srcdir"/tests/upcall/*.sh; do
+		tests+=("$t")
+	done
+	# Many handshakes, then fds and memory back where they were (tests/soak).
+	for t in "$srcdir"/tests/soak/*.sh; do
 		tests+=("$t")
 	done
 	# Real programs under the shim (libshim).

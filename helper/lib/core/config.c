@@ -23,8 +23,10 @@
 #define TICKET_KEY_SIZE 64	/* GnuTLS's ticket master key */
 #define PSK_MAX_LEN 512
 
-static int psk_server_key(gnutls_session_t session, const char *username,
+static int psk_server_key(gnutls_session_t session, const gnutls_datum_t *identity,
 			  gnutls_datum_t *key);
+static int psk_key_for(const struct handoff_config *cfg, const char *username,
+		       gnutls_datum_t *key);
 
 struct handoff_config *handoff_config_new(void)
 {
@@ -290,30 +292,53 @@ int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *ce
 
 /*
  * Keep the identity a client asked for, so the error can name it.  It is
- * the peer's text: printable ASCII only and at most 64 characters, so it
+ * the peer's bytes: printable ASCII only and at most 64 characters, so it
  * cannot forge log lines.
  */
-static int psk_unknown(struct handoff *h, const char *username)
+static int psk_unknown(struct handoff *h, const uint8_t *identity, size_t size)
 {
-	size_t i, n = strnlen(username, 64);
+	size_t i, n = size < 64 ? size : 64;
 
 	free(h->psk_identity);
 	h->psk_identity = malloc(n + 1);
 	if (h->psk_identity) {
 		for (i = 0; i < n; i++)
-			h->psk_identity[i] = username[i] >= 0x20 && username[i] < 0x7f ? username[i] : '?';
+			h->psk_identity[i] = identity[i] >= 0x20 && identity[i] < 0x7f ?
+					     (char)identity[i] : '?';
 		h->psk_identity[n] = '\0';
 	}
 	h->psk_unknown = true;
 	return -1;	/* GnuTLS answers with unknown_psk_identity */
 }
 
-static int psk_server_key(gnutls_session_t session, const char *username,
+/*
+ * The identity comes from the ClientHello as bytes.  GnuTLS's string form
+ * of it ends at the first NUL, so "alice\0x" would be taken for "alice":
+ * an identity that is not a string is nobody's.
+ */
+static int psk_server_key(gnutls_session_t session, const gnutls_datum_t *identity,
 			  gnutls_datum_t *key)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
-	struct handoff_config *cfg = h->cfg;
+	char *username;
+	int ret;
 
+	if (!identity->size || memchr(identity->data, 0, identity->size))
+		return psk_unknown(h, identity->data, identity->size);
+	username = strndup((const char *)identity->data, identity->size);
+	if (!username)
+		return -1;
+	ret = psk_key_for(h->cfg, username, key);
+	free(username);
+	if (ret == 1)
+		return psk_unknown(h, identity->data, identity->size);
+	h->psk_unknown = false;
+	return ret;
+}
+
+/* 0 and the key, 1 for an identity nobody has, -1 when out of memory. */
+static int psk_key_for(const struct handoff_config *cfg, const char *username, gnutls_datum_t *key)
+{
 	if (cfg->psk_lookup) {
 		uint8_t buf[PSK_MAX_LEN];
 		size_t len = sizeof(buf);
@@ -330,13 +355,11 @@ static int psk_server_key(gnutls_session_t session, const char *username,
 		}
 		wipe(buf, sizeof(buf));
 		if (ret != 0)
-			return psk_unknown(h, username);
-		h->psk_unknown = false;
+			return 1;
 		return key->data ? 0 : -1;
 	}
 	if (!cfg->psk_identity || strcmp(username, cfg->psk_identity) != 0)
-		return psk_unknown(h, username);
-	h->psk_unknown = false;
+		return 1;
 	key->data = gnutls_malloc(cfg->psk_key.size);
 	if (!key->data)
 		return -1;
@@ -380,7 +403,7 @@ int handoff_config_set_psk(struct handoff_config *cfg, const char *identity,
 		errbuf_set(&cfg->err, "PSK: %s", gnutls_strerror(ret));
 		goto err_undo;
 	}
-	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	gnutls_psk_set_server_credentials_function2(cfg->psk_server, psk_server_key);
 	return 0;
 
 err_nomem:
@@ -409,7 +432,7 @@ int handoff_config_set_psk_lookup(struct handoff_config *cfg, handoff_psk_lookup
 		return errbuf_set(&cfg->err, "a PSK is already set");
 	if (!cfg->psk_server && gnutls_psk_allocate_server_credentials(&cfg->psk_server) < 0)
 		return errbuf_set(&cfg->err, "PSK: out of memory");
-	gnutls_psk_set_server_credentials_function(cfg->psk_server, psk_server_key);
+	gnutls_psk_set_server_credentials_function2(cfg->psk_server, psk_server_key);
 	cfg->psk_lookup = fn;
 	cfg->psk_lookup_arg = arg;
 	return 0;

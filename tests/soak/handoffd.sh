@@ -1,0 +1,182 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Soak through handoffd: NVMe/TCP controllers with a TLS PSK connected and
+# deleted again and again on loopback; every queue of every controller is a
+# handshake upcall on each side (host and target), all answered by one
+# handoffd.  Sequential: HANDOFF_SOAK_NVME connects one after another (1 I/O
+# queue: 4 handshakes each); concurrent: HANDOFF_SOAK_NVME_PAR controllers
+# connecting at once (2 I/O queues: 6 handshakes each, 34 of them: 204).
+# handoffd's open fds must come back to exactly their level after a
+# warm-up, and its RSS to within HANDOFF_SOAK_RSS_KB (default 1024).
+#
+# VM only, with the NVMe modules (tests/vm/suite.sh loads them).  By hand,
+# a long run: HANDOFF_SOAK_NVME=2500 (10,000 handshakes).  With
+# HANDOFF_SOAK_VALGRIND=1 handoffd runs under memcheck, which must report
+# nothing (slow: use small HANDOFF_SOAK_NVME and HANDOFF_SOAK_NVME_PAR).
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+
+skip() { echo "SKIP: $*"; exit 77; }
+[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates an NVMe target)"
+[[ $(id -u) == 0 ]] || skip "needs root"
+builddir=${HANDOFF_BUILDDIR:-$PWD}
+handoffd=$builddir/handoffd
+[[ -x $handoffd ]] || skip "no $handoffd"
+command -v keyctl >/dev/null || skip "keyctl missing (keyutils)"
+[[ -r /proc/net/tls_stat ]] || skip "no kTLS (/proc/net/tls_stat)"
+[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics (--modules \"... nvme_tcp nvmet nvmet_tcp\")"
+grep -qw configfs /proc/filesystems || skip "no configfs"
+mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+[[ -d /sys/kernel/config/nvmet ]] || skip "no nvmet in configfs (modprobe nvmet nvmet_tcp)"
+touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+grep -q '^#define HANDOFF_ASAN_RUNTIME' "$builddir/config.h" 2>/dev/null &&
+	skip "ASan build: its allocator keeps freed memory (the plain build's pass measures it)"
+
+SEQ=${HANDOFF_SOAK_NVME:-25}
+PAR=${HANDOFF_SOAK_NVME_PAR:-34}
+SLACK=${HANDOFF_SOAK_RSS_KB:-1024}
+work=${TMPDIR:-/tmp}/soak-handoffd.$$
+mkdir -p "$work"
+VG=()
+if [[ ${HANDOFF_SOAK_VALGRIND:-0} == 1 ]]; then
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	VG=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect --log-file="$work/valgrind.log")
+	SLACK=$((1024 * 1024)) # valgrind's own memory: memcheck judges the leaks
+fi
+log=$work/handoffd.log
+fail=0
+hd_pid=
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+subnqn=nqn.2014-08.org.handoff:soak
+hostid=$(cat /proc/sys/kernel/random/uuid)
+hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
+nvmet=/sys/kernel/config/nvmet
+port=2
+
+cleanup() {
+	local c
+	for c in /sys/class/nvme/nvme*; do
+		[[ $(cat "$c/subsysnqn" 2>/dev/null) == "$subnqn" ]] && echo 1 >"$c/delete_controller" 2>/dev/null
+	done
+	rm -f "$nvmet/ports/$port/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
+	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
+		"$nvmet/ports/$port" "$nvmet/hosts/$hostnqn" 2>/dev/null
+	[[ -n $hd_pid ]] && kill "$hd_pid" 2>/dev/null && wait "$hd_pid" 2>/dev/null
+	echo "---- handoffd log (failures only)"
+	grep -v ': ok TLS' "$log" 2>/dev/null | tail -n 20 | sed 's/^/  /'
+}
+trap cleanup EXIT
+
+head -c 32 /dev/urandom >"$work/psk"
+keyctl padd psk "NVMe0R01 $hostnqn $subnqn" %:.nvme <"$work/psk" >/dev/null || { bad "keyctl padd psk"; exit 1; }
+truncate -s 1M /srv/soak.img
+mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || { bad "nvmet configfs"; exit 1; }
+echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
+ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
+echo -n /srv/soak.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
+echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || { bad "namespace enable"; exit 1; }
+mkdir "$nvmet/ports/$port"
+echo tcp >"$nvmet/ports/$port/addr_trtype"
+echo ipv4 >"$nvmet/ports/$port/addr_adrfam"
+echo 127.0.0.1 >"$nvmet/ports/$port/addr_traddr"
+echo 4421 >"$nvmet/ports/$port/addr_trsvcid"
+echo tls1.3 >"$nvmet/ports/$port/addr_tsas" 2>/dev/null || skip "this nvmet has no TLS"
+echo required >"$nvmet/ports/$port/addr_treq" 2>/dev/null
+ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/$port/subsystems/$subnqn" || { bad "port link"; exit 1; }
+
+"${VG[@]}" "$handoffd" -s --workers 4 >"$log" 2>&1 &
+hd_pid=$!
+for _ in $(seq 600); do
+	grep -q "serving handshake upcalls" "$log" && break
+	sleep 0.1
+done
+grep -q "serving handshake upcalls" "$log" || { bad "handoffd did not start"; cat "$log"; exit 1; }
+
+# connect QUEUES: one controller, connected and deleted; 0 if both worked.
+connect() {
+	local reply ctrl
+	exec {fd}<>/dev/nvme-fabrics
+	if ! echo "transport=tcp,traddr=127.0.0.1,trsvcid=4421,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0" >&"$fd" 2>>"$work/connect.err"; then
+		exec {fd}>&-
+		return 1
+	fi
+	read -r reply <&"$fd"
+	exec {fd}>&-
+	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
+	echo 1 >"/sys/class/nvme/$ctrl/delete_controller"
+}
+
+# burst N QUEUES: N controllers at once; the number that failed.
+burst() {
+	local i pids=() failed=0
+	for i in $(seq "$1"); do
+		connect "$2" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || failed=$((failed + 1))
+	done
+	echo "$failed"
+}
+
+usage() {
+	local fds rss
+	fds=$(find "/proc/$hd_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$hd_pid/status")
+	echo "$fds $rss"
+}
+
+judge() {
+	local fds rss
+	sleep 1
+	read -r fds rss <<<"$(usage)"
+	if [[ $fds == "$FDS0" && $rss -le $((RSS0 + SLACK)) ]]; then
+		ok "$1: handoffd fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB"
+	else
+		bad "$1: handoffd not back to its level: fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB (slack $SLACK KiB)"
+	fi
+}
+
+handshakes() { grep -c ': ok TLSv1.3' "$log"; }
+
+# Warm-up: the pool's threads, the kernel probe, the allocator.
+connect 1 || bad "warm-up connect: $(tail -n 1 "$work/connect.err")"
+[[ $(burst 8 2) == 0 ]] || bad "warm-up burst"
+sleep 1
+read -r FDS0 RSS0 <<<"$(usage)"
+h0=$(handshakes)
+
+t0=$SECONDS
+failed=0
+for _ in $(seq "$SEQ"); do
+	connect 1 || failed=$((failed + 1))
+done
+h1=$(handshakes)
+[[ $failed == 0 ]] && ok "$SEQ sequential connects: $((h1 - h0)) handshakes in $((SECONDS - t0)) s" ||
+	bad "$failed of $SEQ sequential connects failed: $(tail -n 1 "$work/connect.err")"
+judge "$((h1 - h0)) sequential handshakes through handoffd"
+
+t0=$SECONDS
+failed=$(burst "$PAR" 2)
+h2=$(handshakes)
+[[ $failed == 0 ]] && ok "$PAR controllers at once: $((h2 - h1)) handshakes in $((SECONDS - t0)) s" ||
+	bad "$failed of $PAR concurrent connects failed: $(tail -n 1 "$work/connect.err")"
+judge "$((h2 - h1)) concurrent handshakes through handoffd"
+n_failed=$(grep -c ': failed' "$log")
+[[ $n_failed == 0 ]] && ok "no handshake failed in handoffd's log" || bad "$n_failed handshakes failed in handoffd's log"
+if [[ ${#VG[@]} -gt 0 ]]; then
+	kill "$hd_pid" 2>/dev/null
+	wait "$hd_pid" 2>/dev/null
+	hd_pid=
+	if [[ -f $work/valgrind.log ]] && ! grep -q '^==[0-9]*== ' "$work/valgrind.log"; then
+		ok "memcheck: no error and no leak in handoffd"
+	else
+		bad "memcheck reported errors or leaks in handoffd: $(head -c 3000 "$work/valgrind.log")"
+	fi
+fi
+exit $fail
