@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/custody.h"
 #include "daemon/daemon.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct hd_nl listen, accept;
 	struct hd_pool *pool;
 	int wake_fd;			/* eventfd: a worker finished a job */
+	struct hd_custody *custody;	/* [custody] socket; NULL when not configured */
 	atomic_uint in_flight;
 	uint64_t next_id;
 };
@@ -156,6 +158,15 @@ int hd_check_config(const struct hd_options *opts)
 		printf("  no [authenticate.server] certificate: server handshakes need one from the kernel\n");
 	if (!c->client.truststore)
 		printf("  no [authenticate.client] x509.truststore: servers are checked against the system store\n");
+	if (c->custody) {
+		printf("  custody socket %s (mode %04o), at most %u requests in flight\n",
+		       c->custody->socket, (unsigned)c->custody->mode, c->custody->max_requests);
+		for (size_t i = 0; i < c->custody->n_ids; i++)
+			printf("  identity %-19s %s, %zu uids, %zu gids may use it\n",
+			       c->custody->ids[i].name,
+			       c->custody->ids[i].can_serve ? "serves and connects" : "connects only",
+			       c->custody->ids[i].n_uids, c->custody->ids[i].n_gids);
+	}
 	printf("%s\n", ok ? "config OK" : "config has problems (see above)");
 	conf_put(ref);
 	return ok ? 0 : 1;
@@ -213,13 +224,18 @@ static void finish(struct hd_nl *nl, const struct hd_job *job,
 		       strerror(-ret));
 }
 
-static void job_done(struct daemon *d)
+static void wake_main(struct daemon *d)
 {
 	uint64_t one = 1;
 
-	atomic_fetch_sub(&d->in_flight, 1);
 	if (write(d->wake_fd, &one, sizeof(one)) < 0)
 		hd_debug("wake-up lost: %s", strerror(errno));
+}
+
+static void job_done(struct daemon *d)
+{
+	atomic_fetch_sub(&d->in_flight, 1);
+	wake_main(d);
 }
 
 static void run_job(struct hd_job *job, void **slot, void *ctx)
@@ -231,6 +247,14 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 	unsigned long waited = now_ms() - job->accepted_ms;
 	unsigned timeout = job->req.timeout_ms ? job->req.timeout_ms : conf->timeout_ms;
 	int ret;
+
+	if (job->custody) {
+		/* A local caller's request: the custody socket's own bound, not the upcalls'. */
+		hd_custody_run(job->custody, conf, job->id, waited);
+		conf_put(job->conf);
+		wake_main(d);
+		return;
+	}
 
 	if (!nl) {
 		nl = calloc(1, sizeof(*nl));
@@ -302,6 +326,19 @@ static bool accept_some(struct daemon *d)
 	return true;
 }
 
+/* A custody request ready for a worker (custody.c bounds how many are in flight). */
+static void custody_submit(struct hd_custody_job *cj, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct hd_job job = { .custody = cj };
+
+	job.id = ++d->next_id;
+	job.accepted_ms = now_ms();
+	job.conf = conf_get(d->conf);
+	job.req.sockfd = -1;
+	hd_pool_submit(d->pool, &job);
+}
+
 static void reload(struct daemon *d)
 {
 	struct hd_conf_ref *fresh = load_config(d->opts);
@@ -322,7 +359,9 @@ static void reload(struct daemon *d)
 int hd_daemon_run(const struct hd_options *opts)
 {
 	struct daemon d = { .opts = opts, .wake_fd = -1 };
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
+	char why[512];
+	unsigned custody_max = 0;
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
 	int sig_fd = -1, ret, status = 1;
@@ -359,9 +398,19 @@ int hd_daemon_run(const struct hd_options *opts)
 		hd_err("event fds: %s", strerror(errno));
 		goto err_fds;
 	}
+	ret = hd_custody_open(d.conf->conf.custody, &d.custody, why, sizeof(why));
+	if (ret < 0) {
+		hd_err("custody socket: %s", why);
+		goto err_fds;
+	}
+	if (d.custody) {
+		custody_max = d.conf->conf.custody->max_requests;
+		hd_notice("custody socket %s: %zu identities, at most %u requests in flight",
+			  d.conf->conf.custody->socket, d.conf->conf.custody->n_ids, custody_max);
+	}
 	/* Workers inherit the blocked signals: only the main loop sees them. */
-	d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
-			     fini_worker, &d);
+	d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes + custody_max,
+			     run_job, fini_worker, &d);
 	if (!d.pool) {
 		hd_err("worker threads: %s", strerror(errno));
 		goto err_fds;
@@ -373,10 +422,11 @@ int hd_daemon_run(const struct hd_options *opts)
 	pfd[0] = (struct pollfd){ .fd = hd_nl_fd(&d.listen), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = d.wake_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = hd_custody_fd(d.custody), .events = POLLIN };
 	for (;;) {
 		if (pending)
 			pending = accept_some(&d);
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hd_err("poll: %s", strerror(errno));
@@ -396,6 +446,8 @@ int hd_daemon_run(const struct hd_options *opts)
 			/* Room again: anything READY announced while we were full is still queued. */
 			pending = true;
 		}
+		if (pfd[1].revents || pfd[3].revents)
+			hd_custody_service(d.custody, custody_submit, &d);
 		if (pfd[2].revents) {
 			struct signalfd_siginfo si;
 
@@ -412,6 +464,7 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 	}
 	hd_pool_free(d.pool);
+	hd_custody_close(d.custody);	/* after the pool: its jobs answered their callers */
 
 err_fds:
 	if (sig_fd >= 0)
