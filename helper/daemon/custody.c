@@ -79,6 +79,7 @@ struct hd_custody {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned max_requests, max_pending;
 	atomic_uint in_flight;
+	unsigned evicted, expired;	/* silent callers dropped, for one log line per round */
 	struct slot *slots;
 	uint64_t seq;
 };
@@ -275,8 +276,7 @@ static struct slot *free_slot(struct hd_custody *cu)
 			oldest = s;
 	}
 	if (oldest) {
-		hd_notice("custody pid=%d uid=%u: dropped: %u callers connected and sent nothing",
-			  (int)oldest->job.cred.pid, (unsigned)oldest->job.cred.uid, cu->max_pending);
+		cu->evicted++;
 		slot_close(cu, oldest);
 	}
 	return oldest;
@@ -408,13 +408,18 @@ void hd_custody_service(struct hd_custody *cu, hd_custody_submit_fn submit, void
 		if (s->state != SLOT_WAITING)
 			continue;
 		if (now >= s->deadline_ms) {
-			hd_notice("custody pid=%d uid=%u: dropped: no request within %u ms",
-				  (int)s->job.cred.pid, (unsigned)s->job.cred.uid, PENDING_TIMEOUT_MS);
+			cu->expired++;
 			slot_close(cu, s);
 		} else if (!next || s->deadline_ms < next) {
 			next = s->deadline_ms;
 		}
 	}
+	/* One line per round, not per caller: a flood must not become a flood of log lines. */
+	if (cu->evicted || cu->expired)
+		hd_notice("custody: dropped %u callers that sent no request (%u: all %u slots taken, "
+			  "%u: none within %u ms)", cu->evicted + cu->expired, cu->evicted,
+			  cu->max_pending, cu->expired, PENDING_TIMEOUT_MS);
+	cu->evicted = cu->expired = 0;
 	if (next) {
 		its.it_value.tv_sec = (time_t)((next - now) / 1000);
 		its.it_value.tv_nsec = (long)((next - now) % 1000) * 1000000L + 1;
