@@ -42,7 +42,7 @@ struct hd_conf;
 
 struct hd_custody_identity {
 	char *name;
-	unsigned line;			/* its section header, for messages */
+	unsigned line;			/* its first key's, for messages about the whole */
 	struct settings *set;		/* while the file is read */
 	struct handoff_config *cfg;	/* after: shared by every handshake (refcounted) */
 	bool can_serve;			/* a certificate and key (or a PSK) */
