@@ -349,6 +349,18 @@ int cmd_run(int argc, char **argv)
 	if (a.check) {
 		printf("configuration ok: %u accept and %u connect rules\n", conf->n_accept,
 		       conf->n_connect);
+		for (size_t i = 0; i < conf->n_rules; i++) {
+			const struct shim_rule *r = &conf->rules[i];
+			struct stat st;
+
+			if (!r->delegate)
+				continue;
+			/* Not an error: handoffd may start after the program. */
+			printf("  [%s %s]: handshakes by handoffd at %s, identity %s (%s)\n",
+			       r->kind == SHIM_RULE_ACCEPT ? "accept" : "connect", r->spec, r->delegate,
+			       r->identity, stat(r->delegate, &st) < 0 ? strerror(errno) :
+			       S_ISSOCK(st.st_mode) ? "socket present" : "not a socket");
+		}
 		ret = CLI_EXIT_OK;
 		goto out;
 	}
