@@ -292,6 +292,7 @@ static int delegated_step(struct shim_conn *c, bool wait)
 	struct custody_reply rep;
 	char why[800];
 	int ret, was;
+	bool had_fd, had_retry;
 
 	if (c->timed_out) {
 		delegate_abandon(c);
@@ -301,10 +302,15 @@ static int delegated_step(struct shim_conn *c, bool wait)
 	}
 	if (!c->is_server && !connected(c))
 		return -1;
+	had_fd = c->custody_fd >= 0;
+	had_retry = c->custody_retry;
 	was = shim_enter();
 	ret = delegate_step(c, wait, &rep, why, sizeof(why));
 	shim_leave(was);
 	if (ret == -EAGAIN) {
+		/* The watcher takes the answer (or retries) if the program does not call again. */
+		if ((!had_fd && c->custody_fd >= 0) || (!had_retry && c->custody_retry))
+			watch_wake();
 		errno = EAGAIN;
 		return -1;
 	}

@@ -218,6 +218,8 @@ int records_close_notify(int fd);
 void watch_add(struct shim_conn *c);
 void watch_remove(struct shim_conn *c);
 void watch_atfork_child(void);
+/* Something the watcher polls for changed (a connection now waits for handoffd): look again. */
+void watch_wake(void);
 
 /* Host names the program resolved, by address (hooks/resolve.c fills it). */
 void names_remember(const struct sockaddr *sa, const char *name);

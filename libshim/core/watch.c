@@ -182,6 +182,11 @@ static void start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+void watch_wake(void)
+{
+	wake();
+}
+
 void watch_add(struct shim_conn *c)
 {
 	pthread_mutex_lock(&watch_lock);

@@ -13,7 +13,8 @@
 #     EACCES, both logs say why;
 #  3. handoffd's socket missing: ECONNREFUSED, the shim's log says so;
 #  4. the client side: curl (plaintext) connects out through delegated
-#     mode to openssl s_server, which sees a verified TLS client;
+#     mode to openssl s_server, which sees a verified TLS client; and a
+#     non-blocking epoll client whose request waits for handoffd;
 #  4b. our edge-triggered epoll echo server (non-blocking) echoes 1 MiB;
 #     a TLS 1.3 KeyUpdate from the peer ends the connection (fail closed);
 #  5. malformed requests get a status, not a crash: no fd (EPROTO), a bad
@@ -197,6 +198,43 @@ if start_long s_server openssl s_server -accept 127.0.0.1:@PORT@ -cert "$PKI/ser
 		pass "client: handoffd logged the client handshake as ok"
 	else
 		fail "client: no ok line for the client handshake" "$HDLOG"
+	fi
+	# The same from a non-blocking, edge-triggered epoll client: its request
+	# is written while handoffd works, and nothing but the watcher is left to
+	# take handoffd's answer and send it.
+	cat >"$WORK/nbclient.py" <<'EOF'
+import select, socket, sys
+s = socket.socket()
+s.setblocking(False)
+s.connect_ex(("127.0.0.1", int(sys.argv[1])))
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLET)
+if not ep.poll(20):
+    sys.exit("never writable")
+s.send(b"GET / HTTP/1.0\r\n\r\n")
+ep.modify(s.fileno(), select.EPOLLIN | select.EPOLLET)
+got = b""
+while True:
+    try:
+        d = s.recv(65536)
+    except BlockingIOError:
+        if not ep.poll(20):
+            sys.exit("stalled after %d bytes" % len(got))
+        continue
+    if not d:
+        break
+    got += d
+sys.stdout.write(got.decode(errors="replace"))
+EOF
+	chmod 644 "$WORK/nbclient.py"
+	L=$(slog nbclient)
+	if timeout "$TMO" setpriv --reuid "$NOBODY" --regid "$NOBODY" --clear-groups -- \
+		"$HANDOFF_CLI" run --log "$L" --delegate "$SOCK" --identity out --connect "127.0.0.1:$PORT" \
+		--verify-address -- "$PY" "$WORK/nbclient.py" "$PORT" >"$WORK/nbclient.out" 2>"$WORK/nbclient.err" &&
+		grep -q "Protocol  *: TLSv1.3" "$WORK/nbclient.out"; then
+		pass "client: a non-blocking epoll client got its answer through delegated mode"
+	else
+		fail "client: non-blocking epoll client" "$WORK/nbclient.out" "$WORK/nbclient.err" "$L"
 	fi
 	stop_peer "$PEER_PID"
 fi
