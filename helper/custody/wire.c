@@ -369,8 +369,6 @@ const char *custody_status_name(uint32_t status)
 		return "EPROTONOSUPPORT";
 	case EINVAL:
 		return "EINVAL";
-	case EBUSY:
-		return "EBUSY";
 	case ETIMEDOUT:
 		return "ETIMEDOUT";
 	case ECONNRESET:

@@ -57,8 +57,7 @@
  * Statuses: EPROTO (the request is malformed), EPROTONOSUPPORT (another
  * version), EACCES (the policy refuses this uid/gid the identity, or there
  * is no such identity), EINVAL (the fd is not a connected TCP socket, or
- * the identity cannot play that role), EBUSY (handoffd is stopping), and
- * the handshake's own class (handoff_error_code()): ETIMEDOUT,
+ * the identity cannot play that role), and the handshake's own class (handoff_error_code()): ETIMEDOUT,
  * ECONNRESET, EBADMSG, ECONNABORTED.
  */
 #ifndef HANDOFF_CUSTODY_WIRE_H
