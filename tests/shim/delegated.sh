@@ -95,6 +95,7 @@ fi
 slog() { : >"$WORK/$1.shim.log"; chmod 666 "$WORK/$1.shim.log"; echo "$WORK/$1.shim.log"; }
 
 # ---------------------------------------------------- 1. a server, as nobody
+echo "## 1. a server, as nobody (at ${SECONDS} s)"
 P=$(random_port)
 L=$(slog http)
 as_uid "$NOBODY" "$HANDOFF_CLI" run --log "$L" --delegate "$SOCK" --identity web --accept "$P" \
@@ -170,16 +171,19 @@ errno_case() {
 }
 
 # ---------------------------------------------------- 2. a uid the policy refuses
+echo "## 2. a uid the policy refuses (at ${SECONDS} s)"
 errno_case refused "$DENIED" "$SOCK" EACCES &&
 	log_has refused "$SLOG" "handoffd refused the handshake (identity web): EACCES: uid $DENIED (gid $DENIED) may not use identity \"web\""
 log_has refused "$HDLOG" "uid=$DENIED identity=web server peer=127.0.0.1:"
 log_has refused "$HDLOG" "refused EACCES: uid $DENIED (gid $DENIED) may not use identity \"web\""
 
 # ---------------------------------------------------- 3. no handoffd behind the socket
+echo "## 3. no handoffd behind the socket (at ${SECONDS} s)"
 errno_case nodaemon "$NOBODY" "$WORK/nothing-here.sock" ECONNREFUSED &&
 	log_has nodaemon "$SLOG" "handoffd's custody socket $WORK/nothing-here.sock: No such file or directory (is handoffd running"
 
 # ---------------------------------------------------- 4. the client side
+echo "## 4. the client side (at ${SECONDS} s)"
 if start_long s_server openssl s_server -accept 127.0.0.1:@PORT@ -cert "$PKI/server.pem" \
 	-key "$PKI/server-key.pem" -www; then
 	L=$(slog client)
@@ -240,6 +244,7 @@ EOF
 fi
 
 # ---------------------------------------------------- 4b. an edge-triggered epoll server
+echo "## 4b. an edge-triggered epoll server (at ${SECONDS} s)"
 # Non-blocking: the exchange with handoffd runs a step per call and the
 # watcher takes the answer; then a TLS 1.3 KeyUpdate, which delegated mode
 # cannot follow (the traffic secrets stayed in handoffd): the connection
@@ -294,6 +299,7 @@ if [ -n "$EE" ]; then
 fi
 
 # ---------------------------------------------------- 5. malformed requests
+echo "## 5. malformed requests (at ${SECONDS} s)"
 cat >"$WORK/badreq.py" <<'EOF'
 import socket, struct, sys
 def ask(payload, fds):
@@ -334,6 +340,7 @@ else
 fi
 
 # ---------------------------------------------------- 6. a flood of idle and garbage clients
+echo "## 6. a flood of idle and garbage clients (at ${SECONDS} s)"
 cat >"$WORK/flood.py" <<'EOF'
 import socket, sys, time
 n, hold = int(sys.argv[2]), float(sys.argv[3])
@@ -361,7 +368,9 @@ if grep -q "identity=web server .*: ok" "$HDLOG"; then
 	else
 		fail "flood: the request failed during the flood" "$WORK/curl2.err" "$WORK/flood.out" "$HDLOG"
 	fi
-	wait "$FPID"
+	kill "$FPID" 2>/dev/null
+	wait "$FPID" 2>/dev/null
+	sleep 0.2
 	if kill -0 "$HDPID" 2>/dev/null && grep -q "custody: dropped [0-9]* callers" "$HDLOG"; then
 		pass "flood: handoffd is up; $(grep -m1 "custody: dropped" "$HDLOG" | sed 's/^handoffd: //')"
 	else
@@ -369,4 +378,5 @@ if grep -q "identity=web server .*: ok" "$HDLOG"; then
 	fi
 fi
 
+echo "## done (at ${SECONDS} s)"
 finish
