@@ -464,9 +464,9 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 	}
 	hd_pool_free(d.pool);
-	hd_custody_close(d.custody);	/* after the pool: its jobs answered their callers */
 
 err_fds:
+	hd_custody_close(d.custody);	/* after the pool: its jobs answered their callers */
 	if (sig_fd >= 0)
 		close(sig_fd);
 	if (d.wake_fd >= 0)
