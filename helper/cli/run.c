@@ -37,6 +37,8 @@ enum {
 	OPT_LOG,
 	OPT_INSECURE_PLAINTEXT,
 	OPT_VERIFY_ADDRESS,
+	OPT_DELEGATE,
+	OPT_IDENTITY,
 };
 
 static const struct option run_options[] = {
@@ -47,6 +49,8 @@ static const struct option run_options[] = {
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verify-address", no_argument, NULL, OPT_VERIFY_ADDRESS },
+	{ "delegate", required_argument, NULL, OPT_DELEGATE },
+	{ "identity", required_argument, NULL, OPT_IDENTITY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -59,6 +63,10 @@ static const char run_usage[] =
 	"  --connect [HOST:]PORT   connections to this destination become TLS clients\n"
 	"                          (repeatable); HOST may be a name, *.domain or an address\n"
 	"  --verify-address        (connect) with no name resolved, verify the address\n"
+	"  --delegate SOCKET       key custody: handoffd does every handshake on its\n"
+	"                          custody socket and the program never holds the key\n"
+	"  --identity NAME         the handoffd identity to use (with --delegate; then\n"
+	"                          no --cert/--key/--ca-file...: the policy is handoffd's)\n"
 	"  --config FILE           the shim's INI file instead of flags (handoff-preload(7))\n"
 	"  --check-config          load the configuration, report, and exit\n"
 	"  --log syslog|stderr|FILE  where the shim logs (default syslog)\n"
@@ -285,6 +293,14 @@ static int parse(int argc, char **argv, struct run_args *a)
 		case OPT_VERIFY_ADDRESS:
 			a->verify_address = true;
 			break;
+		case OPT_DELEGATE:
+			if (add_line(a, "delegate", optarg) < 0)
+				goto out;
+			break;
+		case OPT_IDENTITY:
+			if (add_line(a, "identity", optarg) < 0)
+				goto out;
+			break;
 		}
 	}
 	if (a->config && (a->n_accept || a->n_connect || a->settings)) {
@@ -333,6 +349,18 @@ int cmd_run(int argc, char **argv)
 	if (a.check) {
 		printf("configuration ok: %u accept and %u connect rules\n", conf->n_accept,
 		       conf->n_connect);
+		for (size_t i = 0; i < conf->n_rules; i++) {
+			const struct shim_rule *r = &conf->rules[i];
+			struct stat st;
+
+			if (!r->delegate)
+				continue;
+			/* Not an error: handoffd may start after the program. */
+			printf("  [%s %s]: handshakes by handoffd at %s, identity %s (%s)\n",
+			       r->kind == SHIM_RULE_ACCEPT ? "accept" : "connect", r->spec, r->delegate,
+			       r->identity, stat(r->delegate, &st) < 0 ? strerror(errno) :
+			       S_ISSOCK(st.st_mode) ? "socket present" : "not a socket");
+		}
 		ret = CLI_EXIT_OK;
 		goto out;
 	}

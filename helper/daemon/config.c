@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/custody.h"
 
 #define DEFAULT_WORKERS 8
 #define DEFAULT_MAX_HANDSHAKES 64
@@ -63,6 +64,7 @@ void hd_conf_free(struct hd_conf *conf)
 		free(conf->keyrings[i]);
 	free_side(&conf->client);
 	free_side(&conf->server);
+	hd_custody_conf_free(conf->custody);
 	hd_conf_init(conf);
 }
 
@@ -281,6 +283,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 {
 	struct parse *p = user;
 	struct hd_conf *conf = p->conf;
+	char why[256];
+	int ret;
 
 	if (strcmp(section, "debug") == 0) {
 		if (strcmp(key, "loglevel") == 0)
@@ -312,6 +316,10 @@ static int handler(void *user, const char *section, const char *key, const char 
 			get_uint(p, section, key, value, 100, 3600000, &conf->timeout_ms);
 		else
 			unknown(p, section, key);
+	} else if ((ret = hd_custody_conf_key(&conf->custody, section, key, value, p->line, why,
+					      sizeof(why))) <= 0) {
+		if (ret < 0)
+			fail(p, section, key, "%s", why);
 	} else if (!*section) {
 		fail(p, "", key, "outside any section");
 	} else {
@@ -330,6 +338,15 @@ static int finish(struct parse *p, int ini_ret)
 		snprintf(p->err, p->err_size, "%s:%d: syntax error (not \"key = value\" or \"[section]\")",
 			 p->name, ini_ret);
 		p->ret = -EINVAL;
+	}
+	if (!p->ret) {
+		char why[512];
+		unsigned line = 0;
+
+		if (hd_custody_conf_finish(conf->custody, why, sizeof(why), &line) < 0) {
+			snprintf(p->err, p->err_size, "%s:%u: %s", p->name, line, why);
+			p->ret = -EINVAL;
+		}
 	}
 	if (!p->ret && conf->max_handshakes < conf->workers)
 		conf->max_handshakes = conf->workers;

@@ -15,6 +15,7 @@
  *	[handoffd]		workers, max-handshakes, timeout (ms)
  *	[authenticate.server]	x509.allowed_subjects = DN;DN;...  (tlshd has
  *				no way to say which clients a server accepts)
+ *	[custody], [identity NAME]	key custody for local processes (custody.h)
  *
  * In a tlshd file an unknown section or key is reported and skipped, as
  * tlshd itself skips it; in handoffd.conf it is an error.  Keys tlshd
@@ -34,6 +35,8 @@ enum hd_conf_format {
 
 #define HD_CONF_MAX_KEYRINGS 16
 #define HD_CONF_MAX_SUBJECTS 32
+
+struct hd_custody_conf;
 
 struct hd_conf_side {
 	char *truststore;	/* PEM CA bundle; NULL: the system store */
@@ -60,6 +63,7 @@ struct hd_conf {
 	unsigned workers;	/* threads doing handshakes */
 	unsigned max_handshakes;	/* accepted and not yet done */
 	unsigned timeout_ms;	/* when the kernel sets none */
+	struct hd_custody_conf *custody;	/* [custody], [identity NAME]; NULL: none (custody.h) */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/custody.h"
 #include "daemon/daemon.h"
 #include "daemon/forkreq.h"
 #include "daemon/handshake.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct hd_nl listen, accept;
 	struct hd_pool *pool;
 	int wake_fd;			/* eventfd: a worker finished a job */
+	struct hd_custody *custody;	/* [custody] socket; NULL when not configured */
 	atomic_uint in_flight;
 	uint64_t next_id;
 	struct hd_stats stats;
@@ -208,6 +210,15 @@ int hd_check_config(const struct hd_options *opts)
 		printf("  no [authenticate.server] certificate: server handshakes need one from the kernel\n");
 	if (!c->client.truststore)
 		printf("  no [authenticate.client] x509.truststore: servers are checked against the system store\n");
+	if (c->custody) {
+		printf("  custody socket %s (mode %04o), at most %u requests in flight\n",
+		       c->custody->socket, (unsigned)c->custody->mode, c->custody->max_requests);
+		for (size_t i = 0; i < c->custody->n_ids; i++)
+			printf("  identity %-19s %s, %zu uids, %zu gids may use it\n",
+			       c->custody->ids[i].name,
+			       c->custody->ids[i].can_serve ? "serves and connects" : "connects only",
+			       c->custody->ids[i].n_uids, c->custody->ids[i].n_gids);
+	}
 	printf("%s\n", ok ? "config OK" : "config has problems (see above)");
 	conf_put(ref);
 	return ok ? 0 : 1;
@@ -284,13 +295,18 @@ static void count(struct daemon *d, const struct hd_job *job, const struct hd_re
 		hd_stats_record(&d->stats, &ev);
 }
 
-static void job_done(struct daemon *d)
+static void wake_main(struct daemon *d)
 {
 	uint64_t one = 1;
 
-	atomic_fetch_sub(&d->in_flight, 1);
 	if (write(d->wake_fd, &one, sizeof(one)) < 0)
 		hd_debug("wake-up lost: %s", strerror(errno));
+}
+
+static void job_done(struct daemon *d)
+{
+	atomic_fetch_sub(&d->in_flight, 1);
+	wake_main(d);
 }
 
 static void run_job(struct hd_job *job, void **slot, void *ctx)
@@ -302,6 +318,14 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 	unsigned long waited = now_ms() - job->accepted_ms;
 	unsigned timeout = job->req.timeout_ms ? job->req.timeout_ms : conf->timeout_ms;
 	int ret;
+
+	if (job->custody) {
+		/* A local caller's request: the custody socket's own bound, not the upcalls'. */
+		hd_custody_run(job->custody, conf, job->id, waited);
+		conf_put(job->conf);
+		wake_main(d);
+		return;
+	}
 
 	if (!nl) {
 		nl = calloc(1, sizeof(*nl));
@@ -409,6 +433,19 @@ static bool accept_some(struct daemon *d)
 	return true;
 }
 
+/* A custody request ready for a worker (custody.c bounds how many are in flight). */
+static void custody_submit(struct hd_custody_job *cj, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct hd_job job = { .custody = cj };
+
+	job.id = ++d->next_id;
+	job.accepted_ms = now_ms();
+	job.conf = conf_get(d->conf);
+	job.req.sockfd = -1;
+	hd_pool_submit(d->pool, &job);
+}
+
 static void reload(struct daemon *d)
 {
 	struct hd_conf_ref *fresh = load_config(d->opts);
@@ -482,11 +519,12 @@ int hd_daemon_run(const struct hd_options *opts)
 {
 	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1,
 			    .results = { -1, -1 } };
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
+	unsigned custody_max = 0;
 	sigset_t mask;
 	bool pending = true;	/* requests may be queued from before we started */
 	int sig_fd = -1, ret, status = 1;
-	char why[256];
+	char why[512];
 
 	hd_log_open(opts->to_stderr, 0);
 	d.conf = load_config(opts);
@@ -525,6 +563,21 @@ int hd_daemon_run(const struct hd_options *opts)
 		goto err_fds;
 	}
 	open_status(&d);
+	ret = hd_custody_open(d.conf->conf.custody, &d.custody, why, sizeof(why));
+	if (ret < 0) {
+		hd_err("custody socket: %s", why);
+		goto err_fds;
+	}
+	if (d.custody && opts->fork_per_request) {
+		/* Custody requests run on the pool's threads; that mode has none. */
+		hd_err("custody socket: not served with --fork-per-request (a benchmark mode)");
+		goto err_fds;
+	}
+	if (d.custody) {
+		custody_max = d.conf->conf.custody->max_requests;
+		hd_notice("custody socket %s: %zu identities, at most %u requests in flight",
+			  d.conf->conf.custody->socket, d.conf->conf.custody->n_ids, custody_max);
+	}
 	/*
 	 * All that needs more than CAP_NET_ADMIN is open: drop the rest
 	 * (privs.h), before any thread is made, since threads inherit it.
@@ -545,8 +598,8 @@ int hd_daemon_run(const struct hd_options *opts)
 		hd_warn("--fork-per-request: one process per handshake, for comparison only");
 	} else {
 		/* Workers inherit the blocked signals: only the main loop sees them. */
-		d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes, run_job,
-				     fini_worker, &d);
+		d.pool = hd_pool_new(d.conf->conf.workers, d.conf->conf.max_handshakes + custody_max,
+				     run_job, fini_worker, &d);
 		if (!d.pool) {
 			hd_err("worker threads: %s", strerror(errno));
 			goto err_fds;
@@ -560,10 +613,11 @@ int hd_daemon_run(const struct hd_options *opts)
 	pfd[1] = (struct pollfd){ .fd = d.wake_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
 	pfd[3] = (struct pollfd){ .fd = d.status_fd, .events = POLLIN };
+	pfd[4] = (struct pollfd){ .fd = hd_custody_fd(d.custody), .events = POLLIN };
 	for (;;) {
 		if (pending)
 			pending = accept_some(&d);
-		if (poll(pfd, 4, -1) < 0) {
+		if (poll(pfd, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			hd_err("poll: %s", strerror(errno));
@@ -585,6 +639,8 @@ int hd_daemon_run(const struct hd_options *opts)
 		}
 		if (pfd[3].revents)
 			answer_status(&d);
+		if (pfd[1].revents || pfd[4].revents)
+			hd_custody_service(d.custody, custody_submit, &d);
 		if (pfd[2].revents) {
 			struct signalfd_siginfo si;
 
@@ -610,6 +666,7 @@ int hd_daemon_run(const struct hd_options *opts)
 		;
 
 err_fds:
+	hd_custody_close(d.custody);	/* after the pool: its jobs answered their callers */
 	hd_status_close(d.status_fd, opts->status_socket ? opts->status_socket :
 				     HD_STATUS_SOCKET_DEFAULT);
 	if (d.results[0] >= 0) {

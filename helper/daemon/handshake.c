@@ -242,7 +242,7 @@ static unsigned long now_ms(void)
 	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
 }
 
-static int run(struct handoff *h, unsigned budget_ms)
+int hd_handshake_drive(struct handoff *h, unsigned budget_ms)
 {
 	unsigned long deadline = now_ms() + budget_ms;
 	int ret;
@@ -259,6 +259,18 @@ static int run(struct handoff *h, unsigned budget_ms)
 			return -ETIMEDOUT;
 	}
 	return ret;
+}
+
+void hd_handshake_describe(struct handoff *h, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s %s%s%s%s%s%s%s",
+		 handoff_conn_version(h), handoff_conn_cipher(h),
+		 handoff_conn_peer_subject(h) ? " peer-cert=\"" : "",
+		 handoff_conn_peer_subject(h) ? handoff_conn_peer_subject(h) : "",
+		 handoff_conn_peer_subject(h) ? "\"" : "",
+		 handoff_conn_psk_identity(h) ? " psk=\"" : "",
+		 handoff_conn_psk_identity(h) ? handoff_conn_psk_identity(h) : "",
+		 handoff_conn_psk_identity(h) ? "\"" : "");
 }
 
 uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
@@ -322,7 +334,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		set_cause(res, EACCES, "cannot start the handshake: %s", strerror(errno));
 		goto out;
 	}
-	ret = run(h, budget_ms);
+	ret = hd_handshake_drive(h, budget_ms);
 	if (ret == -ETIMEDOUT) {
 		set_cause(res, ETIMEDOUT, "timeout: no handshake within %u ms", budget_ms);
 		goto out;
@@ -341,14 +353,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		res->remote_auth[0] = psk.serial;
 		res->n_remote_auth = 1;
 	}
-	snprintf(res->detail, sizeof(res->detail), "%s %s%s%s%s%s%s%s",
-		 handoff_conn_version(h), handoff_conn_cipher(h),
-		 handoff_conn_peer_subject(h) ? " peer-cert=\"" : "",
-		 handoff_conn_peer_subject(h) ? handoff_conn_peer_subject(h) : "",
-		 handoff_conn_peer_subject(h) ? "\"" : "",
-		 handoff_conn_psk_identity(h) ? " psk=\"" : "",
-		 handoff_conn_psk_identity(h) ? handoff_conn_psk_identity(h) : "",
-		 handoff_conn_psk_identity(h) ? "\"" : "");
+	hd_handshake_describe(h, res->detail, sizeof(res->detail));
 	res->status = 0;
 	res->cause[0] = '\0';
 

@@ -7,7 +7,10 @@
 #ifndef HANDOFFD_HANDSHAKE_H
 #define HANDOFFD_HANDSHAKE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "handoff.h"
 
 #include "daemon/config.h"
 #include "daemon/netlink.h"
@@ -29,5 +32,14 @@ struct hd_result {
  */
 uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		      unsigned budget_ms, struct hd_result *res);
+
+/*
+ * The engine calls every front door of handoffd shares (the upcalls here,
+ * custody.c for local callers): drive h's handshake to its end within
+ * budget_ms, blocking or not (0, -ETIMEDOUT, or -1 with handoff_error());
+ * and the success line's words (version, cipher, peer identity).
+ */
+int hd_handshake_drive(struct handoff *h, unsigned budget_ms);
+void hd_handshake_describe(struct handoff *h, char *buf, size_t size);
 
 #endif

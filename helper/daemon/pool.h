@@ -10,12 +10,14 @@
 #include "daemon/netlink.h"
 
 struct hd_conf_ref;
+struct hd_custody_job;
 
 struct hd_job {
 	uint64_t id;		/* request number, for the log */
 	struct hd_request req;
 	unsigned long accepted_ms;	/* CLOCK_MONOTONIC, when ACCEPT returned it */
 	struct hd_conf_ref *conf;	/* the config at accept time (a reference) */
+	struct hd_custody_job *custody;	/* a local caller's request instead of req (custody.h) */
 };
 
 struct hd_pool;

@@ -157,7 +157,21 @@ static void end_section(struct loader *l)
 	if (r)
 		l->line = r->line;
 
-	if (r && !l->failed && !r->plaintext) {
+	if (r && !l->failed && r->plaintext && r->delegate) {
+		lfail(l, NULL, "insecure-plaintext and delegate contradict each other");
+	} else if (r && !l->failed && r->delegate) {
+		if (!r->identity)
+			lfail(l, NULL, "delegate needs identity = NAME (an [identity NAME] of handoffd)");
+		else if (settings_finish(l->set) < 0)
+			lfail(l, NULL, "%s", settings_error(l->set));
+		else {
+			r->timeout_ms = settings_timeout_ms(l->set);
+			if (settings_servername(l->set) && !(r->servername = strdup(settings_servername(l->set))))
+				lfail(l, NULL, "out of memory");
+		}
+	} else if (r && !l->failed && r->identity) {
+		lfail(l, NULL, "identity is handoffd's: it needs delegate = SOCKET");
+	} else if (r && !l->failed && !r->plaintext) {
 		if (settings_finish(l->set) < 0) {
 			lfail(l, NULL, "%s", settings_error(l->set));
 		} else if (r->kind == SHIM_RULE_ACCEPT && !settings_has_identity(l->set)) {
@@ -263,6 +277,42 @@ static int shim_key(struct loader *l, const char *key, const char *value)
 	return 1;
 }
 
+/* delegate = SOCKET, identity = NAME: the handshake is handoffd's (key custody). */
+static int delegate_key(struct loader *l, const char *key, const char *value)
+{
+	struct shim_rule *r = l->rule;
+	const char *s;
+	char **slot = !strcmp(key, "delegate") ? &r->delegate : &r->identity;
+
+	if (!strcmp(key, "delegate")) {
+		if (value[0] != '/' || strlen(value) >= 108) {
+			lfail(l, key, "'%s': the absolute path of handoffd's custody socket "
+				      "(shorter than 108 bytes)", value);
+			return 1;
+		}
+		if (r->tls_key_line) {
+			lfail(l, key, "this rule loads TLS keys into the program (line %u); delegated "
+				      "mode keeps them in handoffd: remove one or the other",
+			      r->tls_key_line);
+			return 1;
+		}
+		r->delegate_line = l->line;
+	} else {
+		for (s = value; *s; s++)
+			if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+				break;
+		if (!*value || *s || strlen(value) > 64) {
+			lfail(l, key, "'%s': an identity name is 1 to 64 of A-Z a-z 0-9 . _ -", value);
+			return 1;
+		}
+	}
+	free(*slot);
+	if (!(*slot = strdup(value)))
+		lfail(l, key, "out of memory");
+	return 1;
+}
+
 static int rule_key(struct loader *l, const char *key, const char *value)
 {
 	struct shim_rule *r = l->rule;
@@ -293,6 +343,23 @@ static int rule_key(struct loader *l, const char *key, const char *value)
 	if (!strcmp(key, "servername") && r->kind == SHIM_RULE_ACCEPT) {
 		lfail(l, key, "only [connect ...] sections send a server name");
 		return 1;
+	}
+	if (!strcmp(key, "delegate") || !strcmp(key, "identity"))
+		return delegate_key(l, key, value);
+	/*
+	 * In delegated mode the TLS policy is handoffd's identity: a key (or a
+	 * CA, a cipher list...) here would load into the program exactly what
+	 * delegation keeps out of it, or be silently ignored.  Either way: no.
+	 */
+	if (strcmp(key, "timeout") != 0 && strcmp(key, "servername") != 0) {
+		if (r->delegate) {
+			lfail(l, key, "this rule is delegated (delegate on line %u): the key and the "
+				      "TLS policy are handoffd's [identity %s]; remove %s or delegate",
+			      r->delegate_line, r->identity ? r->identity : "NAME", key);
+			return 1;
+		}
+		if (!r->tls_key_line)
+			r->tls_key_line = l->line;
 	}
 	ret = settings_set(l->set, key, value);
 	if (ret < 0)
@@ -428,6 +495,8 @@ void shim_conf_free(struct shim_conf *conf)
 		free(r->spec);
 		free(r->host);
 		free(r->servername);
+		free(r->delegate);
+		free(r->identity);
 	}
 	free(conf->rules);
 	free(conf->log_path);

@@ -18,6 +18,11 @@
  *   servername = NAME          (connect) the name to send and verify
  *   verify-address = yes       (connect) with no name known, verify the
  *                              address against the certificate's IP SANs
+ *   delegate = /run/handoffd/custody.sock
+ *   identity = NAME            delegated mode: handoffd does the handshake
+ *                              with its [identity NAME] and the program
+ *                              never holds the key; the rule then takes no
+ *                              TLS keys but timeout (and servername)
  * The first section that matches a connection wins.
  */
 #ifndef SHIM_CONFIG_CONF_H
@@ -46,7 +51,11 @@ struct shim_rule {
 	bool verify_address;
 	char *servername;
 	unsigned timeout_ms;	/* handshake timeout (0: none) */
-	struct handoff_config *cfg;	/* NULL for plaintext rules */
+	char *delegate;		/* handoffd's custody socket: delegated mode (cfg is NULL) */
+	char *identity;		/* the identity asked of handoffd */
+	unsigned delegate_line;	/* where delegate was set, for messages */
+	unsigned tls_key_line;	/* where the first TLS key (cert, ca-file, ...) was set */
+	struct handoff_config *cfg;	/* NULL for plaintext and delegated rules */
 	struct handoff_cache *cache;	/* connect rules: resumption */
 };
 

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/real.h"
 #include "core/shim.h"
+#include "custody/wire.h"
 
 /* Released connections, reused before new memory is taken (see struct shim_conn). */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -125,6 +126,20 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 		errno = ENOMEM;
 		return -1;
 	}
+	c->custody_fd = -1;
+	c->custody_retry = false;
+	c->servername[0] = '\0';
+	if (rule->delegate) {
+		/* handoffd does the handshake (delegate.c): no engine state here. */
+		c->h = NULL;
+		if (servername && strlen(servername) >= sizeof(c->servername)) {
+			conn_recycle(c);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		snprintf(c->servername, sizeof(c->servername), "%s", servername ? servername : "");
+		goto attached;
+	}
 	was = shim_enter();
 	c->h = is_server ? handoff_server(rule->cfg, fd) : handoff_client(rule->cfg, fd, servername);
 	err = errno;
@@ -134,6 +149,7 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 		errno = err;
 		return -1;
 	}
+attached:
 	c->fd = fd;
 	__atomic_add_fetch(&c->gen, 1, __ATOMIC_RELEASE);
 	c->fds = 1;
@@ -267,11 +283,64 @@ static bool connected(struct shim_conn *c)
 	return false;
 }
 
+/*
+ * Under c->lock, delegated mode: the exchange with handoffd, a step at a
+ * time or (wait) to its end.  As handshake_step().
+ */
+static int delegated_step(struct shim_conn *c, bool wait)
+{
+	struct custody_reply rep;
+	char why[800];
+	int ret, was;
+	bool had_fd, had_retry;
+
+	if (c->timed_out) {
+		delegate_abandon(c);
+		shim_log(LOG_WARNING, "%s %s handshake failed: handshake timed out",
+			 c->is_server ? "client" : "server", c->peer);
+		return conn_fail_locked(c, ETIMEDOUT);
+	}
+	if (!c->is_server && !connected(c))
+		return -1;
+	had_fd = c->custody_fd >= 0;
+	had_retry = c->custody_retry;
+	was = shim_enter();
+	ret = delegate_step(c, wait, &rep, why, sizeof(why));
+	shim_leave(was);
+	if (ret == -EAGAIN) {
+		/* The watcher takes the answer (or retries) if the program does not call again. */
+		if ((!had_fd && c->custody_fd >= 0) || (!had_retry && c->custody_retry))
+			watch_wake();
+		errno = EAGAIN;
+		return -1;
+	}
+	if (ret < 0) {
+		shim_log(LOG_WARNING, "%s %s handshake failed: %s", c->is_server ? "client" : "server",
+			 c->peer, why);
+		return conn_fail_locked(c, -ret);
+	}
+	set_state(c, SHIM_READY);
+	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s, kernel TLS, handshake by handoffd (identity %s)",
+		 c->is_server ? "client" : "server", c->peer, rep.tls_version, rep.cipher,
+		 c->servername[0] ? ", name " : "", c->servername, rep.alpn[0] ? ", ALPN " : "",
+		 rep.alpn, c->rule->identity);
+	return c->pending_len ? flush_pending(c) : 0;
+}
+
+static bool fd_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
 /* Under c->lock, in SHIM_HANDSHAKE: one step (or, on a blocking fd, all of it). */
 static int handshake_step(struct shim_conn *c)
 {
 	int ret, was;
 
+	if (c->rule->delegate)
+		return delegated_step(c, fd_blocking(c->fd));
 	if (c->timed_out)
 		return engine_failed(c, "handshake");
 	if (!c->is_server && !connected(c))
@@ -334,7 +403,13 @@ short conn_poll_settle(struct shim_conn *c, int fd, short asked, short had)
 	/* Its owner is in the handshake right now: nothing for this caller yet. */
 	if (pthread_mutex_trylock(&c->lock) != 0)
 		return out;
-	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0) {
+	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && c->rule->delegate) {
+		/*
+		 * handoffd's answer comes on a socket the program does not poll:
+		 * wait for it here, bounded by the deadline (libshim/README.md).
+		 */
+		(void)delegated_step(c, true);
+	} else if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0) {
 		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && !(fl & O_NONBLOCK))
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -380,6 +455,19 @@ void conn_kick(struct shim_conn *c, unsigned gen)
 	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && !c->is_server && c->fd >= 0 &&
 	    (fl = fcntl(c->fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK))
 		(void)handshake_step(c);
+	pthread_mutex_unlock(&c->lock);
+	errno = saved;
+}
+
+void conn_delegate_poke(struct shim_conn *c, unsigned gen)
+{
+	int saved = errno;
+
+	if (__atomic_load_n(&c->gen, __ATOMIC_ACQUIRE) != gen || pthread_mutex_trylock(&c->lock) != 0)
+		return;	/* recycled, or its owner is in a call and takes the answer itself */
+	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && c->rule->delegate &&
+	    !fd_blocking(c->fd))
+		(void)delegated_step(c, false);
 	pthread_mutex_unlock(&c->lock);
 	errno = saved;
 }
@@ -458,8 +546,25 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
-	shim_leave(was);
+	if (c->rule->delegate) {
+		char why[300];
+
+		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
+			       records_take_control(fd, why, sizeof(why));
+		shim_leave(was);
+		if (ret == 2) {
+			ret = HANDOFF_WANT_POLLIN;
+		} else if (ret < 0) {
+			shim_log(LOG_WARNING, "%s %s connection failed: %s",
+				 c->is_server ? "client" : "server", c->peer, why);
+			ret = conn_fail_locked(c, -ret);
+			pthread_mutex_unlock(&c->lock);
+			return ret;
+		}
+	} else {
+		ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
+		shim_leave(was);
+	}
 	if (ret == HANDOFF_WANT_POLLIN) {
 		/* Someone else took the record (another thread): nothing to read now. */
 		errno = EAGAIN;
@@ -479,9 +584,16 @@ static void send_close_notify(struct shim_conn *c)
 {
 	int was, st = shim_state(c);
 
-	if (c->closed_notify || c->forked || !c->h || (st != SHIM_READY && st != SHIM_EOF))
+	if (c->closed_notify || c->forked || (!c->h && !c->rule->delegate) ||
+	    (st != SHIM_READY && st != SHIM_EOF))
 		return;
 	was = shim_enter();
+	if (!c->h) {
+		if (records_close_notify(c->fd) == 0)
+			c->closed_notify = true;
+		shim_leave(was);
+		return;
+	}
 	if (handoff_close(c->h) == 0)
 		c->closed_notify = true;
 	shim_leave(was);
@@ -522,6 +634,7 @@ static void drop(int fd, struct shim_conn *c, bool notify)
 	}
 	if (notify)
 		send_close_notify(c);
+	delegate_abandon(c);
 	h = c->h;
 	c->h = NULL;
 	c->fds = 0;
@@ -573,6 +686,10 @@ static void finish_locked(struct shim_conn *c)
 	unsigned long long now;
 	int timeout;
 
+	if (c->rule->delegate) {
+		(void)delegated_step(c, true);
+		return;
+	}
 	while (shim_state(c) == SHIM_HANDSHAKE) {
 		if (handshake_step(c) == 0 || errno != EAGAIN)
 			return;
@@ -644,7 +761,7 @@ void conn_atfork_parent(void)
 
 	pthread_mutex_lock(&pool_lock);
 	for (c = pool_all; c; c = c->all_next)
-		if (c->h)
+		if (c->h || c->fds)	/* delegated connections have no h */
 			c->forked = true;
 	pthread_mutex_unlock(&pool_lock);
 }

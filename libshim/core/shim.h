@@ -93,6 +93,10 @@ struct shim_conn {
 	struct shim_conn *watch_next;	/* watcher list; under the watcher's lock */
 	bool watched;
 	struct shim_conn *all_next;	/* every connection ever made (fork) */
+	/* Delegated mode (rule->delegate): handoffd does the handshake; h stays NULL. */
+	int custody_fd;			/* the exchange with handoffd in progress; -1: none */
+	bool custody_retry;		/* its backlog was full: the watcher tries again */
+	char servername[254];		/* client: the name handoffd sends and verifies */
 };
 
 static inline int shim_state(const struct shim_conn *c)
@@ -183,10 +187,39 @@ void conn_for_stdio(struct shim_conn *c);
 /* conn_expire - the handshake deadline passed: shut the socket down so the program wakes. */
 void conn_expire(struct shim_conn *c);
 
+/*
+ * Delegated mode (delegate.c): one step of the exchange with handoffd, or
+ * all of it when wait.  0: handoffd answered success and the kernel has
+ * both keys (rep says what was agreed); -EAGAIN: still going; another
+ * negative errno: failed, why says so.  Under c->lock.
+ */
+struct custody_reply;
+int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, char *why,
+		  size_t why_size);
+/* Give up the exchange (closes the custody connection; handoffd's answer is lost). */
+void delegate_abandon(struct shim_conn *c);
+/* Whether the kernel holds both directions' keys for fd. */
+bool delegate_ktls_ready(int fd);
+/* The watcher: handoffd's answer arrived (or a retry is due) for a non-blocking connection. */
+void conn_delegate_poke(struct shim_conn *c, unsigned gen);
+
+/*
+ * The records of a delegated connection (records.c: no GnuTLS session).
+ * records_take_control: after EIO, act on the non-data record; 0 to read
+ * again, 1 for close_notify, 2 if nothing was there, or -errno with why.
+ * records_zero_read: after a read of 0; 0 to read again, -ECONNRESET for
+ * a close without close_notify.  records_close_notify: 0 or -1.
+ */
+int records_take_control(int fd, char *why, size_t size);
+int records_zero_read(int fd, char *why, size_t size);
+int records_close_notify(int fd);
+
 /* The watcher thread: handshake deadlines and first flights of non-blocking clients. */
 void watch_add(struct shim_conn *c);
 void watch_remove(struct shim_conn *c);
 void watch_atfork_child(void);
+/* Something the watcher polls for changed (a connection now waits for handoffd): look again. */
+void watch_wake(void);
 
 /* Host names the program resolved, by address (hooks/resolve.c fills it). */
 void names_remember(const struct sockaddr *sa, const char *name);

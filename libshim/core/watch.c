@@ -29,6 +29,7 @@
 #include "core/shim.h"
 
 #define WATCH_MAX_POLL 1024	/* client sockets polled at once for "connected" */
+#define DELEGATE_RETRY_MS 20	/* handoffd's backlog was full: look again this soon */
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_conn *watching;
@@ -52,9 +53,11 @@ static void wake(void)
 }
 
 /* Under watch_lock: drop connections that no longer handshake; fill the poll set. */
-static int collect(struct pollfd *pfds, struct shim_conn **who, unsigned *gens, int *n,
-		   unsigned long long now)
+static int collect(struct pollfd *pfds, struct shim_conn **who, unsigned *gens, bool *answer,
+		   int *n, unsigned long long now)
 {
+	int s;
+
 	struct shim_conn **link = &watching, *c;
 	unsigned long long next = 0;
 	int timeout;
@@ -68,12 +71,29 @@ static int collect(struct pollfd *pfds, struct shim_conn **who, unsigned *gens, 
 		}
 		if (c->deadline_ms && (!next || c->deadline_ms < next))
 			next = c->deadline_ms;
+		/* Delegated: handoffd's answer for a program that may not call us (delegate.c). */
+		s = __atomic_load_n(&c->custody_fd, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&c->custody_retry, __ATOMIC_RELAXED) &&
+		    (!next || now + DELEGATE_RETRY_MS < next))
+			next = now + DELEGATE_RETRY_MS;
+		if (s >= 0 && *n < WATCH_MAX_POLL) {
+			pfds[*n + 1].fd = s;
+			pfds[*n + 1].events = POLLIN;
+			pfds[*n + 1].revents = 0;
+			who[*n] = c;
+			gens[*n] = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+			answer[*n] = true;
+			(*n)++;
+			link = &c->watch_next;
+			continue;
+		}
 		if (!c->is_server && !c->nonblock_kicked && c->fd >= 0 && *n < WATCH_MAX_POLL) {
 			pfds[*n + 1].fd = c->fd;
 			pfds[*n + 1].events = POLLOUT;
 			pfds[*n + 1].revents = 0;
 			who[*n] = c;
 			gens[*n] = __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+			answer[*n] = false;
 			(*n)++;
 		}
 		link = &c->watch_next;
@@ -89,6 +109,7 @@ static void *watcher(void *arg)
 	static struct pollfd pfds[WATCH_MAX_POLL + 1];
 	static struct shim_conn *who[WATCH_MAX_POLL];
 	static unsigned gens[WATCH_MAX_POLL];
+	static bool answer[WATCH_MAX_POLL];
 	struct shim_conn *c;
 	unsigned long long now;
 	uint64_t drain;
@@ -98,7 +119,7 @@ static void *watcher(void *arg)
 	shim_busy = 1;	/* everything this thread does is the shim's own */
 	for (;;) {
 		pthread_mutex_lock(&watch_lock);
-		timeout = collect(pfds, who, gens, &n, now_ms());
+		timeout = collect(pfds, who, gens, answer, &n, now_ms());
 		pfds[0].fd = wake_fd;
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
@@ -115,9 +136,15 @@ static void *watcher(void *arg)
 		 * A who[] entry may have been closed and reused since (objects are
 		 * recycled, never freed): conn_kick() acts only on the same generation.
 		 */
-		for (i = 0; i < n; i++)
-			if (pfds[i + 1].revents & (POLLOUT | POLLERR | POLLHUP))
+		for (i = 0; i < n; i++) {
+			if (answer[i] && pfds[i + 1].revents)
+				conn_delegate_poke(who[i], gens[i]);
+			else if (!answer[i] && pfds[i + 1].revents & (POLLOUT | POLLERR | POLLHUP))
 				conn_kick(who[i], gens[i]);
+		}
+		for (c = watching; c; c = c->watch_next)
+			if (__atomic_load_n(&c->custody_retry, __ATOMIC_RELAXED))
+				conn_delegate_poke(c, __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE));
 		for (c = watching; c; c = c->watch_next)
 			if (c->deadline_ms && now >= c->deadline_ms && shim_state(c) == SHIM_HANDSHAKE)
 				conn_expire(c);
@@ -153,6 +180,11 @@ static void start(void)
 				  "non-blocking programs are not enforced");
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void watch_wake(void)
+{
+	wake();
 }
 
 void watch_add(struct shim_conn *c)

@@ -464,3 +464,57 @@ r("shim-zero-then-take", TLS13_CLIENT, [ZERO, TAKE, ZERO], krec(APPDATA), CN)
 r("shim-zero-eagain", TLS13_CLIENT, [ZERO, ZERO], krec(0, ctl=1), CN)
 r("tls12-renegotiation", TLS12_SERVER, [READ], krec(HANDSHAKE, CH), krec(APPDATA, b"x"), CN)
 r("tls12-hello-request", TLS12_CLIENT, [TAKE, READ], krec(HANDSHAKE, hs(0, b"")), CN)
+
+
+# ------------------------------------------------------------ custody
+# The key-custody messages (helper/custody/wire.h) after the control byte:
+# bit 2 passes the message through a socketpair, bits 0-1 the fds with it.
+def creq(role=2, ident=b"web", name=b"", timeout=30000, magic=b"HOcR", version=1, flags=0,
+         il=None, sl=None, tail=b""):
+    return (magic + struct.pack("<HBBI", version, role, flags, timeout) +
+            bytes([len(ident) if il is None else il, len(name) if sl is None else sl]) +
+            b"\0\0" + ident + name + tail)
+
+
+def crep(status=0, fields=(b"TLSv1.3", b"AES-128-GCM", b"", b"", b""), magic=b"HOcA", version=1):
+    v, c, a, p, m = fields
+    return (magic + struct.pack("<HHI", version, 0, status) + bytes([len(v), len(c), len(a), 0]) +
+            struct.pack("<HHI", len(p), len(m), 0) + v + c + a + p + m)
+
+
+def cu(name, ctl, msg):
+    write("custody", name, bytes([ctl]) + msg)
+
+
+cu("server", 0x05, creq())
+cu("client", 0x05, creq(role=1, ident=b"out", name=b"www.example.com"))
+cu("client-address", 0x05, creq(role=1, ident=b"out", name=b"127.0.0.1"))
+cu("client-ipv6", 0x05, creq(role=1, ident=b"out", name=b"::1"))
+cu("identity-64", 0x05, creq(ident=b"a" * 64))
+cu("identity-65", 0x05, creq(ident=b"a" * 65))
+cu("name-253", 0x05, creq(role=1, name=b"n" * 253))
+cu("name-255", 0x05, creq(role=1, name=b"n" * 255))
+cu("no-fd", 0x04, creq())
+cu("two-fds", 0x06, creq())
+cu("three-fds", 0x07, creq())
+cu("empty-no-fd", 0x04, b"")
+cu("empty-with-fd", 0x05, b"")
+cu("bad-magic", 0x05, creq(magic=b"HOcX"))
+cu("version-2", 0x05, creq(version=2))
+cu("flags", 0x05, creq(flags=1))
+cu("role-0", 0x05, creq(role=0))
+cu("server-with-name", 0x05, creq(name=b"x.test"))
+cu("length-over", 0x05, creq(il=200))
+cu("length-under", 0x05, creq(tail=b"extra"))
+cu("header-only", 0x05, creq()[:16])
+cu("header-cut", 0x05, creq()[:11])
+cu("identity-slash", 0x05, creq(ident=b"../x"))
+cu("identity-nul", 0x05, creq(ident=b"we\0b"))
+cu("oversized", 0x05, creq(tail=b"Z" * 400))
+cu("reply-ok", 0x00, crep(fields=(b"TLSv1.3", b"AES-256-GCM", b"h2", b"CN=client.test", b"")))
+cu("reply-refused", 0x00, crep(status=13, fields=(b"", b"", b"", b"", b'uid 4321 (gid 4321) may not use identity "web"')))
+cu("reply-status-big", 0x00, crep(status=70000))
+cu("reply-control-char", 0x00, crep(fields=(b"TLS\x01", b"", b"", b"", b"")))
+cu("reply-cut", 0x00, crep()[:30])
+cu("reply-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 511)))
+cu("reply-too-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 600)))

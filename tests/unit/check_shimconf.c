@@ -86,6 +86,24 @@ static const struct bad_case bad_cases[] = {
 	{ "psk identity without file", "[connect 443]\npsk-identity = a\n", "psk-identity needs psk-file" },
 	{ "first error wins", "[connect 443]\nfoo = 1\nbar = 2\n", "t:2: [connect 443] foo" },
 	{ "not ini", "[connect 443]\nthis line is not ini\n", "t:2: not an INI line" },
+	/* Delegated mode: the key and the TLS policy are handoffd's, never the program's. */
+	{ "delegate then key", "[accept 443]\ndelegate = /run/c.sock\nidentity = web\n"
+	  "key = @PKI@/server-key.pem\n",
+	  "t:4: [accept 443] key: this rule is delegated (delegate on line 2)" },
+	{ "key then delegate", "[accept 443]\ncert = @PKI@/server.pem\ndelegate = /run/c.sock\n",
+	  "t:3: [accept 443] delegate: this rule loads TLS keys into the program (line 2)" },
+	{ "delegate and ca-file", "[connect 443]\ndelegate = /run/c.sock\nidentity = out\n"
+	  "ca-file = @PKI@/ca.pem\n", "t:4: [connect 443] ca-file: this rule is delegated" },
+	{ "delegate without identity", "[accept 443]\ndelegate = /run/c.sock\n",
+	  "t:1: [accept 443]: delegate needs identity = NAME" },
+	{ "identity without delegate", "[accept 443]\n" SERVER "identity = web\n",
+	  "identity is handoffd's: it needs delegate = SOCKET" },
+	{ "delegate relative", "[accept 443]\ndelegate = c.sock\nidentity = web\n",
+	  "t:2: [accept 443] delegate: 'c.sock': the absolute path" },
+	{ "identity with a slash", "[accept 443]\ndelegate = /run/c.sock\nidentity = a/b\n",
+	  "t:3: [accept 443] identity: 'a/b': an identity name" },
+	{ "delegate and plaintext", "[accept 443]\ndelegate = /run/c.sock\nidentity = a\n"
+	  "insecure-plaintext = yes\n", "insecure-plaintext and delegate contradict" },
 };
 
 START_TEST(test_bad)
@@ -150,6 +168,27 @@ START_TEST(test_good)
 	ck_assert_ptr_nonnull(conf->rules[6].cfg);
 	shim_conf_free(conf);
 	shim_conf_free(NULL);
+}
+END_TEST
+
+START_TEST(test_delegated)
+{
+	struct shim_conf *conf = load_ok(
+		"[accept 8443]\ndelegate = /run/handoffd/custody.sock\nidentity = web\ntimeout = 700\n"
+		"[connect api.test:443]\ndelegate = /run/handoffd/custody.sock\nidentity = out\n"
+		"servername = api.test\n");
+
+	ck_assert_uint_eq(conf->n_rules, 2);
+	/* No TLS config in the program: nothing of the key's is loaded here. */
+	ck_assert_ptr_null(conf->rules[0].cfg);
+	ck_assert_ptr_null(conf->rules[1].cfg);
+	ck_assert_ptr_null(conf->rules[1].cache);
+	ck_assert_str_eq(conf->rules[0].delegate, "/run/handoffd/custody.sock");
+	ck_assert_str_eq(conf->rules[0].identity, "web");
+	ck_assert_uint_eq(conf->rules[0].timeout_ms, 700);
+	ck_assert_str_eq(conf->rules[1].identity, "out");
+	ck_assert_str_eq(conf->rules[1].servername, "api.test");
+	shim_conf_free(conf);
 }
 END_TEST
 
@@ -260,6 +299,7 @@ static Suite *suite(void)
 
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_delegated);
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_match);
 	suite_add_tcase(s, tc);
