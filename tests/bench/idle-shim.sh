@@ -3,8 +3,9 @@
 # idle-shim.sh - user-space memory per idle TLS connection of a server under
 # the shim, minus what the same program costs per plain connection.
 #
-# The program is tests/shim/epoll_echo (one thread, epoll, one small struct
-# per connection).  tests/bench/idlemem opens N connections to it, proves
+# The program is tests/bench/idleecho (one thread, epoll, no state of its
+# own per connection; HANDOFF_IDLE_PROG names another echo server taking a
+# PORT argument, e.g. tests/shim/epoll_echo).  tests/bench/idlemem opens N connections to it, proves
 # each one by an echoed byte (through TLS 1.3 under the shim), and reads
 # the server's VmRSS and smaps_rollup before and after.  Also the library
 # server of tests/bench/dpbench (idle-lib) for comparison.
@@ -18,7 +19,7 @@ set -euo pipefail
 B=${HANDOFF_BUILDDIR:-$(pwd -P)}
 PKI=${HANDOFF_PKI:-$B/tests/pki/out}
 N=${HANDOFF_IDLE_N:-1000}
-EE=$B/tests/shim/epoll_echo
+EE=${HANDOFF_IDLE_PROG:-$B/tests/bench/idleecho}
 IM=$B/tests/bench/idlemem
 CLI=${HANDOFF_CLI:-$B/handoff}
 export HANDOFF_PRELOAD=${HANDOFF_PRELOAD:-$B/.libs/libhandoff-preload.so}
@@ -46,19 +47,19 @@ kv() { # kv LINE KEY
 # plain program, plain clients
 "$EE" 7310 2>"$WORK/plain.err" &
 pp=$!
-listening 7310 || { echo "idle-shim: plain epoll_echo did not listen" >&2; exit 1; }
+listening 7310 || { echo "idle-shim: plain $(basename "$EE") did not listen" >&2; exit 1; }
 plain=$("$IM" --pid "$pp" --port 7310 --n "$N")
 kill "$pp"; wait "$pp" 2>/dev/null || true
-echo "idle-shim: plain epoll_echo: $plain"
+echo "idle-shim: plain $(basename "$EE"): $plain"
 
 # the same program under the shim, TLS 1.3 clients
 "$CLI" run --cert "$PKI/server.pem" --key "$PKI/server-key.pem" --accept "127.0.0.1:7311" \
 	--log "$WORK/shim.log" -- "$EE" 7311 2>"$WORK/shim.err" &
 sp=$!
-listening 7311 || { echo "idle-shim: epoll_echo under the shim did not listen" >&2; cat "$WORK/shim.log" >&2; exit 1; }
+listening 7311 || { echo "idle-shim: $(basename "$EE") under the shim did not listen" >&2; cat "$WORK/shim.log" >&2; exit 1; }
 shim=$("$IM" --pid "$sp" --port 7311 --n "$N" --tls)
 kill "$sp"; wait "$sp" 2>/dev/null || true
-echo "idle-shim: epoll_echo under the shim: $shim"
+echo "idle-shim: $(basename "$EE") under the shim: $shim"
 
 # the library's own idle server (dpbench), for comparison
 if [ -x "$B/tests/bench/dpbench" ]; then
