@@ -15,6 +15,7 @@
 #include "core/frontdoor.h"
 #include "handshake/engine.h"
 #include "handshake/posthandshake.h"
+#include "handshake/secrets.h"
 #include "ktls/ktls.h"
 #include "probe/probe.h"
 
@@ -26,6 +27,8 @@ static int conn_vfail(struct handoff *h, int code, const char *fmt, va_list ap)
 	errbuf_set(&h->err, "%s", msg);
 	h->err_code = code;
 	h->state = CONN_FAILED;
+	/* Nothing follows a failure: no KeyUpdate will need these. */
+	secrets_wipe(h);
 	return -1;
 }
 
@@ -176,6 +179,51 @@ static bool deadline_passed(const struct handoff *h)
 }
 
 /*
+ * When the session goes (the lean post-hand-off state, the default): once
+ * the keys are in the kernel, on every connection except a client that
+ * stores session tickets (a client with a session cache that did not ask
+ * for no tickets): GnuTLS must read those to resume from them.  The
+ * user-space fallback keeps the session too (GnuTLS carries the records).
+ * What is left is handled in handshake/posthandshake.c without GnuTLS:
+ * alerts, TLS 1.2 renegotiation (declined), TLS 1.3 KeyUpdate (followed
+ * from the traffic secrets captured here) and tickets a client ignores.
+ * Decided before the handshake, because the secrets are only handed out
+ * during it.
+ */
+static void plan_lean(struct handoff *h)
+{
+	if (h->test_flags & (CONN_TEST_KEEP_SESSION | CONN_TEST_USERSPACE))
+		return;
+	if ((h->test_flags & CONN_TEST_NO_INSTALL) && !(h->test_flags & CONN_TEST_LEAN))
+		return;
+	if (!h->is_server && h->cfg->client_cache && !h->no_tickets)
+		return;
+	h->lean_planned = true;
+	secrets_capture(h);
+}
+
+/*
+ * Right after the hand-off: release the session (gnutls_deinit wipes its
+ * keys; about 10 KiB per connection with its buffers) or keep it for
+ * post-handshake messages.  A TLS 1.3 session whose secrets did not come
+ * (not a suite we know) is kept: correctness before memory.
+ */
+static int after_hand_off(struct handoff *h)
+{
+	if (h->lean_planned && (h->version == HANDOFF_TLS_1_2 || secrets_have(h))) {
+		if (h->version == HANDOFF_TLS_1_2)
+			secrets_wipe(h);
+		gnutls_deinit(h->session);
+		h->session = NULL;
+		transport_release(&h->transport);
+		h->lean = true;
+		return 0;
+	}
+	secrets_wipe(h);
+	return posthandshake_begin(h);
+}
+
+/*
  * Hand the record layer to the kernel, or (only when the caller chose it)
  * keep it in GnuTLS.  Once the ULP is attached there is no way back: a
  * failure after that point fails the connection.
@@ -189,7 +237,7 @@ static int hand_off(struct handoff *h)
 		goto userspace;
 	if (h->test_flags & CONN_TEST_NO_INSTALL) {
 		h->state = CONN_KTLS;
-		return posthandshake_begin(h);
+		return after_hand_off(h);
 	}
 	if (h->kernel_known && !handoff_kernel_supports(&h->kernel, h->version, h->cipher)) {
 		if (h->cfg->insecure_userspace_fallback)
@@ -217,10 +265,11 @@ static int hand_off(struct handoff *h)
 		(void)ktls_set_tx_zerocopy(h->fd);
 	if (h->cfg->kernel_rx_no_pad && h->version == HANDOFF_TLS_1_3)
 		(void)ktls_set_rx_no_pad(h->fd);
-	return posthandshake_begin(h);
+	return after_hand_off(h);
 
 userspace:
 	h->state = CONN_USERSPACE;
+	secrets_wipe(h);
 	if (h->version == HANDOFF_TLS_1_2)
 		transport_hold_tls12(&h->transport, h->session);
 	return 0;
@@ -248,6 +297,7 @@ int handoff_handshake(struct handoff *h)
 		set_deadline(h);
 		if (check_kernel(h) < 0 || attach_ulp_early(h) < 0 || engine_setup(h) < 0)
 			return -1;
+		plan_lean(h);
 		h->state = CONN_HANDSHAKING;
 		break;
 	case CONN_HANDSHAKING:
@@ -269,6 +319,7 @@ void handoff_free(struct handoff *h)
 	if (h->session)
 		gnutls_deinit(h->session);	/* GnuTLS wipes its own key material */
 	transport_release(&h->transport);
+	secrets_wipe(h);
 	free(h->servername);
 	free(h->alpn);
 	free(h->peer_subject);
