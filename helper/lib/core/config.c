@@ -93,6 +93,7 @@ void config_unref(struct handoff_config *cfg)
 		free(cfg->allowed_subjects[i]);
 	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
+	errbuf_release(&cfg->err);
 	for (i = 0; i < CONFIG_PRIO_SLOTS && cfg->prio_cache[i].text; i++) {
 		gnutls_priority_deinit(cfg->prio_cache[i].prio);
 		free(cfg->prio_cache[i].text);

@@ -21,7 +21,7 @@
 
 static int conn_vfail(struct handoff *h, int code, const char *fmt, va_list ap)
 {
-	char msg[sizeof(h->err.msg)];
+	char msg[ERRBUF_MAX];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	errbuf_set(&h->err, "%s", msg);
@@ -326,6 +326,7 @@ void handoff_free(struct handoff *h)
 	free(h->psk_identity);
 	free(h->cache_key);
 	config_unref(h->cfg);
+	errbuf_release(&h->err);
 	free(h);
 }
 
