@@ -304,6 +304,15 @@ int handoff_handshake(struct handoff *h);
  * renegotiation (HelloRequest, ClientHello, even cut into fragments) is
  * declined with a warning no_renegotiation alert and reading goes on.
  *
+ * What a connection keeps after the hand-off: once the kernel has the
+ * keys, the GnuTLS session is released (its keys wiped) on every
+ * connection except a client with a session cache, whose session stays to
+ * read the tickets.  A TLS 1.3 connection keeps its two current
+ * application traffic secrets, from which it follows the peer's KeyUpdate;
+ * they are wiped when the connection fails or is freed.  An idle
+ * connection then costs about 0.6 KiB of user-space memory instead of
+ * about 11 KiB.
+ *
  * A plain read(2) on a kTLS socket fails with EIO when the next record is
  * not data, and returns 0 (a false EOF) when zero-length data records come
  * right before such a record; handoff_read() is the way past both.  With

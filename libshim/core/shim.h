@@ -6,8 +6,8 @@
  * Per-fd state (and why it is safe across fork, exec and fd passing):
  * the kernel holds everything a TLS socket needs to carry data once the
  * keys are in; the shim keeps, per fd, only what the kernel cannot do:
- * the handshake in progress, the GnuTLS session for post-handshake
- * messages (tickets, KeyUpdate), and whether close_notify was sent.
+ * the handshake in progress, the engine's post-hand-off state (tickets
+ * and KeyUpdate: see libshim/README.md), and whether close_notify was sent.
  *  - fork: the child gets a copy of the table and of each connection; the
  *    parent marks its copies as shared, so that the parent closing its fd
  *    (as forking servers do) sends no close_notify under the child.

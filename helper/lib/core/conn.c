@@ -80,10 +80,17 @@ static struct handoff *conn_new(struct handoff_config *cfg, int fd, bool is_serv
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	h->hs = calloc(1, sizeof(*h->hs));
+	if (!h->hs) {
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
 	h->fd = fd;
 	h->is_server = is_server;
 	h->state = CONN_NEW;
 	if (servername && !(h->servername = strdup(servername))) {
+		free(h->hs);
 		free(h);
 		errno = ENOMEM;
 		return NULL;
@@ -117,13 +124,13 @@ static int check_kernel(struct handoff *h)
 {
 	if (h->test_flags & CONN_TEST_NO_PROBE)
 		return 0;
-	h->kernel_known = handoff_kernel_probe(&h->kernel, 0) == 0;
+	h->hs->kernel_known = handoff_kernel_probe(&h->hs->kernel, 0) == 0;
 	if (h->cfg->insecure_userspace_fallback)
 		return 0;
-	if (!h->kernel_known)
+	if (!h->hs->kernel_known)
 		return conn_fail(h, "cannot probe kernel TLS support: %s", strerror(errno));
-	if (h->kernel.ulp_errno)
-		return fail_no_ulp(h, h->kernel.ulp_errno);
+	if (h->hs->kernel.ulp_errno)
+		return fail_no_ulp(h, h->hs->kernel.ulp_errno);
 	return 0;
 }
 
@@ -157,12 +164,12 @@ static void set_deadline(struct handoff *h)
 
 	if (!ms)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
-	h->deadline.tv_sec += ms / 1000;
-	h->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (h->deadline.tv_nsec >= 1000000000L) {
-		h->deadline.tv_sec++;
-		h->deadline.tv_nsec -= 1000000000L;
+	clock_gettime(CLOCK_MONOTONIC, &h->hs->deadline);
+	h->hs->deadline.tv_sec += ms / 1000;
+	h->hs->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (h->hs->deadline.tv_nsec >= 1000000000L) {
+		h->hs->deadline.tv_sec++;
+		h->hs->deadline.tv_nsec -= 1000000000L;
 	}
 }
 
@@ -171,11 +178,11 @@ static bool deadline_passed(const struct handoff *h)
 {
 	struct timespec now;
 
-	if (!h->deadline.tv_sec && !h->deadline.tv_nsec)
+	if (!h->hs->deadline.tv_sec && !h->hs->deadline.tv_nsec)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > h->deadline.tv_sec ||
-	       (now.tv_sec == h->deadline.tv_sec && now.tv_nsec >= h->deadline.tv_nsec);
+	return now.tv_sec > h->hs->deadline.tv_sec ||
+	       (now.tv_sec == h->hs->deadline.tv_sec && now.tv_nsec >= h->hs->deadline.tv_nsec);
 }
 
 /*
@@ -215,7 +222,9 @@ static int after_hand_off(struct handoff *h)
 			secrets_wipe(h);
 		gnutls_deinit(h->session);
 		h->session = NULL;
-		transport_release(&h->transport);
+		transport_release(&h->hs->transport);
+		free(h->hs);
+		h->hs = NULL;
 		h->lean = true;
 		return 0;
 	}
@@ -239,7 +248,7 @@ static int hand_off(struct handoff *h)
 		h->state = CONN_KTLS;
 		return after_hand_off(h);
 	}
-	if (h->kernel_known && !handoff_kernel_supports(&h->kernel, h->version, h->cipher)) {
+	if (h->hs->kernel_known && !handoff_kernel_supports(&h->hs->kernel, h->version, h->cipher)) {
 		if (h->cfg->insecure_userspace_fallback)
 			goto userspace;
 		return conn_fail(h, "kernel TLS cannot run %s with %s (see 'handoff check')",
@@ -271,7 +280,7 @@ userspace:
 	h->state = CONN_USERSPACE;
 	secrets_wipe(h);
 	if (h->version == HANDOFF_TLS_1_2)
-		transport_hold_tls12(&h->transport, h->session);
+		transport_hold_tls12(&h->hs->transport, h->session);
 	return 0;
 }
 
@@ -318,7 +327,9 @@ void handoff_free(struct handoff *h)
 		return;
 	if (h->session)
 		gnutls_deinit(h->session);	/* GnuTLS wipes its own key material */
-	transport_release(&h->transport);
+	if (h->hs)
+		transport_release(&h->hs->transport);
+	free(h->hs);
 	secrets_wipe(h);
 	free(h->servername);
 	free(h->alpn);
@@ -348,7 +359,8 @@ int handoff_set_fd(struct handoff *h, int fd)
 		return -1;
 	}
 	h->fd = fd;
-	h->transport.fd = fd;	/* GnuTLS reaches the socket through this */
+	if (h->hs)
+		h->hs->transport.fd = fd;	/* GnuTLS reaches the socket through this */
 	return 0;
 }
 

@@ -47,6 +47,18 @@ struct conn_seen {
 	int send_err;		/* negative errno from sending our KeyUpdate */
 };
 
+/*
+ * What only the handshake needs, and GnuTLS's transport for as long as the
+ * session lives: released with the session at a lean hand-off (conn.c).
+ */
+struct conn_hs {
+	struct transport transport;
+	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
+	/* The kernel probe, taken once when the handshake starts (unless CONN_TEST_NO_PROBE). */
+	struct handoff_kernel_info kernel;
+	bool kernel_known;
+};
+
 struct handoff {
 	struct handoff_config *cfg;	/* referenced */
 	int fd;				/* not owned */
@@ -56,12 +68,8 @@ struct handoff {
 	struct errbuf err;
 	int err_code;			/* positive errno classifying the failure (handoff_error_code) */
 
-	gnutls_session_t session;
-	struct transport transport;
-	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
-	/* The kernel probe, taken once when the handshake starts (unless CONN_TEST_NO_PROBE). */
-	struct handoff_kernel_info kernel;
-	bool kernel_known;
+	gnutls_session_t session;	/* NULL once released (lean) */
+	struct conn_hs *hs;		/* NULL once released (lean) */
 
 	/* Filled when the handshake completes; kept if the connection later fails. */
 	bool negotiated;
