@@ -83,6 +83,7 @@ struct shim_conn {
 	bool forked;			/* a fork copied it: closing sends no close_notify */
 	bool closed_notify;		/* our close_notify went out */
 	bool stdio;			/* wrapped in a FILE: see fdopen.c */
+	bool watched;			/* on the watcher's list; under the watcher's lock */
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
@@ -91,7 +92,6 @@ struct shim_conn {
 	unsigned long long deadline_ms;	/* CLOCK_MONOTONIC; 0 = none */
 	struct shim_conn *next;		/* free list */
 	struct shim_conn *watch_next;	/* watcher list; under the watcher's lock */
-	bool watched;
 	struct shim_conn *all_next;	/* every connection ever made (fork) */
 };
 
