@@ -60,13 +60,16 @@ struct scenario {
 	unsigned protocols;
 	bool we_serve;
 	bool cache;		/* client with a session cache: keeps its session (tickets) */
+	bool no_key_update;	/* handoff_config_no_key_update: no secrets kept */
 };
 
 static const struct scenario scenarios[] = {
-	{ "TLS 1.3 server (lean)", HANDOFF_PROTOCOL_TLSv1_3, true, false },
-	{ "TLS 1.3 client (lean)", HANDOFF_PROTOCOL_TLSv1_3, false, false },
-	{ "TLS 1.2 server (lean)", HANDOFF_PROTOCOL_TLSv1_2, true, false },
-	{ "TLS 1.3 client with a session cache (session kept)", HANDOFF_PROTOCOL_TLSv1_3, false, true },
+	{ "TLS 1.3 server (lean)", HANDOFF_PROTOCOL_TLSv1_3, true, false, false },
+	{ "TLS 1.3 client (lean)", HANDOFF_PROTOCOL_TLSv1_3, false, false, false },
+	{ "TLS 1.2 server (lean)", HANDOFF_PROTOCOL_TLSv1_2, true, false, false },
+	{ "TLS 1.3 client with a session cache (session kept)", HANDOFF_PROTOCOL_TLSv1_3, false, true,
+	  false },
+	{ "TLS 1.3 server (lean, no_key_update)", HANDOFF_PROTOCOL_TLSv1_3, true, false, true },
 };
 
 static enum kind needle_kind[MS_MAX_NEEDLES];
@@ -267,7 +270,7 @@ static void secret_needles(struct ms_arena *a, const struct handoff *h, enum kin
 {
 	char name[48];
 
-	if (!h->lean || h->version != HANDOFF_TLS_1_3)
+	if (!h->lean || h->version != HANDOFF_TLS_1_3 || h->cfg->no_key_update)
 		return;
 	ck_assert_int_eq(h->secret_have, 3);
 	snprintf(name, sizeof(name), "our traffic secret %s", gen);
@@ -353,6 +356,8 @@ START_TEST(test_no_residue)
 	if (sc->we_serve) {
 		privkey_needles(a);
 		cfg = kt_server_config(sc->protocols, "AES-128-GCM", false);
+		if (sc->no_key_update)
+			handoff_config_no_key_update(cfg);
 		/* What the credentials hold (and whatever GnuTLS's loader left), before any connection. */
 		judge(a, NULL, NULL, 0, "credentials loaded");
 		n_base = a->n_hits;
@@ -381,7 +386,7 @@ START_TEST(test_no_residue)
 	ck_assert_int_eq(h->lean, !sc->cache);
 	ask(h, ours, 'e', 'x');
 	key_needles(a, ours, tls13, "(first)");
-	if (tls13 && h->lean && kernel_can_rekey()) {
+	if (tls13 && h->lean && kernel_can_rekey() && !sc->no_key_update) {
 		/* The peer re-keys and asks for ours: both directions move on. */
 		secret_needles(a, h, K_SECRET_OLD, "(first)");
 		ask(h, ours, 'k', 'k');
@@ -398,7 +403,9 @@ START_TEST(test_no_residue)
 		ck_assert_msg(v.keys > 0, "the kept session should hold the keys (is the scan blind?)");
 	ck_assert_int_eq(v.secrets_elsewhere, 0);
 	ck_assert_int_eq(v.old_secrets, 0);
-	ck_assert_int_eq(v.secrets_inside, h->lean && tls13 ? 2 : 0);
+	ck_assert_int_eq(v.secrets_inside, h->lean && tls13 && !sc->no_key_update ? 2 : 0);
+	if (sc->no_key_update)
+		ck_assert_int_eq(h->secret_have, 0);
 	ck_assert_int_eq(v.privkey_new, 0);
 
 	ck_assert_int_eq(handoff_write(h, "q", 1), 1);

@@ -180,8 +180,8 @@ static void cur_keys(struct pair *p, int read, struct ktls_crypto_info *ci)
 
 static void take_keys(struct pair *p)
 {
-	if (p->h->lean && p->h->version == HANDOFF_TLS_1_2)
-		return;	/* no secrets kept: a TLS 1.2 connection never re-keys */
+	if (p->h->lean && !secrets_have(p->h))
+		return;	/* no secrets kept: TLS 1.2 never re-keys; or handoff_config_no_key_update */
 	if (p->h->lean) {
 		/* Nothing was read or written under the application keys yet. */
 		cur_keys(p, 1, &p->rx);
@@ -829,6 +829,30 @@ START_TEST(test_lean_key_update_flood)
 }
 END_TEST
 
+/* handoff_config_no_key_update: nothing of the key schedule stays; a KeyUpdate ends the connection. */
+START_TEST(test_lean_no_key_update)
+{
+	static const uint8_t ku[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 1 };
+	struct handoff_config *cfg = client_config(TLS13, NULL);
+	uint8_t sent[2];
+	struct pair p;
+	int fds[2];
+
+	handoff_config_no_key_update(cfg);
+	tu_tcp_pair(fds);
+	pair_start_on(&p, cfg, fds, TLS13, NULL,
+		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN);
+	ck_assert(p.h->lean);
+	ck_assert_int_eq(p.h->secret_have, 0);
+	ck_assert(all_zero(p.h->secret, sizeof(p.h->secret)));
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ku, sizeof(ku)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "keeps no traffic secrets"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[1], GNUTLS_A_INTERNAL_ERROR);
+	pair_free(&p);
+}
+END_TEST
+
 /* A client with a session cache keeps its session (tickets), and keeps no secrets of its own. */
 START_TEST(test_lean_not_for_ticket_clients)
 {
@@ -1433,6 +1457,7 @@ static Suite *posthandshake_suite(void)
 	tcase_add_test(tc, test_lean_server_refuses_ticket);
 	tcase_add_test(tc, test_lean_key_update_flood);
 	tcase_add_test(tc, test_lean_not_for_ticket_clients);
+	tcase_add_test(tc, test_lean_no_key_update);
 	tcase_add_test(tc, test_transport_fenced);
 	tcase_add_test(tc, test_io_kernel_path);
 	tcase_add_test(tc, test_io_after_peer_close);

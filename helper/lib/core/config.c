@@ -517,6 +517,12 @@ void handoff_config_kernel_rx_no_pad(struct handoff_config *cfg)
 		cfg->kernel_rx_no_pad = true;
 }
 
+void handoff_config_no_key_update(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->no_key_update = true;
+}
+
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms)
 {
 	cfg->timeout_ms = ms;

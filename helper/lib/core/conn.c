@@ -218,7 +218,7 @@ static void plan_lean(struct handoff *h)
 static int after_hand_off(struct handoff *h)
 {
 	if (h->lean_planned && (h->version == HANDOFF_TLS_1_2 || secrets_have(h))) {
-		if (h->version == HANDOFF_TLS_1_2)
+		if (h->version == HANDOFF_TLS_1_2 || h->cfg->no_key_update)
 			secrets_wipe(h);
 		gnutls_deinit(h->session);
 		h->session = NULL;

@@ -447,6 +447,10 @@ static int on_key_update_lean(struct handoff *h, bool requested)
 	static const uint8_t ku_not_requested[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
 	int ret;
 
+	if (!secrets_have(h))
+		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
+				  "peer sent a TLS 1.3 KeyUpdate, but this connection keeps no traffic "
+				  "secrets to follow it (handoff_config_no_key_update)");
 	if (key_update_flood(h))
 		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
 				  "peer sent more than 8 KeyUpdates within a second");
