@@ -228,7 +228,7 @@ static int after_hand_off(struct handoff *h)
 		h->lean = true;
 		return 0;
 	}
-	secrets_wipe(h);
+	secrets_stop(h);
 	return posthandshake_begin(h);
 }
 
@@ -278,7 +278,7 @@ static int hand_off(struct handoff *h)
 
 userspace:
 	h->state = CONN_USERSPACE;
-	secrets_wipe(h);
+	secrets_stop(h);
 	if (h->version == HANDOFF_TLS_1_2)
 		transport_hold_tls12(&h->hs->transport, h->session);
 	return 0;

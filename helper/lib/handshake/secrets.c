@@ -116,3 +116,11 @@ void secrets_wipe(struct handoff *h)
 	wipe(h->secret, sizeof(h->secret));
 	h->secret_have = 0;
 }
+
+void secrets_stop(struct handoff *h)
+{
+	/* GnuTLS would hand over the next secrets at each KeyUpdate it runs itself. */
+	if (h->session)
+		gnutls_handshake_set_secret_function(h->session, NULL);
+	secrets_wipe(h);
+}

@@ -38,4 +38,7 @@ int secrets_advance(struct handoff *h, int read);
 /* Forget both secrets (zeros); safe to call more than once. */
 void secrets_wipe(struct handoff *h);
 
+/* The session stays (no lean state): forget the secrets and take no more from it. */
+void secrets_stop(struct handoff *h);
+
 #endif
