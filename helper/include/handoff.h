@@ -324,8 +324,9 @@ int handoff_handshake(struct handoff *h);
  * application traffic secrets, from which it follows the peer's KeyUpdate;
  * they are wiped when the connection fails or is freed
  * (handoff_config_no_key_update: at the hand-off).  An idle
- * connection then costs well under 2 KiB of user-space memory instead of
- * about 11 KiB (tests/bench/idle-shim.sh measures it).
+ * connection then costs about 0.4 KiB of user-space memory instead of
+ * about 11 KiB (measured with 1,000 idle connections on Linux 6.12:
+ * tests/bench/idle-shim.sh).
  *
  * A plain read(2) on a kTLS socket fails with EIO when the next record is
  * not data, and returns 0 (a false EOF) when zero-length data records come
