@@ -270,9 +270,7 @@ static void judge(struct ms_arena *a, const struct ms_hit *base, unsigned n_base
 	printf("  %s: %.1f MiB in %u regions: keys/IVs %u, first traffic secrets %u (want %u), "
 	       "private key %u as loaded + %u new\n", when, (double)a->bytes_scanned / 1048576.0,
 	       a->regions, keys, secrets, want_secrets, pk_known, pk_new);
-	if (!base) {
-		printf("reference - %s\n", when);	/* the private key's places, not a verdict */
-	} else if (keys || pk_new || secrets != want_secrets) {
+	if (keys || pk_new || secrets != want_secrets) {
 		printf("FAIL - %s\n", when);
 		failures++;
 	} else {
@@ -317,6 +315,8 @@ int main(int argc, char **argv)
 	judge(a, NULL, 0, "before any connection (the shim's credentials)", 0);
 	n_base = a->n_hits;
 	memcpy(base, a->hit, n_base * sizeof(base[0]));
+	/* Those were the reference points, not failures. */
+	failures = 0;
 
 	if (pipe(pfd) < 0)
 		die("pipe", strerror(errno));

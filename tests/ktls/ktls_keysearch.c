@@ -319,8 +319,7 @@ static struct verdict judge(struct ms_arena *a, const struct handoff *h, const s
 			v.old_secrets++, bad = true;
 			break;
 		case K_PRIVKEY:
-			/* No base: this scan is the reference itself (the credentials just loaded). */
-			if (!base || in_baseline(hit->addr, hit->needle, base, n_base))
+			if (in_baseline(hit->addr, hit->needle, base, n_base))
 				v.privkey_known++;
 			else
 				v.privkey_new++, bad = true;

@@ -433,8 +433,6 @@ static int rekey_lean(struct handoff *h, int read)
 			ret = ktls_set_crypto(h->fd, read ? TLS_RX : TLS_TX, &ci);
 		wipe(&ci, sizeof(ci));
 	}
-	/* What the derivation's callees left below us (see wipe_stack()). */
-	wipe_stack();
 	if (ret == -EBUSY)
 		return conn_fail(h, "peer sent a TLS 1.3 KeyUpdate, but this kernel cannot re-key "
 				    "kernel TLS (needs Linux 6.14+)");

@@ -24,12 +24,3 @@ void wipe_free(void *p, size_t len)
 	wipe(p, len);
 	free(p);
 }
-
-/* Not inlined, so that its buffer lies below the caller's frame, where the callees' frames were. */
-__attribute__((noinline)) void wipe_stack(void)
-{
-	unsigned char pad[WIPE_STACK_BYTES];
-
-	wipe(pad, sizeof(pad));
-	__asm__ __volatile__("" : : "r"(pad) : "memory");
-}
