@@ -6,8 +6,8 @@
  * Per-fd state (and why it is safe across fork, exec and fd passing):
  * the kernel holds everything a TLS socket needs to carry data once the
  * keys are in; the shim keeps, per fd, only what the kernel cannot do:
- * the handshake in progress, the GnuTLS session for post-handshake
- * messages (tickets, KeyUpdate), and whether close_notify was sent.
+ * the handshake in progress, the engine's post-hand-off state (tickets
+ * and KeyUpdate: see libshim/README.md), and whether close_notify was sent.
  *  - fork: the child gets a copy of the table and of each connection; the
  *    parent marks its copies as shared, so that the parent closing its fd
  *    (as forking servers do) sends no close_notify under the child.
@@ -83,6 +83,7 @@ struct shim_conn {
 	bool forked;			/* a fork copied it: closing sends no close_notify */
 	bool closed_notify;		/* our close_notify went out */
 	bool stdio;			/* wrapped in a FILE: see fdopen.c */
+	bool watched;			/* on the watcher's list; under the watcher's lock */
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
@@ -91,7 +92,6 @@ struct shim_conn {
 	unsigned long long deadline_ms;	/* CLOCK_MONOTONIC; 0 = none */
 	struct shim_conn *next;		/* free list */
 	struct shim_conn *watch_next;	/* watcher list; under the watcher's lock */
-	bool watched;
 	struct shim_conn *all_next;	/* every connection ever made (fork) */
 	/* Delegated mode (rule->delegate): handoffd does the handshake; h stays NULL. */
 	int custody_fd;			/* the exchange with handoffd in progress; -1: none */

@@ -17,7 +17,9 @@
  * in core/io.c, and skipped; the zero-length ones are handed over (they
  * are nothing).  So data can sit between the fragments of a message.
  * Set-up bits: 0x01 TLS 1.2 (else 1.3), 0x02 the target is the server
- * (else the client, which then has a session cache so tickets are stored).
+ * (else the client, which then has a session cache so tickets are stored),
+ * 0x04 the lean path: the target's session is released at the hand-off and
+ * our own parser takes the messages (a client then has no cache).
  */
 #include "common.h"
 
@@ -39,6 +41,7 @@
 
 #define SETUP_TLS12 0x01
 #define SETUP_TARGET_SERVER 0x02
+#define SETUP_LEAN 0x04
 
 /* The kernel never hands over more plaintext than a record can hold. */
 #define MAX_RECORD 16384
@@ -69,24 +72,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fds[2], peer_fd;
 	size_t off, len;
 	uint8_t type;
+	unsigned lean;
 	int ret = 0;
 
 	if (size < 1)
 		return 0;
 	protocols = (data[0] & SETUP_TLS12) ? HANDOFF_PROTOCOL_TLSv1_2 : HANDOFF_PROTOCOL_TLSv1_3;
 
+	lean = data[0] & SETUP_LEAN ? CONN_TEST_LEAN : 0;
 	cache = handoff_cache_new(4);
 	FUZZ_CHECK(cache);
-	ccfg = make_config(protocols, cache);
+	ccfg = make_config(protocols, lean ? NULL : cache);
 	scfg = make_config(protocols, NULL);
 	fuzz_tcp_pair(fds);
 	c = handoff_client(ccfg, fds[0], "localhost");
 	s = handoff_server(scfg, fds[1]);
 	FUZZ_CHECK(c && s);
-	conn_set_test_flags(c, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
-	conn_set_test_flags(s, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	conn_set_test_flags(c, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | lean);
+	conn_set_test_flags(s, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | lean);
 	fuzz_handshake_both(c, s, fds, HANDSHAKE_WAIT_MS);
 	FUZZ_CHECK(c->state == CONN_KTLS && s->state == CONN_KTLS);
+	FUZZ_CHECK(c->lean == !!lean && s->lean == !!lean);
 
 	target = (data[0] & SETUP_TARGET_SERVER) ? s : c;
 	peer_fd = target == c ? fds[1] : fds[0];

@@ -231,8 +231,13 @@ def key_update(requested):
     return hs(24, bytes([requested]))
 
 
+LEAN = 4
+
+
 def p(name, setup, *records):
     write("posthandshake", name, bytes([setup]) + b"".join(records))
+    # The same records for the lean path (no session: our own parser).
+    write("posthandshake", name + "-lean", bytes([setup | LEAN]) + b"".join(records))
 
 
 T1, T2 = nst(b"\x01"), nst(b"\x02", b"U" * 80)

@@ -19,12 +19,15 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include "core/conn.h"
 #include "ktls/ktls.h"
 #include "ktlsutil.h"
 
 #define WAIT_MS 20000
 
 static gnutls_datum_t ticket_key;
+/* CONN_TEST_* for the next conn_start() (then cleared). */
+static unsigned next_test_flags;
 
 struct conn {
 	struct handoff_config *cfg;
@@ -56,6 +59,8 @@ static void conn_start(struct conn *c, unsigned protocols, struct handoff_config
 	c->h = we_serve ? handoff_server(c->cfg, c->ours) :
 			  handoff_client(c->cfg, c->ours, "localhost");
 	ck_assert_ptr_nonnull(c->h);
+	conn_set_test_flags(c->h, next_test_flags);
+	next_test_flags = 0;
 	kt_peer_init(&c->p, c->theirs, !we_serve, protocols, "AES-128-GCM", 0);
 	if (!we_serve && peer_tickets) {
 		if (!ticket_key.data)
@@ -275,7 +280,12 @@ END_TEST
  * arrives, we answer under a new key of our own, data keeps flowing both
  * ways.  Older kernels cannot take a second key: handoff_read says so
  * (and does not hang).
+ * _i: 0 our client keeping its GnuTLS session (the path of a client that
+ * stores tickets), 1 our client on the lean path (session released,
+ * secrets only: the default without a cache), 2 our server, lean.
  */
+static const char *const ku_path[] = { "client with session", "lean client", "lean server" };
+
 START_TEST(test_key_update)
 {
 	bool can = kernel_can_rekey();
@@ -286,14 +296,18 @@ START_TEST(test_key_update)
 	ssize_t n;
 
 	uname(&u);
-	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_3, NULL, false, false);
+	if (_i == 0)
+		next_test_flags = CONN_TEST_KEEP_SESSION;
+	conn_start(&c, HANDOFF_PROTOCOL_TLSv1_3, NULL, _i == 2, false);
+	ck_assert_int_eq(c.h->lean, _i != 0);
+	ck_assert(_i == 0 ? c.h->session != NULL : c.h->session == NULL);
 	ck_assert_int_eq(gnutls_session_key_update(c.p.s, GNUTLS_KU_PEER), 0);
 	peer_send(&c, "after the key update");
 	if (!can) {
 		wait_readable(c.ours);
 		n = handoff_read(c.h, &b, 1);
-		printf("kernel %s: KeyUpdate -> handoff_read %zd: %s\n", u.release, n,
-		       handoff_error(c.h));
+		printf("kernel %s, %s: KeyUpdate -> handoff_read %zd: %s\n", u.release, ku_path[_i],
+		       n, handoff_error(c.h));
 		fflush(stdout);
 		ck_assert_int_eq(n, -1);
 		ck_assert_msg(strstr(handoff_error(c.h), "cannot re-key") != NULL, "error: %s",
@@ -314,7 +328,8 @@ START_TEST(test_key_update)
 		ck_assert_int_eq(write(c.ours, "pong", 4), 4);
 		peer_expect(&c, "pong");
 	}
-	printf("kernel %s: 4 KeyUpdates taken, data flowed both ways after each\n", u.release);
+	printf("kernel %s, %s: 4 KeyUpdates taken (3 asking for ours), data flowed both ways "
+	       "after each\n", u.release, ku_path[_i]);
 	fflush(stdout);
 	ck_assert_int_eq(handoff_close(c.h), 0);
 	ck_assert_int_eq(gnutls_record_recv(c.p.s, &b, 1), 0);
@@ -722,7 +737,7 @@ static Suite *after_suite(void)
 	tcase_add_loop_test(tc, test_close_notify_reads_eof, 0, HANDOFF_TLS_VERSION_COUNT);
 	tcase_add_loop_test(tc, test_close_notify_plain_read, 0, HANDOFF_TLS_VERSION_COUNT);
 	tcase_add_loop_test(tc, test_fatal_alert_named, 0, HANDOFF_TLS_VERSION_COUNT);
-	tcase_add_test(tc, test_key_update);
+	tcase_add_loop_test(tc, test_key_update, 0, 3);
 	tcase_add_loop_test(tc, test_data_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_half_close_in_finished_segment, 0, HANDOFF_TLS_VERSION_COUNT * 2);
 	tcase_add_loop_test(tc, test_our_close_notify, 0, HANDOFF_TLS_VERSION_COUNT * 2);

@@ -122,6 +122,7 @@ START_TEST(test_priority_follows_kernel)
 	ck_assert_int_eq(handoff_config_set_protocols(cfg, HANDOFF_PROTOCOL_TLSv1_2), 0);
 	ck_assert_int_eq(priority_build(cfg, &k, false, prio, sizeof(prio), &err), -1);
 	ck_assert_ptr_nonnull(strstr(errbuf_get(&err), "handoff check"));
+	errbuf_release(&err);
 }
 END_TEST
 

@@ -25,6 +25,7 @@
 #include "common.h"
 #include "core/conn.h"
 #include "handshake/posthandshake.h"
+#include "handshake/secrets.h"
 #include "ktls/ktls.h"
 #include "recordcrypt.h"
 #include "testutil.h"
@@ -163,8 +164,31 @@ static uint64_t state_seq(gnutls_session_t s, int read)
 	return v;
 }
 
+/*
+ * A's current key for one direction: from its session, or in the lean
+ * state (no session) from its traffic secret, at record number 0.
+ */
+static void cur_keys(struct pair *p, int read, struct ktls_crypto_info *ci)
+{
+	if (p->h->lean) {
+		ck_assert_ptr_null(p->h->session);
+		ck_assert_int_eq(secrets_crypto_info(p->h, read, ci), 0);
+	} else {
+		ck_assert_int_eq(ktls_keys_from_session(p->h->session, read, ci), 0);
+	}
+}
+
 static void take_keys(struct pair *p)
 {
+	if (p->h->lean && !secrets_have(p->h))
+		return;	/* no secrets kept: TLS 1.2 never re-keys; or handoff_config_no_key_update */
+	if (p->h->lean) {
+		/* Nothing was read or written under the application keys yet. */
+		cur_keys(p, 1, &p->rx);
+		cur_keys(p, 0, &p->tx);
+		p->rx_seq = p->tx_seq = 0;
+		return;
+	}
 	ck_assert_int_eq(ktls_keys_from_session(p->h->session, 1, &p->rx), 0);
 	p->rx_seq = state_seq(p->h->session, 1);
 	ck_assert_int_eq(ktls_keys_from_session(p->h->session, 0, &p->tx), 0);
@@ -226,6 +250,18 @@ static void pair_start(struct pair *p, unsigned protocols, const char *prio_extr
 	tu_tcp_pair(fds);
 	pair_start_on(p, client_config(protocols, cache), fds, protocols, prio_extra,
 		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+}
+
+/* The same, with A in the lean state: its session released at the hand-off. */
+static void pair_start_lean(struct pair *p, unsigned protocols, const char *prio_extra)
+{
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	pair_start_on(p, client_config(protocols, NULL), fds, protocols, prio_extra,
+		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN);
+	ck_assert(p->h->lean);
+	ck_assert_ptr_null(p->h->session);
 }
 
 /* A as the server (our library, on fds[0]) against B, a GnuTLS client. */
@@ -470,7 +506,11 @@ START_TEST(test_key_update)
 	ssize_t r;
 	int round;
 
-	pair_start(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i], NULL);
+	/* _i past the ciphers: the same on the lean path (no session, secrets only). */
+	if (_i >= (int)ARRAY_SIZE(ku_ciphers))
+		pair_start_lean(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i % ARRAY_SIZE(ku_ciphers)]);
+	else
+		pair_start(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i], NULL);
 	drain_until(&p, "sync", NULL, NULL);
 
 	/* Twice: the second update chains from the first one's secrets. */
@@ -484,9 +524,10 @@ START_TEST(test_key_update)
 		ck_assert_msg(posthandshake_record(p.h, type, pt, n) == 0, "%s", handoff_error(p.h));
 
 		/* A's read side moved to B's new key, record numbers from 0. */
-		ck_assert_int_eq(ktls_keys_from_session(p.h->session, 1, &rx_new), 0);
+		cur_keys(&p, 1, &rx_new);
 		ck_assert(!same_key(&rx_new, &p.rx));
-		ck_assert_uint_eq(state_seq(p.h->session, 1), 0);
+		if (!p.h->lean)
+			ck_assert_uint_eq(state_seq(p.h->session, 1), 0);
 		/* B's next record opens only under the new key. */
 		peer_send(&p, "after");
 		wipe(&p.rx, sizeof(p.rx));
@@ -507,9 +548,10 @@ START_TEST(test_key_update)
 					 rec, &rec_len), 0);
 		peer_inject(&p.b, rec, rec_len);
 		/* And A's write side moved on: new key, record numbers from 0. */
-		ck_assert_int_eq(ktls_keys_from_session(p.h->session, 0, &tx_new), 0);
+		cur_keys(&p, 0, &tx_new);
 		ck_assert(!same_key(&tx_new, &p.tx));
-		ck_assert_uint_eq(state_seq(p.h->session, 0), 0);
+		if (!p.h->lean)
+			ck_assert_uint_eq(state_seq(p.h->session, 0), 0);
 		wipe(&p.tx, sizeof(p.tx));
 		p.tx = tx_new;
 		p.tx_seq = 0;
@@ -538,16 +580,21 @@ START_TEST(test_key_update_not_requested)
 	struct pair p;
 	size_t n;
 
-	pair_start(&p, HANDOFF_PROTOCOL_TLSv1_3, NULL, NULL);
+	/* _i = 1: on the lean path. */
+	if (_i)
+		pair_start_lean(&p, HANDOFF_PROTOCOL_TLSv1_3, NULL);
+	else
+		pair_start(&p, HANDOFF_PROTOCOL_TLSv1_3, NULL, NULL);
 	drain_until(&p, "sync", NULL, NULL);
 	ck_assert_int_eq(gnutls_session_key_update(p.b.s, 0), 0);
 	n = kernel_recv(&p, &type, pt, sizeof(pt));
 	ck_assert_int_eq(pt[4], 0);
 	ck_assert_int_eq(posthandshake_record(p.h, type, pt, n), 0);
-	ck_assert_int_eq(ktls_keys_from_session(p.h->session, 0, &tx_before), 0);
+	cur_keys(&p, 0, &tx_before);
 	ck_assert(same_key(&tx_before, &p.tx));
 	ck_assert(!raw_pending(p.fds[1]));
-	ck_assert_int_eq(ktls_keys_from_session(p.h->session, 1, &p.rx), 0);
+	wipe(&p.rx, sizeof(p.rx));
+	cur_keys(&p, 1, &p.rx);
 	p.rx_seq = 0;
 	peer_send(&p, "x");
 	n = kernel_recv(&p, &type, pt, sizeof(pt));
@@ -622,14 +669,18 @@ static const struct rec_case rec_cases[] = {
 	{ "1.2 ChangeCipherSpec", TLS12, 20, { 1 }, 1, -1, "ChangeCipherSpec", { 2, 10 } },
 };
 
+/* _i past the table: every case again on the lean path, with the same words and alerts. */
 START_TEST(test_records)
 {
-	const struct rec_case *c = &rec_cases[_i];
+	const struct rec_case *c = &rec_cases[_i % ARRAY_SIZE(rec_cases)];
 	uint8_t sent[2];
 	struct pair p;
 	int ret;
 
-	pair_start(&p, c->protocols, NULL, NULL);
+	if (_i >= (int)ARRAY_SIZE(rec_cases))
+		pair_start_lean(&p, c->protocols, NULL);
+	else
+		pair_start(&p, c->protocols, NULL, NULL);
 	ret = posthandshake_record(p.h, c->type, c->data, c->len);
 	ck_assert_msg(ret == c->want, "%s: got %d (%s)", c->name, ret,
 		      handoff_error(p.h) ? handoff_error(p.h) : "no error");
@@ -687,6 +738,136 @@ START_TEST(test_oversized_message)
 	ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
 	ck_assert_int_eq(sent[1], GNUTLS_A_RECORD_OVERFLOW);
 	pair_free(&p);
+}
+END_TEST
+
+/* ------------------------------------------------------ lean path */
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * A lean client has no cache, so tickets are nothing to it: taken however
+ * the records cut them (here byte by byte, then two in one record), nothing
+ * sent back, the connection goes on; a ticket too large is refused at its
+ * header, not after 128 KiB.
+ */
+START_TEST(test_lean_ticket_ignored)
+{
+	static const uint8_t nst[9] = { 4, 0, 0, 5, 'a', 'b', 'c', 'd', 'e' };
+	static const uint8_t huge[4] = { 4, 0xff, 0xff, 0xff };
+	uint8_t two[18], sent[2];
+	struct pair p;
+	size_t i;
+
+	pair_start_lean(&p, TLS13, NULL);
+	for (i = 0; i < sizeof(nst); i++)
+		ck_assert_msg(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, nst + i, 1) == 0, "%s",
+			      handoff_error(p.h));
+	memcpy(two, nst, sizeof(nst));
+	memcpy(two + sizeof(nst), nst, sizeof(nst));
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, two, sizeof(two)), 0);
+	ck_assert_int_eq(p.h->state, CONN_KTLS);
+	ck_assert(!raw_pending(p.fds[1]));
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, huge, sizeof(huge)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "larger than 128 KiB"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[1], GNUTLS_A_RECORD_OVERFLOW);
+	/* A failed connection keeps no secret. */
+	ck_assert_int_eq(p.h->secret_have, 0);
+	ck_assert(all_zero(p.h->secret, sizeof(p.h->secret)));
+	pair_free(&p);
+}
+END_TEST
+
+/* A lean server takes no ticket: clients send none (RFC 8446 4.6.1). */
+START_TEST(test_lean_server_refuses_ticket)
+{
+	static const uint8_t nst[9] = { 4, 0, 0, 5, 'a', 'b', 'c', 'd', 'e' };
+	uint8_t sent[2];
+	struct pair p;
+
+	pair_start_server(&p, TLS13, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN,
+			  false);
+	ck_assert(p.h->lean);
+	ck_assert_ptr_null(p.h->session);
+	ck_assert_int_eq(p.h->secret_have, 3);
+	/* A's own tickets (sent by GnuTLS during the handshake) are not what this test reads. */
+	while (raw_pending(p.fds[1]))
+		ck_assert_int_gt(recv(p.fds[1], sent, sizeof(sent), 0), 0);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, nst, sizeof(nst)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h),
+				     "unexpected handshake message after the handshake: NEW SESSION TICKET"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[1], GNUTLS_A_UNEXPECTED_MESSAGE);
+	pair_free(&p);
+}
+END_TEST
+
+/* As GnuTLS: more than 8 KeyUpdates within a second is a flood, not a protocol. */
+START_TEST(test_lean_key_update_flood)
+{
+	static const uint8_t ku[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
+	struct pair p;
+	int i, ret = 0;
+
+	pair_start_lean(&p, TLS13, NULL);
+	for (i = 0; i < 9 && ret == 0; i++)
+		ret = posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ku, sizeof(ku));
+	ck_assert_int_eq(ret, -1);
+	ck_assert_int_eq(i, 9);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "more than 8 KeyUpdates"));
+	pair_free(&p);
+}
+END_TEST
+
+/* handoff_config_no_key_update: nothing of the key schedule stays; a KeyUpdate ends the connection. */
+START_TEST(test_lean_no_key_update)
+{
+	static const uint8_t ku[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 1 };
+	struct handoff_config *cfg = client_config(TLS13, NULL);
+	uint8_t sent[2];
+	struct pair p;
+	int fds[2];
+
+	handoff_config_no_key_update(cfg);
+	tu_tcp_pair(fds);
+	pair_start_on(&p, cfg, fds, TLS13, NULL,
+		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN);
+	ck_assert(p.h->lean);
+	ck_assert_int_eq(p.h->secret_have, 0);
+	ck_assert(all_zero(p.h->secret, sizeof(p.h->secret)));
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ku, sizeof(ku)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "keeps no traffic secrets"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[1], GNUTLS_A_INTERNAL_ERROR);
+	pair_free(&p);
+}
+END_TEST
+
+/* A client with a session cache keeps its session (tickets), and keeps no secrets of its own. */
+START_TEST(test_lean_not_for_ticket_clients)
+{
+	struct handoff_cache *cache = handoff_cache_new(2);
+	struct pair p;
+	int fds[2];
+
+	tu_tcp_pair(fds);
+	pair_start_on(&p, client_config(TLS13, cache), fds, TLS13, NULL,
+		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN);
+	ck_assert(!p.h->lean);
+	ck_assert_ptr_nonnull(p.h->session);
+	ck_assert_int_eq(p.h->secret_have, 0);
+	pair_free(&p);
+	handoff_cache_free(cache);
 }
 END_TEST
 
@@ -1268,10 +1449,15 @@ static Suite *posthandshake_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_ticket_stored_and_resumed, 0, (int)ARRAY_SIZE(delivery_name));
-	tcase_add_loop_test(tc, test_key_update, 0, (int)ARRAY_SIZE(ku_ciphers));
-	tcase_add_test(tc, test_key_update_not_requested);
-	tcase_add_loop_test(tc, test_records, 0, (int)ARRAY_SIZE(rec_cases));
+	tcase_add_loop_test(tc, test_key_update, 0, 2 * (int)ARRAY_SIZE(ku_ciphers));
+	tcase_add_loop_test(tc, test_key_update_not_requested, 0, 2);
+	tcase_add_loop_test(tc, test_records, 0, 2 * (int)ARRAY_SIZE(rec_cases));
 	tcase_add_test(tc, test_oversized_message);
+	tcase_add_test(tc, test_lean_ticket_ignored);
+	tcase_add_test(tc, test_lean_server_refuses_ticket);
+	tcase_add_test(tc, test_lean_key_update_flood);
+	tcase_add_test(tc, test_lean_not_for_ticket_clients);
+	tcase_add_test(tc, test_lean_no_key_update);
 	tcase_add_test(tc, test_transport_fenced);
 	tcase_add_test(tc, test_io_kernel_path);
 	tcase_add_test(tc, test_io_after_peer_close);

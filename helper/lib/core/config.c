@@ -95,6 +95,7 @@ void config_unref(struct handoff_config *cfg)
 		free(cfg->allowed_subjects[i]);
 	free(cfg->allowed_subjects);
 	session_db_free(cfg->server_db);
+	errbuf_release(&cfg->err);
 	for (i = 0; i < CONFIG_PRIO_SLOTS && cfg->prio_cache[i].text; i++) {
 		gnutls_priority_deinit(cfg->prio_cache[i].prio);
 		free(cfg->prio_cache[i].text);
@@ -561,6 +562,12 @@ void handoff_config_kernel_rx_no_pad(struct handoff_config *cfg)
 {
 	if (cfg)
 		cfg->kernel_rx_no_pad = true;
+}
+
+void handoff_config_no_key_update(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->no_key_update = true;
 }
 
 void handoff_config_set_handshake_timeout(struct handoff_config *cfg, unsigned ms)

@@ -76,6 +76,7 @@ struct handoff_config {
 	/* Kernel data-path options, set at the hand-off (handoff_config_kernel_*). */
 	bool kernel_tx_zerocopy;
 	bool kernel_rx_no_pad;
+	bool no_key_update;		/* wipe the traffic secrets at the hand-off */
 
 	struct config_prio prio_cache[CONFIG_PRIO_SLOTS];
 	pthread_mutex_t prio_lock;

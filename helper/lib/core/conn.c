@@ -15,17 +15,20 @@
 #include "core/frontdoor.h"
 #include "handshake/engine.h"
 #include "handshake/posthandshake.h"
+#include "handshake/secrets.h"
 #include "ktls/ktls.h"
 #include "probe/probe.h"
 
 static int conn_vfail(struct handoff *h, int code, const char *fmt, va_list ap)
 {
-	char msg[sizeof(h->err.msg)];
+	char msg[ERRBUF_MAX];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	errbuf_set(&h->err, "%s", msg);
 	h->err_code = code;
 	h->state = CONN_FAILED;
+	/* Nothing follows a failure: no KeyUpdate will need these. */
+	secrets_wipe(h);
 	return -1;
 }
 
@@ -77,10 +80,17 @@ static struct handoff *conn_new(struct handoff_config *cfg, int fd, bool is_serv
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	h->hs = calloc(1, sizeof(*h->hs));
+	if (!h->hs) {
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
 	h->fd = fd;
 	h->is_server = is_server;
 	h->state = CONN_NEW;
 	if (servername && !(h->servername = strdup(servername))) {
+		free(h->hs);
 		free(h);
 		errno = ENOMEM;
 		return NULL;
@@ -114,13 +124,13 @@ static int check_kernel(struct handoff *h)
 {
 	if (h->test_flags & CONN_TEST_NO_PROBE)
 		return 0;
-	h->kernel_known = handoff_kernel_probe(&h->kernel, 0) == 0;
+	h->hs->kernel_known = handoff_kernel_probe(&h->hs->kernel, 0) == 0;
 	if (h->cfg->insecure_userspace_fallback)
 		return 0;
-	if (!h->kernel_known)
+	if (!h->hs->kernel_known)
 		return conn_fail(h, "cannot probe kernel TLS support: %s", strerror(errno));
-	if (h->kernel.ulp_errno)
-		return fail_no_ulp(h, h->kernel.ulp_errno);
+	if (h->hs->kernel.ulp_errno)
+		return fail_no_ulp(h, h->hs->kernel.ulp_errno);
 	return 0;
 }
 
@@ -154,12 +164,12 @@ static void set_deadline(struct handoff *h)
 
 	if (!ms)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
-	h->deadline.tv_sec += ms / 1000;
-	h->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (h->deadline.tv_nsec >= 1000000000L) {
-		h->deadline.tv_sec++;
-		h->deadline.tv_nsec -= 1000000000L;
+	clock_gettime(CLOCK_MONOTONIC, &h->hs->deadline);
+	h->hs->deadline.tv_sec += ms / 1000;
+	h->hs->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (h->hs->deadline.tv_nsec >= 1000000000L) {
+		h->hs->deadline.tv_sec++;
+		h->hs->deadline.tv_nsec -= 1000000000L;
 	}
 }
 
@@ -168,11 +178,58 @@ static bool deadline_passed(const struct handoff *h)
 {
 	struct timespec now;
 
-	if (!h->deadline.tv_sec && !h->deadline.tv_nsec)
+	if (!h->hs->deadline.tv_sec && !h->hs->deadline.tv_nsec)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > h->deadline.tv_sec ||
-	       (now.tv_sec == h->deadline.tv_sec && now.tv_nsec >= h->deadline.tv_nsec);
+	return now.tv_sec > h->hs->deadline.tv_sec ||
+	       (now.tv_sec == h->hs->deadline.tv_sec && now.tv_nsec >= h->hs->deadline.tv_nsec);
+}
+
+/*
+ * When the session goes (the lean post-hand-off state, the default): once
+ * the keys are in the kernel, on every connection except a client that
+ * stores session tickets (a client with a session cache that did not ask
+ * for no tickets): GnuTLS must read those to resume from them.  The
+ * user-space fallback keeps the session too (GnuTLS carries the records).
+ * What is left is handled in handshake/posthandshake.c without GnuTLS:
+ * alerts, TLS 1.2 renegotiation (declined), TLS 1.3 KeyUpdate (followed
+ * from the traffic secrets captured here) and tickets a client ignores.
+ * Decided before the handshake, because the secrets are only handed out
+ * during it.
+ */
+static void plan_lean(struct handoff *h)
+{
+	if (h->test_flags & (CONN_TEST_KEEP_SESSION | CONN_TEST_USERSPACE))
+		return;
+	if ((h->test_flags & CONN_TEST_NO_INSTALL) && !(h->test_flags & CONN_TEST_LEAN))
+		return;
+	if (!h->is_server && h->cfg->client_cache && !h->no_tickets)
+		return;
+	h->lean_planned = true;
+	secrets_capture(h);
+}
+
+/*
+ * Right after the hand-off: release the session (gnutls_deinit wipes its
+ * keys; about 10 KiB per connection with its buffers) or keep it for
+ * post-handshake messages.  A TLS 1.3 session whose secrets did not come
+ * (not a suite we know) is kept: correctness before memory.
+ */
+static int after_hand_off(struct handoff *h)
+{
+	if (h->lean_planned && (h->version == HANDOFF_TLS_1_2 || secrets_have(h))) {
+		if (h->version == HANDOFF_TLS_1_2 || h->cfg->no_key_update)
+			secrets_wipe(h);
+		gnutls_deinit(h->session);
+		h->session = NULL;
+		transport_release(&h->hs->transport);
+		free(h->hs);
+		h->hs = NULL;
+		h->lean = true;
+		return 0;
+	}
+	secrets_stop(h);
+	return posthandshake_begin(h);
 }
 
 /*
@@ -189,9 +246,9 @@ static int hand_off(struct handoff *h)
 		goto userspace;
 	if (h->test_flags & CONN_TEST_NO_INSTALL) {
 		h->state = CONN_KTLS;
-		return posthandshake_begin(h);
+		return after_hand_off(h);
 	}
-	if (h->kernel_known && !handoff_kernel_supports(&h->kernel, h->version, h->cipher)) {
+	if (h->hs->kernel_known && !handoff_kernel_supports(&h->hs->kernel, h->version, h->cipher)) {
 		if (h->cfg->insecure_userspace_fallback)
 			goto userspace;
 		return conn_fail(h, "kernel TLS cannot run %s with %s (see 'handoff check')",
@@ -217,12 +274,13 @@ static int hand_off(struct handoff *h)
 		(void)ktls_set_tx_zerocopy(h->fd);
 	if (h->cfg->kernel_rx_no_pad && h->version == HANDOFF_TLS_1_3)
 		(void)ktls_set_rx_no_pad(h->fd);
-	return posthandshake_begin(h);
+	return after_hand_off(h);
 
 userspace:
 	h->state = CONN_USERSPACE;
+	secrets_stop(h);
 	if (h->version == HANDOFF_TLS_1_2)
-		transport_hold_tls12(&h->transport, h->session);
+		transport_hold_tls12(&h->hs->transport, h->session);
 	return 0;
 }
 
@@ -248,6 +306,7 @@ int handoff_handshake(struct handoff *h)
 		set_deadline(h);
 		if (check_kernel(h) < 0 || attach_ulp_early(h) < 0 || engine_setup(h) < 0)
 			return -1;
+		plan_lean(h);
 		h->state = CONN_HANDSHAKING;
 		break;
 	case CONN_HANDSHAKING:
@@ -268,13 +327,17 @@ void handoff_free(struct handoff *h)
 		return;
 	if (h->session)
 		gnutls_deinit(h->session);	/* GnuTLS wipes its own key material */
-	transport_release(&h->transport);
+	if (h->hs)
+		transport_release(&h->hs->transport);
+	free(h->hs);
+	secrets_wipe(h);
 	free(h->servername);
 	free(h->alpn);
 	free(h->peer_subject);
 	free(h->psk_identity);
 	free(h->cache_key);
 	config_unref(h->cfg);
+	errbuf_release(&h->err);
 	free(h);
 }
 
@@ -296,7 +359,8 @@ int handoff_set_fd(struct handoff *h, int fd)
 		return -1;
 	}
 	h->fd = fd;
-	h->transport.fd = fd;	/* GnuTLS reaches the socket through this */
+	if (h->hs)
+		h->hs->transport.fd = fd;	/* GnuTLS reaches the socket through this */
 	return 0;
 }
 

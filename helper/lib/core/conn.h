@@ -28,6 +28,8 @@ enum conn_state {
 #define CONN_TEST_NO_INSTALL (1u << 0)	/* stop after the handshake, keys not installed */
 #define CONN_TEST_NO_PROBE (1u << 1)	/* do not filter ciphers by the kernel probe */
 #define CONN_TEST_USERSPACE (1u << 2)	/* take the user-space fallback even where kTLS works */
+#define CONN_TEST_LEAN (1u << 3)	/* with NO_INSTALL: drop the session at the hand-off all the same */
+#define CONN_TEST_KEEP_SESSION (1u << 4)	/* keep the session where it would be dropped */
 
 /*
  * What GnuTLS's handshake hook saw during one call into GnuTLS after the
@@ -45,6 +47,18 @@ struct conn_seen {
 	int send_err;		/* negative errno from sending our KeyUpdate */
 };
 
+/*
+ * What only the handshake needs, and GnuTLS's transport for as long as the
+ * session lives: released with the session at a lean hand-off (conn.c).
+ */
+struct conn_hs {
+	struct transport transport;
+	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
+	/* The kernel probe, taken once when the handshake starts (unless CONN_TEST_NO_PROBE). */
+	struct handoff_kernel_info kernel;
+	bool kernel_known;
+};
+
 struct handoff {
 	struct handoff_config *cfg;	/* referenced */
 	int fd;				/* not owned */
@@ -54,12 +68,8 @@ struct handoff {
 	struct errbuf err;
 	int err_code;			/* positive errno classifying the failure (handoff_error_code) */
 
-	gnutls_session_t session;
-	struct transport transport;
-	struct timespec deadline;	/* handshake deadline (CLOCK_MONOTONIC), 0 = none */
-	/* The kernel probe, taken once when the handshake starts (unless CONN_TEST_NO_PROBE). */
-	struct handoff_kernel_info kernel;
-	bool kernel_known;
+	gnutls_session_t session;	/* NULL once released (lean) */
+	struct conn_hs *hs;		/* NULL once released (lean) */
 
 	/* Filled when the handshake completes; kept if the connection later fails. */
 	bool negotiated;
@@ -88,6 +98,25 @@ struct handoff {
 	size_t reneg_body_left;
 	bool reneg_declined;		/* we sent no_renegotiation at least once */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
+
+	/*
+	 * The lean post-hand-off state (conn.c says when): the GnuTLS session
+	 * is released once the keys are in the kernel, and only this stays to
+	 * handle what the kernel hands back (handshake/posthandshake.c).  The
+	 * TLS 1.3 application traffic secrets follow the peer's KeyUpdates
+	 * (handshake/secrets.c); they are wiped when the connection fails or
+	 * is freed.
+	 */
+	bool lean_planned;		/* capture the secrets; release the session at the hand-off */
+	bool lean;			/* the session is released */
+	uint8_t secret_have;		/* bit 0: ours (write), bit 1: the peer's (read) */
+	uint8_t secret_len;		/* 32 (SHA-256 suites) or 48 (SHA-384) */
+	uint8_t secret[2][48];		/* [0] ours, [1] the peer's */
+	uint8_t ph_msg[5];		/* TLS 1.3: header (and KeyUpdate body) of the message being read */
+	uint8_t ph_msg_got;
+	uint8_t ku_count;		/* KeyUpdates in the current window */
+	uint32_t ph_skip;		/* body bytes of an ignored message still to come */
+	uint64_t ku_window_ms;		/* start of that window (CLOCK_MONOTONIC) */
 	unsigned test_flags;		/* CONN_TEST_* */
 };
 

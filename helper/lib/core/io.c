@@ -259,7 +259,7 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 	for (;;) {
 		memset(seen, 0, sizeof(*seen));
 		seen->active = true;
-		records = h->transport.records;
+		records = h->hs->transport.records;
 		n = gnutls_record_recv(h->session, buf, len);
 		seen->active = false;
 		if (seen->tickets && !h->is_server)
@@ -272,13 +272,13 @@ static ssize_t user_read(struct handoff *h, void *buf, size_t len)
 		}
 		switch (n) {
 		case GNUTLS_E_AGAIN:
-			held = transport_take_held(&h->transport, &held_len);
+			held = transport_take_held(&h->hs->transport, &held_len);
 			if (held) {
 				if (user_handshake_record(h, held, held_len) < 0)
 					return -1;
 				continue;
 			}
-			if (seen->messages || h->transport.records != records ||
+			if (seen->messages || h->hs->transport.records != records ||
 			    gnutls_record_check_pending(h->session))
 				continue;
 			return user_want(h);

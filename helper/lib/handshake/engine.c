@@ -64,13 +64,13 @@ int engine_setup(struct handoff *h)
 		return conn_fail(h, "gnutls_init: %s", gnutls_strerror(ret));
 	}
 	gnutls_session_set_ptr(h->session, h);
-	transport_init(&h->transport, h->fd);
-	h->transport.deadline = h->deadline;
-	transport_attach(&h->transport, h->session);
+	transport_init(&h->hs->transport, h->fd);
+	h->hs->transport.deadline = h->hs->deadline;
+	transport_attach(&h->hs->transport, h->session);
 
 	/* Offer only what the kernel can take over, unless user space may keep it. */
-	if (h->kernel_known && !cfg->insecure_userspace_fallback)
-		kinfo = &h->kernel;
+	if (h->hs->kernel_known && !cfg->insecure_userspace_fallback)
+		kinfo = &h->hs->kernel;
 	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
 	ret = config_priority_set(cfg, h->session, prio, &errpos);
@@ -241,13 +241,13 @@ int engine_handshake(struct handoff *h)
 	unsigned tries = 0;
 	int ret;
 
-	transport_pin_mode(&h->transport);
+	transport_pin_mode(&h->hs->transport);
 	do
 		ret = gnutls_handshake(h->session);
 	while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_WARNING_ALERT_RECEIVED ||
 	       ret == GNUTLS_E_GOT_APPLICATION_DATA ||
 	       (ret == GNUTLS_E_AGAIN && transport_retry_again(h->fd, &tries)));
-	transport_unpin_mode(&h->transport);
+	transport_unpin_mode(&h->hs->transport);
 
 	if (ret == GNUTLS_E_AGAIN)
 		return gnutls_record_get_direction(h->session) ? HANDOFF_WANT_POLLOUT :
@@ -261,6 +261,6 @@ int engine_handshake(struct handoff *h)
 		return explain_failure(h, ret);
 	}
 	/* The deadline bounds the handshake only; reads after it wait as long as the caller does. */
-	h->transport.deadline = (struct timespec){ 0, 0 };
+	h->hs->transport.deadline = (struct timespec){ 0, 0 };
 	return collect(h);
 }

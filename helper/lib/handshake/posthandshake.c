@@ -2,7 +2,9 @@
 /*
  * After the hand-off the kernel decrypts every record, but it only
  * understands application data: alerts and post-handshake messages come
- * back to us (recvmsg with TLS_GET_RECORD_TYPE).  TLS 1.3 messages go into
+ * back to us (recvmsg with TLS_GET_RECORD_TYPE).  On the lean path (no
+ * session left, see posthandshake.h) TLS 1.3 messages are parsed here
+ * (on_handshake_tls13_lean).  Otherwise they go into
  * the GnuTLS session that did the handshake through the QUIC-style API
  * (gnutls_handshake_write), so GnuTLS parses, buffers and validates them
  * and derives the next keys; we only move those keys into the kernel.
@@ -34,9 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "handshake/alert.h"
 #include "handshake/posthandshake.h"
+#include "handshake/secrets.h"
 #include "handshake/session.h"
 #include "ktls/ktls.h"
 #include "util/wipe.h"
@@ -157,7 +161,7 @@ static int fail_fatal(struct handoff *h, gnutls_alert_description_t desc, const 
 
 static bool is_tls13(const struct handoff *h)
 {
-	return gnutls_protocol_get_version(h->session) == GNUTLS_TLS1_3;
+	return h->version == HANDOFF_TLS_1_3;
 }
 
 static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
@@ -388,6 +392,155 @@ static int on_handshake_tls13(struct handoff *h, const uint8_t *data, size_t len
 	return rekey(h, 0);
 }
 
+/* ------------------------------------------- TLS 1.3 without a session */
+
+/*
+ * GnuTLS's own bound (lib/tls13/key_update.c): a peer that re-keys more
+ * often than this makes us spend CPU on key derivation for nothing.
+ */
+#define KU_WINDOW_MS 1000
+#define KU_PER_WINDOW 8
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool key_update_flood(struct handoff *h)
+{
+	uint64_t now = now_ms();
+
+	if (!h->ku_window_ms || now - h->ku_window_ms > KU_WINDOW_MS) {
+		h->ku_window_ms = now;
+		h->ku_count = 0;
+	}
+	return ++h->ku_count > KU_PER_WINDOW;
+}
+
+/* One direction moves to its next secret, and the kernel to its key. */
+static int rekey_lean(struct handoff *h, int read)
+{
+	struct ktls_crypto_info ci;
+	int ret;
+
+	ret = secrets_advance(h, read);
+	if (ret == 0 && h->in_kernel) {
+		ret = secrets_crypto_info(h, read, &ci);
+		if (ret == 0)
+			ret = ktls_set_crypto(h->fd, read ? TLS_RX : TLS_TX, &ci);
+		wipe(&ci, sizeof(ci));
+	}
+	if (ret == -EBUSY)
+		return conn_fail(h, "peer sent a TLS 1.3 KeyUpdate, but this kernel cannot re-key "
+				    "kernel TLS (needs Linux 6.14+)");
+	if (ret < 0)
+		return conn_fail(h, "installing the new %s key after a KeyUpdate failed: %s",
+				 read ? "receive" : "send", strerror(-ret));
+	return 0;
+}
+
+static int on_key_update_lean(struct handoff *h, bool requested)
+{
+	static const uint8_t ku_not_requested[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
+	int ret;
+
+	if (!secrets_have(h))
+		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
+				  "peer sent a TLS 1.3 KeyUpdate, but this connection keeps no traffic "
+				  "secrets to follow it (handoff_config_no_key_update)");
+	if (key_update_flood(h))
+		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+				  "peer sent more than 8 KeyUpdates within a second");
+	/* The peer already sends under its new key: the kernel must decrypt with it next. */
+	if (rekey_lean(h, 1) < 0)
+		return -1;
+	if (!requested)
+		return 0;
+	/* Ours goes out under the old key; everything after it under the new one. */
+	ret = send_record(h, KTLS_RECORD_HANDSHAKE, ku_not_requested, sizeof(ku_not_requested));
+	if (ret < 0)
+		return conn_fail(h, "sending our KeyUpdate failed: %s", strerror(-ret));
+	return rekey_lean(h, 0);
+}
+
+/*
+ * The same messages GnuTLS would take after a TLS 1.3 handshake, parsed
+ * here: KeyUpdate (RFC 8446 4.6.3) to either side, NewSessionTicket to a
+ * client (which has no cache to keep it in: ignored, as GnuTLS ignores
+ * tickets it was not asked for), nothing else (we never offer
+ * post-handshake authentication).  Messages may be cut across records or
+ * share one; the header, and a KeyUpdate's one byte, wait in h->ph_msg, a
+ * ticket's body is only counted.  A KeyUpdate must end its record (RFC
+ * 8446 5.1: no message spans a key change).
+ */
+static int on_handshake_tls13_lean(struct handoff *h, const uint8_t *data, size_t len)
+{
+	size_t off = 0, take;
+	uint32_t body;
+	uint8_t type;
+	char msg[160];
+
+	while (off < len) {
+		if (h->ph_skip) {
+			take = h->ph_skip < len - off ? h->ph_skip : len - off;
+			h->ph_skip -= (uint32_t)take;
+			off += take;
+			continue;
+		}
+		if (h->ph_msg_got < HS_HEADER) {
+			take = HS_HEADER - h->ph_msg_got;
+			if (take > len - off)
+				take = len - off;
+			memcpy(h->ph_msg + h->ph_msg_got, data + off, take);
+			h->ph_msg_got = (uint8_t)(h->ph_msg_got + take);
+			off += take;
+			if (h->ph_msg_got < HS_HEADER)
+				break;
+			type = h->ph_msg[0];
+			body = ((uint32_t)h->ph_msg[1] << 16) | ((uint32_t)h->ph_msg[2] << 8) |
+			       h->ph_msg[3];
+			if (type == GNUTLS_HANDSHAKE_KEY_UPDATE) {
+				if (body != 1) {
+					snprintf(msg, sizeof(msg),
+						 "peer sent an invalid post-handshake message: a KeyUpdate "
+						 "of %u bytes (1 expected)", (unsigned)body);
+					return fail_fatal(h, GNUTLS_A_DECODE_ERROR, msg);
+				}
+				continue;	/* its one byte next */
+			}
+			if (type == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET && !h->is_server) {
+				if (body > PH_MAX_PARTIAL - HS_HEADER)
+					return fail_fatal(h, GNUTLS_A_RECORD_OVERFLOW,
+							  "peer sent a post-handshake message larger than 128 KiB");
+				h->ph_skip = body;
+				h->ph_msg_got = 0;
+				continue;
+			}
+			snprintf(msg, sizeof(msg),
+				 "peer sent an unexpected handshake message after the handshake: %s",
+				 gnutls_handshake_description_get_name(type));
+			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE, msg);
+		}
+		/* The KeyUpdate's request byte. */
+		h->ph_msg[HS_HEADER] = data[off++];
+		h->ph_msg_got = 0;
+		if (h->ph_msg[HS_HEADER] > 1) {
+			snprintf(msg, sizeof(msg),
+				 "peer sent an invalid post-handshake message: KeyUpdate request %u",
+				 h->ph_msg[HS_HEADER]);
+			return fail_fatal(h, GNUTLS_A_ILLEGAL_PARAMETER, msg);
+		}
+		if (off != len)
+			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
+					  "peer sent handshake data after a KeyUpdate in the same record");
+		return on_key_update_lean(h, h->ph_msg[HS_HEADER] == 1);
+	}
+	return 0;
+}
+
 /*
  * RFC 5246 6.2.3.3 with the AEADs we negotiate: the nonce is the 4-byte
  * implicit salt and the record's 8-byte explicit part (AES-GCM, AES-CCM,
@@ -496,8 +649,10 @@ int posthandshake_record(struct handoff *h, uint8_t type, const uint8_t *data, s
 		if (len == 0)
 			return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
 					  "peer sent an empty handshake record after the handshake");
-		return is_tls13(h) ? on_handshake_tls13(h, data, len) :
-				     on_handshake_tls12(h, data, len);
+		if (!is_tls13(h))
+			return on_handshake_tls12(h, data, len);
+		return h->lean ? on_handshake_tls13_lean(h, data, len) :
+				 on_handshake_tls13(h, data, len);
 	case KTLS_RECORD_CHANGE_CIPHER_SPEC:
 		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
 				  "peer sent ChangeCipherSpec after the handshake");

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Records the kernel hands back after the hand-off: everything that is not
- * application data.  Alerts, TLS 1.3 NewSessionTicket and KeyUpdate are
- * fed to the GnuTLS session that did the handshake (kept alive for this),
- * so GnuTLS stays the only TLS state machine; the kernel's keys follow.
- * TLS 1.2 handshake messages (renegotiation) are declined here, also those
- * the user-space transport holds back from GnuTLS (transport_hold_tls12()).
+ * application data.  Two paths (core/conn.c chooses, before the handshake):
+ *  - lean (the default): the GnuTLS session is gone.  Alerts are parsed
+ *    here, TLS 1.2 renegotiation declined here, and TLS 1.3 KeyUpdate
+ *    followed from the traffic secrets kept for it (handshake/secrets.c);
+ *    a client ignores tickets (it has no cache).
+ *  - with the session (a client that stores tickets): TLS 1.3 messages go
+ *    to the GnuTLS session that did the handshake, so GnuTLS parses them
+ *    and derives the next keys; the kernel's keys follow.
+ * TLS 1.2 handshake messages (renegotiation) are declined here on both,
+ * also those the user-space transport holds back from GnuTLS
+ * (transport_hold_tls12()).
  */
 #ifndef HANDOFF_HANDSHAKE_POSTHANDSHAKE_H
 #define HANDOFF_HANDSHAKE_POSTHANDSHAKE_H
@@ -22,7 +28,7 @@
 int posthandshake_hook(gnutls_session_t session, unsigned int htype, unsigned when,
 		       unsigned int incoming, const gnutls_datum_t *msg);
 
-/* Prepare h->session to take post-handshake messages; call once after install. */
+/* The session path: prepare h->session to take post-handshake messages; once, after install. */
 int posthandshake_begin(struct handoff *h);
 
 /*
