@@ -3,20 +3,16 @@
  * webbench - the client, and the raw kernel-TLS file server, of the shim's
  * rows in tests/bench/bench.sh (tests/bench/vm-shim.sh runs it in the VM).
  *
- *   webbench get --port P --path /F --mode plain|tls|raw --sum S --bytes N [--ca CA]
- *	One HTTP/1.1 GET over loopback; the body is read to its end and its
- *	checksum compared with S (from `webbench sum`).  The client is the same
- *	for every row: with --mode tls it is libhandoff with kernel TLS on
- *	both directions (TLS 1.3, AES-128-GCM only), so the client decrypts in
- *	the kernel exactly as the raw pair's receiver does; with raw it sets
- *	the raw pair's fixed keys.  Prints "bytes=N secs=T sum=S curr_tx=C":
- *	C is the kernel's TlsCurrTxSw+TlsCurrTxDevice read while the
- *	connection is still open (the server keeps it alive), so C-1 tells
- *	whether the server's end sends with kernel TLS (the client is the 1).
- *	Exits 1 when the status, the length or the checksum is wrong.
- *
- *   webbench sum --file F
- *	Prints "sum=S bytes=N" for F: the checksum `get` compares with.
+ *   webbench get --port P --path /F --mode plain|tls|raw --file F [--ca CA] [--sample K]
+ *	One HTTP/1.1 GET over loopback, the same client for every row (see
+ *	webget.c for how it reads TLS without becoming the bottleneck); what
+ *	arrives is compared with F, the file the server serves.  Prints
+ *	"bytes=N secs=T checked=B curr_tx=C client_cpu=U": B bytes were
+ *	decrypted and compared; C is the kernel's TlsCurrTxSw+TlsCurrTxDevice
+ *	read while the connection is still open (keep-alive), and the client
+ *	itself sends with kernel TLS only in raw mode, so C tells whether the
+ *	server's end sends with kernel TLS; U is the client's own CPU time.
+ *	Exits non-zero when the status, the length or a byte is wrong.
  *
  *   webbench raw-serve --port P --root DIR
  *	The limit of the path: a server that sets fixed TLS 1.3 AES-128-GCM
@@ -51,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "handoff.h"
+#include "webbench.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -59,18 +55,17 @@
 
 #define BUF (256 * 1024)
 
-static const char *opt_path = "/", *opt_mode = "plain", *opt_ca, *opt_file, *opt_sum;
-static long long opt_bytes = -1;
-static long opt_n = 1000, opt_warm = 16;
+static const char *opt_path = "/", *opt_mode = "plain", *opt_ca, *opt_file;
+static long opt_n = 1000, opt_warm = 16, opt_sample = 16;
 static int opt_port;
 
-static _Noreturn void die(const char *what, const char *why)
+_Noreturn void die(const char *what, const char *why)
 {
 	fprintf(stderr, "webbench: %s: %s\n", what, why);
 	exit(2);
 }
 
-static double now_mono(void)
+double now_mono(void)
 {
 	struct timespec ts;
 
@@ -78,7 +73,7 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double self_cpu(void)
+double self_cpu(void)
 {
 	struct rusage ru;
 
@@ -87,59 +82,9 @@ static double self_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* ------------------------------------------------------------ checksum */
-
-/*
- * A Fletcher-style sum over little-endian 64-bit words: cheap enough that
- * the client does not become the bottleneck under TCG, yet any lost,
- * repeated or swapped chunk changes it.  Chunk boundaries do not matter.
- */
-struct sum {
-	uint64_t a, b, len;
-	unsigned char part[8];
-	unsigned np;
-};
-
-static void sum_word(struct sum *s, const unsigned char *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, 8);
-	s->a += w;
-	s->b += s->a;
-}
-
-static void sum_add(struct sum *s, const unsigned char *p, size_t n)
-{
-	s->len += n;
-	while (s->np && n) {
-		s->part[s->np++] = *p++;
-		n--;
-		if (s->np == 8) {
-			sum_word(s, s->part);
-			s->np = 0;
-		}
-	}
-	for (; n >= 8; p += 8, n -= 8)
-		sum_word(s, p);
-	while (n--)
-		s->part[s->np++] = *p++;
-}
-
-static void sum_hex(struct sum *s, char out[49])
-{
-	if (s->np) {
-		memset(s->part + s->np, 0, 8 - s->np);
-		sum_word(s, s->part);
-		s->np = 0;
-	}
-	snprintf(out, 49, "%016llx%016llx%016llx", (unsigned long long)s->a,
-		 (unsigned long long)s->b, (unsigned long long)s->len);
-}
-
 /* ------------------------------------------------------------- sockets */
 
-static int connect_port(int port)
+int connect_port(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons((uint16_t)port) };
@@ -152,17 +97,22 @@ static int connect_port(int port)
 	return fd;
 }
 
-/* The raw pair's keys: the same fixed TLS 1.3 AES-128-GCM keys as dpbench. */
-static void raw_key(int fd, int dir)
+/* The raw pair's fixed TLS 1.3 AES-128-GCM keys (dpbench's): the static IV is salt || iv. */
+const unsigned char raw_key_bytes[16] = { 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+					  0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a };
+const unsigned char raw_iv_bytes[12] = { 0x3c, 0x3c, 0x3c, 0x3c, 0xa5, 0xa5,
+					 0xa5, 0xa5, 0xa5, 0xa5, 0xa5, 0xa5 };
+
+void raw_key(int fd, int dir)
 {
 	struct tls12_crypto_info_aes_gcm_128 ci;
 
 	memset(&ci, 0, sizeof(ci));
 	ci.info.version = TLS_1_3_VERSION;
 	ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
-	memset(ci.key, 0x5a, sizeof(ci.key));
-	memset(ci.iv, 0xa5, sizeof(ci.iv));
-	memset(ci.salt, 0x3c, sizeof(ci.salt));
+	memcpy(ci.key, raw_key_bytes, sizeof(ci.key));
+	memcpy(ci.salt, raw_iv_bytes, sizeof(ci.salt));
+	memcpy(ci.iv, raw_iv_bytes + 4, sizeof(ci.iv));
 	if (dir == TLS_TX && setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0)
 		die("TCP_ULP", strerror(errno));
 	if (setsockopt(fd, SOL_TLS, dir, &ci, sizeof(ci)) < 0)
@@ -170,7 +120,7 @@ static void raw_key(int fd, int dir)
 }
 
 /* TlsCurrTxSw + TlsCurrTxDevice: kernel-TLS senders open right now. */
-static long curr_tx(void)
+long curr_tx(void)
 {
 	char key[64];
 	long v, sum = 0;
@@ -183,169 +133,6 @@ static long curr_tx(void)
 			sum += v;
 	fclose(f);
 	return sum;
-}
-
-/* ----------------------------------------------------------------- get */
-
-struct conn {
-	int fd;
-	struct handoff *h;
-};
-
-static ssize_t conn_read(struct conn *c, void *buf, size_t len)
-{
-	return c->h ? handoff_read(c->h, buf, len) : read(c->fd, buf, len);
-}
-
-static void conn_write_all(struct conn *c, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = c->h ? handoff_write(c->h, p, len) : write(c->fd, p, len);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			die("request", c->h ? handoff_error(c->h) : strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void tls_client(struct conn *c)
-{
-	struct handoff_config *cfg = handoff_config_new();
-
-	if (!cfg || handoff_config_set_protocols(cfg, HANDOFF_PROTOCOL_TLSv1_3) < 0 ||
-	    handoff_config_set_ciphers(cfg, "AES-128-GCM") < 0)
-		die("config", "set-up");
-	if (!opt_ca || handoff_config_add_ca_file(cfg, opt_ca) < 0)
-		die("CA", opt_ca ? handoff_config_error(cfg) : "--ca is needed with --mode tls");
-	c->h = handoff_client(cfg, c->fd, "localhost");
-	handoff_config_free(cfg);
-	if (!c->h || handoff_handshake(c->h) < 0)
-		die("handshake", c->h ? handoff_error(c->h) : strerror(errno));
-	/* The same client for every row: it must decrypt in the kernel, never in GnuTLS. */
-	if (!handoff_conn_ktls(c->h))
-		die("handshake", "the kernel did not take the client's keys");
-}
-
-/* Reads the response header into buf; returns its length, *body the bytes after it. */
-static size_t read_header(struct conn *c, char *buf, size_t *have, long long *clen)
-{
-	char *end = NULL, *p;
-	size_t hlen;
-
-	*have = 0;
-	while (!end) {
-		ssize_t n;
-
-		if (*have >= 16384)
-			die("response", "no end of header in 16 KiB");
-		n = conn_read(c, buf + *have, 16384 - *have);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			die("response", n == 0 ? "EOF in the header" : c->h ? handoff_error(c->h) : strerror(errno));
-		}
-		*have += (size_t)n;
-		buf[*have] = '\0';
-		end = strstr(buf, "\r\n\r\n");
-	}
-	hlen = (size_t)(end - buf) + 4;
-	if (strncmp(buf, "HTTP/1.1 200 ", 13) && strncmp(buf, "HTTP/1.0 200 ", 13)) {
-		*strchr(buf, '\r') = '\0';
-		die("response", buf);
-	}
-	*clen = -1;
-	for (p = buf; p && p < end; p = strstr(p, "\r\n"), p = p ? p + 2 : NULL)
-		if (!strncasecmp(p, "Content-Length:", 15))
-			*clen = atoll(p + 15);
-	if (*clen < 0)
-		die("response", "no Content-Length");
-	return hlen;
-}
-
-static int cmd_get(void)
-{
-	struct conn c = { .fd = connect_port(opt_port) };
-	char req[512], hex[49], *buf = malloc(BUF + 1);
-	struct sum s = { 0 };
-	size_t have, hlen;
-	long long clen, got;
-	double t0, t1, c0;
-	long tx;
-	int bad = 0;
-
-	if (!buf)
-		die("get", "out of memory");
-	if (!strcmp(opt_mode, "tls")) {
-		tls_client(&c);
-	} else if (!strcmp(opt_mode, "raw")) {
-		raw_key(c.fd, TLS_TX);
-		raw_key(c.fd, TLS_RX);
-	} else if (strcmp(opt_mode, "plain")) {
-		die("--mode", opt_mode);
-	}
-	/* Keep-alive: the server's end stays open while the client reads tls_stat. */
-	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", opt_path);
-	t0 = now_mono();
-	c0 = self_cpu();
-	conn_write_all(&c, req, strlen(req));
-	hlen = read_header(&c, buf, &have, &clen);
-	got = (long long)(have - hlen);
-	sum_add(&s, (unsigned char *)buf + hlen, have - hlen);
-	while (got < clen) {
-		size_t want = clen - got < BUF ? (size_t)(clen - got) : BUF;
-		ssize_t n = conn_read(&c, buf, want);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			fprintf(stderr, "webbench: body: %s after %lld of %lld bytes\n",
-				n == 0 ? "EOF" : c.h ? handoff_error(c.h) : strerror(errno), got, clen);
-			return 1;
-		}
-		sum_add(&s, (unsigned char *)buf, (size_t)n);
-		got += n;
-	}
-	t1 = now_mono();
-	tx = curr_tx();
-	sum_hex(&s, hex);
-	printf("bytes=%lld secs=%.4f sum=%s curr_tx=%ld client_cpu=%.4f\n", got, t1 - t0, hex, tx,
-	       self_cpu() - c0);
-	if (got != clen || (opt_bytes >= 0 && got != opt_bytes)) {
-		fprintf(stderr, "webbench: got %lld bytes, want %lld\n", got, opt_bytes);
-		bad = 1;
-	}
-	if (opt_sum && strcmp(hex, opt_sum)) {
-		fprintf(stderr, "webbench: checksum %s, want %s\n", hex, opt_sum);
-		bad = 1;
-	}
-	handoff_free(c.h);
-	close(c.fd);
-	free(buf);
-	return bad;
-}
-
-static int cmd_sum(void)
-{
-	int fd = open(opt_file, O_RDONLY | O_CLOEXEC);
-	char hex[49], *buf = malloc(BUF);
-	struct sum s = { 0 };
-	ssize_t n;
-
-	if (fd < 0 || !buf)
-		die(opt_file, strerror(errno));
-	while ((n = read(fd, buf, BUF)) > 0)
-		sum_add(&s, (unsigned char *)buf, (size_t)n);
-	if (n < 0)
-		die(opt_file, strerror(errno));
-	sum_hex(&s, hex);
-	printf("sum=%s bytes=%llu\n", hex, (unsigned long long)s.len);
-	free(buf);
-	close(fd);
-	return 0;
 }
 
 /* ----------------------------------------------------------- raw-serve */
@@ -502,8 +289,7 @@ int main(int argc, char **argv)
 		{ "path", required_argument, NULL, 'P' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "ca", required_argument, NULL, 'a' },
-		{ "sum", required_argument, NULL, 's' },
-		{ "bytes", required_argument, NULL, 'b' },
+		{ "sample", required_argument, NULL, 's' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "root", required_argument, NULL, 'f' },
 		{ "n", required_argument, NULL, 'n' },
@@ -514,7 +300,7 @@ int main(int argc, char **argv)
 	int o;
 
 	if (argc < 2)
-		die("usage", "webbench get | sum | raw-serve | hold [OPTIONS]");
+		die("usage", "webbench get | raw-serve | hold [OPTIONS]");
 	cmd = argv[1];
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -523,27 +309,24 @@ int main(int argc, char **argv)
 		case 'P': opt_path = optarg; break;
 		case 'm': opt_mode = optarg; break;
 		case 'a': opt_ca = optarg; break;
-		case 's': opt_sum = optarg; break;
-		case 'b': opt_bytes = atoll(optarg); break;
+		case 's': opt_sample = atol(optarg); break;
 		case 'f': opt_file = optarg; break;
 		case 'n': opt_n = atol(optarg); break;
 		case 'w': opt_warm = atol(optarg); break;
 		default: die("usage", "unknown option");
 		}
 	}
-	if (opt_n < 0 || opt_warm < 0)
+	if (opt_n < 0 || opt_warm < 0 || opt_sample < 1)
 		die("usage", "counts must not be negative");
 	signal(SIGPIPE, SIG_IGN);
 	gnutls_global_init();
-	if (!strcmp(cmd, "sum")) {
-		if (!opt_file)
-			die("sum", "--file is needed");
-		return cmd_sum();
-	}
 	if (opt_port <= 0 || opt_port > 65535)
 		die("usage", "--port is needed");
-	if (!strcmp(cmd, "get"))
-		return cmd_get();
+	if (!strcmp(cmd, "get")) {
+		if (!opt_file || (!strcmp(opt_mode, "tls") && !opt_ca))
+			die("get", "--file (and with --mode tls, --ca) is needed");
+		return webget(opt_port, opt_mode, opt_path, opt_file, opt_ca, opt_sample);
+	}
 	if (!strcmp(cmd, "raw-serve"))
 		return cmd_raw_serve();
 	if (!strcmp(cmd, "hold"))
