@@ -1,8 +1,10 @@
 #!/bin/bash
 # bench.sh - handoff side by side with its peers and with the limit (issue 8).
 #
-#   bash tests/bench/bench.sh [--quick] [--no-vm] [--out DIR]
+#   bash tests/bench/bench.sh [--quick] [--no-vm] [--only shim] [--out DIR]
 #
+# --only shim runs only the shim's rows (section 5, one VM boot of its own;
+# the full size needs about 35 min of TCG and a 3 GiB guest).
 # Needs a built tree (./configure && make).  Prints a table (what, handoff's
 # figure, each peer's figure, the ratio, the goal, met or not) and leaves
 # results.csv, a plot and the raw figures in the folder it names at the end.
@@ -21,11 +23,13 @@ set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 quick=0
 vm=1
+only=
 out=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) quick=1 ;;
 	--no-vm) vm=0 ;;
+	--only) only=$2; shift; [[ $only == shim ]] || { echo "bench: --only knows only 'shim'" >&2; exit 2; } ;;
 	--out) out=$2; shift ;;
 	-h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument $1" >&2; exit 2 ;;
@@ -35,7 +39,8 @@ done
 
 HS=$top/tests/bench/hsbench
 DP=$top/tests/bench/dpbench
-for p in "$HS" $([[ $vm -eq 1 ]] && echo "$DP"); do
+WB=$top/tests/bench/webbench
+for p in "$HS" $([[ $vm -eq 1 ]] && echo "$DP $WB"); do
 	[[ -x $p ]] || { echo "bench: $p is missing: build first (./configure && make)" >&2; exit 2; }
 done
 for t in certtool gnutls-serv openssl; do
@@ -47,11 +52,17 @@ if [[ $quick -eq 1 ]]; then
 	# Only enough of the VM to show that every part of it runs.
 	VM_MIB=2 VM_REPS=1 VM_IDLE=10 VM_HC_N=10 VM_LAT_N=5 VM_MODES="raw-sendfile lib-sendfile stunnel" VM_TIMEOUT=150
 	VM_BURST=	# the NFS burst needs ~1 min of TCG even when small: full runs only
+	# The shim's rows (section 5): 16 MiB instead of 1 GiB, 50 idle connections instead of 1,000.
+	# The client compares every byte it receives here (SAMPLE=1); the full run one TLS record in 16.
+	SHIM_MIB=16 SHIM_REPS=1 SHIM_IDLE=50 SHIM_MEM_REPS=1 SHIM_SAMPLE=1 SHIM_TIMEOUT=400
 else
 	REPS=5 SECS=2 CLIENTS_LIST="1 2 4 8 16 32" RATE_CLIENTS=16 LAT_N=400 LIMIT_SECS=2
 	# 64 MiB x 3 took 14 min of TCG on a busy machine; 32 MiB keeps the VM near 8.
 	VM_MIB=32 VM_REPS=3 VM_IDLE=1000 VM_HC_N=100 VM_LAT_N=40 VM_MODES= VM_TIMEOUT=1800
 	VM_BURST="8 16 2"	# 8 NFS mounts x nconnect=16: up to 256 upcalls, twice per mode
+	# A smaller full run, stated in the table: HANDOFF_BENCH_SHIM_MIB=256 bash tests/bench/bench.sh --only shim
+	SHIM_MIB=${HANDOFF_BENCH_SHIM_MIB:-1024} SHIM_REPS=${HANDOFF_BENCH_SHIM_REPS:-3}
+	SHIM_IDLE=${HANDOFF_BENCH_SHIM_IDLE:-1000} SHIM_MEM_REPS=${HANDOFF_BENCH_SHIM_MEM_REPS:-3} SHIM_SAMPLE=16 SHIM_TIMEOUT=5400
 fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=${out:-$top/bench-results/$stamp$([[ $quick -eq 1 ]] && echo -quick)}
@@ -122,30 +133,7 @@ section() { printf '\n== %s\n' "$*" >>"$table"; }
 
 # ------------------------------------------------------------------ PKI
 
-make_pki() {
-	cat >"$work/ca.tmpl" <<-EOF
-		cn = "handoff bench CA"
-		ca
-		cert_signing_key
-		expiration_days = 30
-	EOF
-	cat >"$work/server.tmpl" <<-EOF
-		cn = "localhost"
-		dns_name = "localhost"
-		ip_address = "127.0.0.1"
-		tls_www_server
-		signing_key
-		expiration_days = 30
-	EOF
-	(
-		cd "$work" &&
-		certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile ca-key.pem &&
-		certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl --outfile ca.pem &&
-		certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile key.pem &&
-		certtool --generate-certificate --load-privkey key.pem --load-ca-certificate ca.pem \
-			--load-ca-privkey ca-key.pem --template server.tmpl --outfile cert.pem
-	) >"$work/pki.log" 2>&1
-}
+make_pki() { bash "$top/tests/bench/pki.sh" "$work" >/dev/null; }
 
 # ------------------------------------------------------- handshake servers
 
@@ -426,20 +414,86 @@ row_memory() {
 
 # -------------------------------------------------- rows: 5 (placeholders)
 
-# Each front door adds its measurement here: replace the placeholder call
-# with the measurement and a `row` call, like row_datapath does.
+# ------------------------------------------------------ rows: 5 (the shim)
+
+# The shim's rows come from a VM boot of their own (tests/bench/vm-shim.sh):
+# a guest big enough to hold the file in its tmpfs (half of its memory).
+run_vm_shim() {
+	local mem=$((SHIM_MIB * 2 + 1024))
+	log "VM (Linux 6.12, TCG): nginx under the shim and its peers, ${SHIM_MIB} MiB x $SHIM_REPS, $SHIM_IDLE idle connections"
+	(cd "$top" && HANDOFF_BENCH_SHIM_MIB=$SHIM_MIB HANDOFF_BENCH_SHIM_REPS=$SHIM_REPS \
+		HANDOFF_BENCH_SHIM_IDLE=$SHIM_IDLE HANDOFF_BENCH_SHIM_MEM_REPS=$SHIM_MEM_REPS \
+		HANDOFF_BENCH_SHIM_SAMPLE=$SHIM_SAMPLE HANDOFF_VM_MEM=$mem \
+		bash tests/vm/run.sh --kernel 6.12 --timeout "$SHIM_TIMEOUT" tests/bench/vm-shim.sh) \
+		>"$work/vm-shim.log" 2>&1 || fail "the shim's VM run (see $work/vm-shim.log)"
+	sed -n 's/^  | bench: //p' "$work/vm-shim.log" >"$work/vm-shim.dat"
+}
+# shv KEY -> the values of "bench: shim-KEY v" (one per repetition)
+shv() { awk -v k="shim-$1" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$work/vm-shim.dat"; }
+# mem_per_conn ROW -> bytes per idle TLS connection, one per repetition: the
+# growth of the server's Pss (or Private with FIELD=priv) over SHIM_IDLE TLS
+# connections less the growth of plaintext nginx over as many plaintext ones.
+mem_per_conn() {
+	paste <(shv "mem-$1-${2:-pss}") <(shv "mem-plain-${2:-pss}") |
+		awk -v n="$SHIM_IDLE" 'NF == 2 { printf "%.0f\n", ($1 - $2) * 1024 / n }'
+}
+
+# srow ID WHAT ROW [GOAL]: ROW's throughput against the raw pair's, and its server CPU per MiB.
+srow() {
+	local id=$1 what=$2 r=$3 goal=${4:--} tp tps ktls note
+	read -r tp tps <<<"$(median_spread $(shv "$r-mibs"))"
+	ktls=$(shv "$r-ktls" | sort | uniq -c | awk '{ printf "%s%s in %d", (NR > 1 ? ", " : ""), $2, $1 }')
+	note="server CPU ms/MiB: $(median $(shv "$r-cpu")) (spread $(spread $(shv "$r-cpu"))%), client's: $(median $(shv "$r-ccpu")); server end sends with kTLS: $ktls"
+	[[ $r == ngx-ktls && $(shv "$r-ktls" | grep -c no) -gt 0 ]] && note="$note; nginx's own kTLS was NOT in use in some repetitions"
+	row "$id" "$what, TCG" MiB/s "$tp" "$tps" "raw pair=$(median $(shv raw-mibs)) MiB/s" \
+		"$(pair_ratio "$(shv "$r-mibs")" "$(shv raw-mibs)")" "this/raw pair, per repetition" "$goal" "$note"
+}
+
 row_shim() {
-	section "5. rows of the shim (issue 6) and handoffd (issue 7)"
-	placeholder S1 "nginx sendfile 1 GiB, plaintext" "-" "the shim"
-	placeholder S2 "nginx sendfile 1 GiB under 'handoff run' over raw pair" ">=0.90" "the shim"
-	placeholder S3 "nginx sendfile 1 GiB behind stunnel" "-" "the shim"
-	placeholder S4 "nginx sendfile 1 GiB, raw kTLS pair (the limit)" "-" "the shim"
-	placeholder S5 "nginx's own TLS / own kTLS: server CPU per MiB vs shim" "<=1.10" "the shim"
-	placeholder S6 "idle memory under the shim vs stunnel (1,000 conns)" "<=2 KiB" "the shim"
+	local size=$SHIM_MIB\ MiB
+	[[ $SHIM_MIB -eq 1024 ]] && size="1 GiB"
+	section "5. nginx sendfile of $size under the shim and its peers, in the VM (Linux 6.12; x $SHIM_REPS, rows in rotating order; TCG: ratios only)$([[ $quick -eq 1 ]] && echo "; --quick: $SHIM_MIB MiB and $SHIM_IDLE idle connections instead of 1 GiB and 1,000")"
+	if [[ $vm -eq 0 ]]; then
+		printf '      skipped (--no-vm)\n' >>"$table"
+		return
+	fi
+	run_vm_shim
+	[[ -n $(shv raw-mibs) && -n $(shv shim-mibs) ]] || { fail "VM: no figures from the shim's rows"; return; }
+	{
+		echo "      one client for every row (webbench get, TLS 1.3 AES-128-GCM): it decrypts the header and 1 TLS record in $SHIM_SAMPLE"
+		echo "      and compares them with the file (plaintext: every byte), so its CPU per MiB stays well under any"
+		echo "      server's and the rate is the server's; a client that decrypted everything costs as much as a kTLS"
+		echo "      sender under TCG and would measure itself.  CPU = utime+stime of the server's processes (nginx"
+		echo "      master+workers; stunnel's row adds stunnel)"
+	} >>"$table"
+	srow S1 "(a) nginx sendfile, plaintext" plain
+	srow S2 "(b) nginx sendfile under 'handoff run' (kTLS)" shim ">=0.90"
+	srow S3 "(c) nginx sendfile behind stunnel" stunnel
+	srow S4 "(d) raw kTLS pair, fixed keys, sendfile (the limit)" raw
+	srow S5 "(e) nginx's own TLS (OpenSSL, user space)" ngx-tls
+	srow S6 "(e) nginx's own kTLS (ssl_conf_command Options KTLS)" ngx-ktls
+	row S7 "(b)/(c): under the shim over behind stunnel, TCG" MiB/s "$(median $(shv shim-mibs))" \
+		"$(spread $(shv shim-mibs))" "stunnel=$(median $(shv stunnel-mibs))" \
+		"$(pair_ratio "$(shv shim-mibs)" "$(shv stunnel-mibs)")" "shim/stunnel, per repetition" "-" \
+		"reported, no goal (one earlier TCG run: raw pair 1.85x a stunnel pair)"
+	row S8 "server CPU per MiB: under the shim over nginx's own kTLS, TCG" ms/MiB "$(median $(shv shim-cpu))" \
+		"$(spread $(shv shim-cpu))" "nginx kTLS=$(median $(shv ngx-ktls-cpu)) own TLS=$(median $(shv ngx-tls-cpu)) stunnel=$(median $(shv stunnel-cpu)) raw=$(median $(shv raw-cpu)) plain=$(median $(shv plain-cpu))" \
+		"$(pair_ratio "$(shv shim-cpu)" "$(shv ngx-ktls-cpu)")" "shim/nginx kTLS, per repetition" "<=1.10" \
+		"stunnel's row counts stunnel and the nginx behind it"
+	section "5b. user-space memory per idle TLS connection, $SHIM_IDLE connections (VM; Pss of the server's processes, less plaintext nginx holding as many; x $SHIM_MEM_REPS, fresh servers each time)"
+	local shim stn
+	shim=$(median $(mem_per_conn shim))
+	stn=$(median $(mem_per_conn stunnel))
+	row S9 "idle TLS connection under the shim (nginx master+workers)" bytes "$shim" "$(spread $(mem_per_conn shim))" \
+		"stunnel=$stn" "$shim" "bytes/connection" "<=2048" \
+		"Private instead of Pss: shim=$(median $(mem_per_conn shim priv)) stunnel=$(median $(mem_per_conn stunnel priv)); plaintext nginx grew $(median $(shv mem-plain-pss)) kB"
+	row S10 "idle TLS connection behind stunnel (stunnel + nginx behind it)" bytes "$stn" "$(spread $(mem_per_conn stunnel))" \
+		"shim=$shim" "$(div "$shim" "$stn")" "shim/stunnel" "-"
 }
 # The same burst of NFS-over-TLS transports (tests/bench/nfs-burst.sh)
 # against the worker pool and --fork-per-request, in one boot.
 row_handoffd() {
+	section "6. handoffd (issue 7): a burst of NFS-over-TLS upcalls, pool against --fork-per-request"
 	local n pool fork p50 p99 fp50 fp99
 	if [[ $vm -eq 0 || -z $VM_BURST ]]; then
 		placeholder U1 "upcall burst: handoffd pool vs fork-per-request" ">=3.0" "a full run with the VM"
@@ -467,20 +521,24 @@ row_handoffd() {
 
 make_pki || { cat "$work/pki.log" >&2; echo "bench: certtool failed" >&2; exit 2; }
 log "results go to $out"
-measure_handshakes
-row_handshake
-plot_handshakes
-row_latency
-if [[ $vm -eq 1 ]]; then
-	run_vm
-	row_handoff_cost
-	row_datapath
-	row_memory
+if [[ $only == shim ]]; then
+	row_shim
 else
-	section "3-4. VM rows skipped (--no-vm)"
+	measure_handshakes
+	row_handshake
+	plot_handshakes
+	row_latency
+	if [[ $vm -eq 1 ]]; then
+		run_vm
+		row_handoff_cost
+		row_datapath
+		row_memory
+	else
+		section "3-4. VM rows skipped (--no-vm)"
+	fi
+	row_shim
+	row_handoffd
 fi
-row_shim
-row_handoffd
 
 {
 	echo "handoff benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)$([[ $quick -eq 1 ]] && echo ', --quick')"
@@ -488,7 +546,7 @@ row_handoffd
 	cat "$table"
 } | tee "$out/results.txt"
 echo
-echo "bench: results in $out (results.txt, results.csv, handshake-rate.png, work/) after $((SECONDS - start)) s"
+echo "bench: results in $out (results.txt, results.csv,$([[ -z $only ]] && echo ' handshake-rate.png,') work/) after $((SECONDS - start)) s"
 if [[ $broken -ne 0 ]]; then
 	echo "bench: the benchmark itself broke (see BROKEN lines above)" >&2
 	exit 1

@@ -27,27 +27,7 @@ HC_N=${HANDOFF_BENCH_HC_N:-100}
 LAT_N=${HANDOFF_BENCH_LAT_N:-40}
 
 # ---------------------------------------------------------------- PKI
-cat >ca.tmpl <<EOF
-cn = "handoff bench CA"
-ca
-cert_signing_key
-expiration_days = 30
-EOF
-cat >server.tmpl <<EOF
-cn = "localhost"
-dns_name = "localhost"
-ip_address = "127.0.0.1"
-tls_www_server
-signing_key
-expiration_days = 30
-EOF
-{
-	certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile ca-key.pem &&
-	certtool --generate-self-signed --load-privkey ca-key.pem --template ca.tmpl --outfile ca.pem &&
-	certtool --generate-privkey --key-type ecdsa --curve secp256r1 --outfile key.pem &&
-	certtool --generate-certificate --load-privkey key.pem --load-ca-certificate ca.pem \
-		--load-ca-privkey ca-key.pem --template server.tmpl --outfile cert.pem
-} >pki.log 2>&1 || { cat pki.log; exit 1; }
+bash "$top/tests/bench/pki.sh" "$w" || exit 1
 PKI=(--cert "$w/cert.pem" --key "$w/key.pem" --ca "$w/ca.pem")
 
 # ---------------------------------------------------- the hand-off itself
