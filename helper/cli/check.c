@@ -12,6 +12,7 @@
 #include "probe/advice.h"
 
 #include "checkdaemon.h"
+#include "json.h"
 #include "commands.h"
 #include "status.h"
 
@@ -172,33 +173,13 @@ static void print_text(const struct handoff_kernel_info *info, const struct chec
 
 /* ----------------------------------------------------------- JSON */
 
-static void json_str(const char *s)
-{
-	if (!s) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* "<prefix>errno": N, "<prefix>error": "ENOENT" (null when N is 0). */
 static void json_errno(const char *prefix, int err)
 {
 	char b[32];
 
 	printf("\"%serrno\": %d, \"%serror\": ", prefix, err, prefix);
-	json_str(err ? errno_name(err, b, sizeof(b)) : NULL);
+	json_cstr(err ? errno_name(err, b, sizeof(b)) : NULL);
 }
 
 static void print_json(const struct handoff_kernel_info *info, const struct checkd_report *daemon)
@@ -206,12 +187,12 @@ static void print_json(const struct handoff_kernel_info *info, const struct chec
 	bool first = true;
 
 	printf("{\n  \"release\": ");
-	json_str(info->release);
+	json_cstr(info->release);
 
 	printf(",\n  \"ulp\": { \"ok\": %s, ", info->ulp_errno ? "false" : "true");
 	json_errno("", info->ulp_errno);
 	printf(", \"advice\": ");
-	json_str(probe_advice_words("ulp", info->ulp_errno));
+	json_cstr(probe_advice_words("ulp", info->ulp_errno));
 	printf(" },\n  \"ciphers\": [");
 	for (int v = 0; v < HANDOFF_TLS_VERSION_COUNT; v++) {
 		for (int c = 0; c < HANDOFF_CIPHER_COUNT; c++) {
@@ -219,16 +200,16 @@ static void print_json(const struct handoff_kernel_info *info, const struct chec
 
 			printf("%s\n    { \"version\": ", first ? "" : ",");
 			first = false;
-			json_str(handoff_tls_version_name(v));
+			json_cstr(handoff_tls_version_name(v));
 			printf(", \"cipher\": ");
-			json_str(handoff_cipher_name(c));
+			json_cstr(handoff_cipher_name(c));
 			printf(", \"ok\": %s, ",
 			       handoff_kernel_supports(info, v, c) ? "true" : "false");
 			json_errno("tx_", tx);
 			printf(", ");
 			json_errno("rx_", rx);
 			printf(", \"advice\": ");
-			json_str(info->ulp_errno ? NULL
+			json_cstr(info->ulp_errno ? NULL
 				 : probe_advice_words("cipher", tx ? tx : rx));
 			printf(" }");
 		}
@@ -237,7 +218,7 @@ static void print_json(const struct handoff_kernel_info *info, const struct chec
 	       info->handshake_family_errno ? "false" : "true");
 	json_errno("", info->handshake_family_errno);
 	printf(", \"advice\": ");
-	json_str(probe_advice_words("handshake", info->handshake_family_errno));
+	json_cstr(probe_advice_words("handshake", info->handshake_family_errno));
 	printf(" },\n  \"tls_stat\": { \"present\": %s, ",
 	       info->tls_stat_errno ? "false" : "true");
 	json_errno("", info->tls_stat_errno);

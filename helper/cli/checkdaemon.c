@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "checkdaemon.h"
+#include "json.h"
 #include "status.h"
 
 static const char *const ring_names[3] = { ".nfs", ".nfsd", ".nvme" };
@@ -199,33 +200,17 @@ void checkd_print_text(const struct checkd_report *r)
 
 /* ----------------------------------------------------------- JSON */
 
-static void jstr(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 void checkd_print_json(const struct checkd_report *r)
 {
 	printf(",\n  \"daemon\": { \"status_socket\": ");
-	jstr(r->socket);
+	json_cstr(r->socket);
 	printf(", \"answers\": %s", r->status_err ? "false" : "true");
 	if (r->status_err) {
 		printf(", \"error\": ");
-		jstr(strerror(r->status_err));
+		json_cstr(strerror(r->status_err));
 	} else {
 		printf(", \"pid\": %s, \"mode\": ", r->pid[0] ? r->pid : "null");
-		jstr(r->mode);
+		json_cstr(r->mode);
 		printf(", \"handshakes\": %s, \"ok\": %s, \"failed\": %s",
 		       r->handshakes[0] ? r->handshakes : "null", r->ok[0] ? r->ok : "null",
 		       r->failed[0] ? r->failed : "null");
@@ -233,7 +218,7 @@ void checkd_print_json(const struct checkd_report *r)
 	printf(", \"running\": [");
 	for (unsigned i = 0; i < r->n_procs; i++) {
 		printf("%s{ \"name\": ", i ? ", " : "");
-		jstr(r->procs[i].name);
+		json_cstr(r->procs[i].name);
 		printf(", \"pid\": %ld }", r->procs[i].pid);
 	}
 	printf("] },\n  \"keyrings\": [");
@@ -241,16 +226,16 @@ void checkd_print_json(const struct checkd_report *r)
 		const struct checkd_keyring *ring = &r->rings[i];
 
 		printf("%s\n    { \"name\": ", i ? "," : "");
-		jstr(ring->name);
+		json_cstr(ring->name);
 		printf(", \"visible\": %s", ring->serial ? "true" : "false");
 		if (ring->serial) {
 			printf(", \"serial\": %d, \"readable\": %s, \"count\": %u, \"keys\": [",
 			       ring->serial, ring->err ? "false" : "true", ring->n_keys);
 			for (unsigned k = 0; k < ring->n_keys && k < CHECKD_MAX_KEYS; k++) {
 				printf("%s{ \"serial\": %d, \"type\": ", k ? ", " : "", ring->keys[k].serial);
-				jstr(ring->keys[k].type);
+				json_cstr(ring->keys[k].type);
 				printf(", \"description\": ");
-				jstr(ring->keys[k].description);
+				json_cstr(ring->keys[k].description);
 				printf(" }");
 			}
 			printf("]");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "json.h"
 #include "options.h"
 #include "status.h"
 
@@ -189,22 +190,6 @@ static void print_text(const char *report)
 
 /* ----------------------------------------------------------- JSON */
 
-static void json_str(const char *s, size_t n)
-{
-	putchar('"');
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static bool all_digits(const char *s, size_t n)
 {
 	if (!n || n > 19)
@@ -231,14 +216,14 @@ static void json_failure(const char *f, size_t n)
 		if (i == 0 && all_digits(f, w))
 			printf("%.*s", (int)w, f);
 		else
-			json_str(f, w);
+			json_string(f, w);
 		putchar(',');
 		f += w;
 		if (f < end)
 			f++;
 	}
 	printf("\"cause\":");
-	json_str(f, f < end ? (size_t)(end - f) : 0);
+	json_string(f, f < end ? (size_t)(end - f) : 0);
 	putchar('}');
 }
 
@@ -260,7 +245,7 @@ static void print_json(const char *report)
 		if (all_digits(v, vn))
 			printf("%.*s", (int)vn, v);
 		else
-			json_str(v, vn);
+			json_string(v, vn);
 		first = false;
 	}
 	printf("%s\"failures\":[", first ? "" : ",");
