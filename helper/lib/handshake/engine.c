@@ -117,7 +117,7 @@ static int explain_failure(struct handoff *h, int err)
 
 	if (verify_explain(h, err))
 		return -1;
-	if (h->transport.timed_out)
+	if (h->hs->transport.timed_out)
 		return conn_fail_code(h, ETIMEDOUT, "handshake timed out after %u ms", h->cfg->timeout_ms);
 	if (h->psk_unknown)
 		return conn_fail(h, "unknown PSK identity \"%s\" from the client",
