@@ -138,6 +138,11 @@ START_TEST(test_files)
 		     "certificate");
 	assert_error(handoff_config_set_keypair_file(cfg, tu_pki("server.pem"), "/nonexistent"),
 		     "key file /nonexistent");
+	/* The key file is read by us (into memory we wipe): only a regular file will do. */
+	assert_error(handoff_config_set_keypair_file(cfg, tu_pki("server.pem"), "/dev/null"),
+		     "key file /dev/null: not a regular file");
+	assert_error(handoff_config_set_keypair_file(cfg, tu_pki("server.pem"), tu_pki("ca.pem")),
+		     "key");
 	ck_assert_int_eq(handoff_config_add_ca_file(cfg, tu_pki("ca.pem")), 0);
 	ck_assert_int_eq(handoff_config_add_ca_file(cfg, tu_pki("ca2.pem")), 0);
 	ck_assert_int_eq(cfg->n_ca, 2);

@@ -238,9 +238,64 @@ int handoff_config_add_crl_file(struct handoff_config *cfg, const char *path)
 	return 0;
 }
 
+#define KEY_FILE_MAX (1 << 20)
+
+/*
+ * Reads a private key file into memory that we wipe.  GnuTLS's own file
+ * loader frees its copy of the PEM text without wiping it, which left the
+ * key readable in freed heap for the life of the process (found by
+ * tests/ktls/ktls_keysearch).  On success *buf is ours to wipe_free().
+ */
+static int read_key_file(struct handoff_config *cfg, const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set_errno(&cfg->err, errno, "key file %s", path);
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		return errbuf_set_errno(&cfg->err, err, "key file %s", path);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+		close(fd);
+		return errbuf_set(&cfg->err, "key file %s: not a regular file of 1 byte to 1 MiB", path);
+	}
+	*buf = malloc((size_t)st.st_size);
+	if (!*buf) {
+		close(fd);
+		return errbuf_set_errno(&cfg->err, ENOMEM, "key file %s", path);
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, *buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	err = n < 0 ? errno : 0;
+	close(fd);
+	if (err || !got) {
+		wipe_free(*buf, (size_t)st.st_size);
+		*buf = NULL;
+		return err ? errbuf_set_errno(&cfg->err, err, "key file %s", path) :
+			     errbuf_set(&cfg->err, "key file %s: empty", path);
+	}
+	*len = got;
+	return 0;
+}
+
 int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert_file,
 				    const char *key_file)
 {
+	gnutls_datum_t cert = { NULL, 0 }, key;
+	uint8_t *key_buf = NULL;
+	size_t key_len = 0;
 	int ret;
 
 	if (cfg->have_keypair)
@@ -248,8 +303,19 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	if (check_readable(cfg, "certificate file", cert_file) < 0 ||
 	    check_readable(cfg, "key file", key_file) < 0)
 		return -1;
-	ret = gnutls_certificate_set_x509_key_file2(cfg->x509, cert_file, key_file,
-						    GNUTLS_X509_FMT_PEM, NULL, 0);
+	ret = gnutls_load_file(cert_file, &cert);	/* public: no need to wipe */
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate %s: %s", cert_file, gnutls_strerror(ret));
+	if (read_key_file(cfg, key_file, &key_buf, &key_len) < 0) {
+		gnutls_free(cert.data);
+		return -1;
+	}
+	key.data = key_buf;
+	key.size = (unsigned)key_len;
+	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &cert, &key, GNUTLS_X509_FMT_PEM,
+						   NULL, 0);
+	wipe_free(key_buf, key_len);
+	gnutls_free(cert.data);
 	if (ret < 0)
 		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_file, key_file,
 				  gnutls_strerror(ret));
