@@ -40,6 +40,7 @@ const struct option cli_setting_options[] = {
 	{ "no-tickets", no_argument, NULL, OPT_SETTING },
 	{ "kernel-tx-zerocopy", no_argument, NULL, OPT_SETTING },
 	{ "kernel-rx-no-pad", no_argument, NULL, OPT_SETTING },
+	{ "no-key-update", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifycert", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifyname", no_argument, NULL, OPT_SETTING },
 	{ "insecure-noverifytime", no_argument, NULL, OPT_SETTING },
@@ -78,6 +79,8 @@ const char cli_config_usage[] =
 	"                          copy; only if files sent are never modified meanwhile\n"
 	"  --kernel-rx-no-pad      TLS_RX_EXPECT_NO_PAD: TLS 1.3 receive decrypts in\n"
 	"                          place; a padded record is decrypted twice\n"
+	"  --no-key-update         keep no TLS 1.3 traffic secrets after the hand-off;\n"
+	"                          a peer's KeyUpdate then ends the connection\n"
 	"Weaker, for tests only:\n"
 	"  --insecure-noverifycert accept any peer certificate\n"
 	"  --insecure-noverifyname do not check the server name\n"

@@ -395,6 +395,14 @@ int settings_set(struct settings *s, const char *key, const char *value)
 		return 0;
 	}
 
+	if (!strcmp(key, "no-key-update")) {
+		if (flag(s, value, &on) < 0)
+			return -1;
+		if (on)
+			handoff_config_no_key_update(s->cfg);
+		return 0;
+	}
+
 	/* Weaker settings: only ever switched on, and only by their full name. */
 	if (!strcmp(key, "insecure-noverifycert") || !strcmp(key, "insecure-noverifyname") ||
 	    !strcmp(key, "insecure-noverifytime") ||

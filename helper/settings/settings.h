@@ -23,7 +23,8 @@
  *   verify-client-optional, timeout (ms), ticket-key, tickets (yes|no),
  *   no-tickets, insecure-noverifycert, insecure-noverifyname,
  *   insecure-noverifytime, insecure-userspace-fallback, servername,
- *   kernel-tx-zerocopy, kernel-rx-no-pad (flags: handoff_config_kernel_*).
+ *   kernel-tx-zerocopy, kernel-rx-no-pad (flags: handoff_config_kernel_*),
+ *   no-key-update (flag: handoff_config_no_key_update).
  * servername is kept for the caller (settings_servername()); the config
  * has no place for it.
  */

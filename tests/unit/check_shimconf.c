@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "config/conf.h"
+#include "core/config.h"
 #include "settings/settings.h"
 #include "testutil.h"
 
@@ -138,7 +139,7 @@ START_TEST(test_good)
 		"; a comment\n"
 		"[shim]\nlog = /tmp/x.log\ndebug = yes\n"
 		"[accept 127.0.0.1 8443]\n" SERVER "verify-client = optional\nalpn = http/1.1\n"
-		"[accept 8443]\n" SERVER "timeout = 500\n"
+		"[accept 8443]\n" SERVER "timeout = 500\nno-key-update = yes\n"
 		"[accept ::1 9443]\n" SERVER
 		"[accept 8080]\ninsecure-plaintext = yes\n"
 		"[connect *.example.com:443]\nca-file = @PKI@/ca.pem\n"
@@ -156,6 +157,8 @@ START_TEST(test_good)
 	ck_assert_ptr_nonnull(conf->rules[0].cfg);
 	ck_assert_uint_eq(conf->rules[0].line, 5);
 	ck_assert_uint_eq(conf->rules[1].timeout_ms, 500);
+	ck_assert(conf->rules[1].cfg->no_key_update);
+	ck_assert(!conf->rules[0].cfg->no_key_update);
 	ck_assert_uint_eq(conf->rules[0].timeout_ms, SETTINGS_DEFAULT_TIMEOUT_MS);
 	ck_assert_int_eq(conf->rules[2].family, AF_INET6);
 	ck_assert(conf->rules[3].plaintext);

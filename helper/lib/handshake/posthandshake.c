@@ -450,7 +450,7 @@ static int on_key_update_lean(struct handoff *h, bool requested)
 	if (!secrets_have(h))
 		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
 				  "peer sent a TLS 1.3 KeyUpdate, but this connection keeps no traffic "
-				  "secrets to follow it (handoff_config_no_key_update)");
+				  "secrets to follow it (no-key-update, handoff_config_no_key_update)");
 	if (key_update_flood(h))
 		return fail_fatal(h, GNUTLS_A_UNEXPECTED_MESSAGE,
 				  "peer sent more than 8 KeyUpdates within a second");
