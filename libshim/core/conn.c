@@ -526,6 +526,21 @@ static bool still_tls(int fd)
 	return getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0 && !strcmp(ulp, "tls");
 }
 
+void conn_record_error(struct shim_conn *c, int err)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->record_err_logged) {
+		c->record_err_logged = true;
+		shim_log(LOG_WARNING, "%s %s connection failed: the kernel refused a record from the "
+			 "peer: %s (%s)", c->is_server ? "client" : "server", c->peer,
+			 err == EBADMSG ? "it does not decrypt (forged or corrupted)" :
+					  "it is longer than TLS allows",
+			 err == EBADMSG ? "EBADMSG" : "EMSGSIZE");
+	}
+	pthread_mutex_unlock(&c->lock);
+	errno = err;
+}
+
 int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 {
 	int ret, was, saved = errno;

@@ -82,6 +82,7 @@ struct shim_conn {
 	bool timed_out;			/* the watcher shut the socket down */
 	bool forked;			/* a fork copied it: closing sends no close_notify */
 	bool closed_notify;		/* our close_notify went out */
+	bool record_err_logged;		/* the kernel refused a record: said once */
 	bool stdio;			/* wrapped in a FILE: see fdopen.c */
 	bool watched;			/* on the watcher's list; under the watcher's lock */
 	int err;			/* errno every call gets once SHIM_FAILED */
@@ -134,6 +135,12 @@ ssize_t conn_buffer_write(struct shim_conn *c, const void *buf, size_t len);
  * Returns 0 to make the real call again, 1 for the end of the stream
  * (return 0), or -1 with errno to return.
  */
+/*
+ * A read failed with EBADMSG or EMSGSIZE: the kernel refused a record from
+ * the peer and the program gets that errno; this logs why, once per
+ * connection.  errno is err on return.
+ */
+void conn_record_error(struct shim_conn *c, int err);
 int conn_after_read(struct shim_conn *c, int fd, ssize_t n);
 
 /* conn_forget - fd's entry was stale (libc closed the fd behind our back): drop it, no I/O. */

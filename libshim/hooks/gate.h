@@ -14,6 +14,8 @@
 #include "core/shim.h"
 
 #define SHIM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 /*
  * Out of line, so that a hook's fast path (an fd that is not ours) needs
  * no stack frame of its own.  SHIM_SLOW also carries every read of our own
@@ -58,8 +60,13 @@ static inline int again_read(struct shim_conn *c, int fd, ssize_t *ret, size_t a
 {
 	int r;
 
-	if (SHIM_LIKELY(*ret > 0) || (*ret < 0 && errno != EIO) || (*ret == 0 && asked == 0))
+	if (SHIM_LIKELY(*ret > 0) || (*ret == 0 && asked == 0))
 		return 0;
+	if (*ret < 0 && errno != EIO) {
+		if (SHIM_UNLIKELY(errno == EBADMSG || errno == EMSGSIZE))
+			conn_record_error(c, errno);
+		return 0;
+	}
 	r = conn_after_read(c, fd, *ret);
 	if (r == 0)
 		return 1;

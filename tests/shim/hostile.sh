@@ -26,22 +26,22 @@ LEAK=SECRET-LEAK-7f3a
 
 # NAME | SIDE | PEER | SHIM LOG TEXT | ERRNO THE PROGRAM SEES (number NAME)
 # After the hand-off the kernel answers the program's read itself: a record
-# that fails authentication is its EBADMSG, an over-long one its EMSGSIZE,
-# with no line from the shim (log "-"); the program's own output names it.
+# that fails authentication is its EBADMSG, an over-long one its EMSGSIZE;
+# the shim logs the refusal once per connection.
 ROWS=(
 	"tls10-clienthello|server|raw_hello 0301 0301 c013,c014,002f|client offers no protocol version we accept|103 ECONNABORTED"
 	"export-only-clienthello|server|raw_hello 0301 0303 0003,0006,0008,0014,0062,0064|no cipher suite in common with the client|103 ECONNABORTED"
 	"tls12-fallback-scsv|server|gcli NORMAL:-VERS-TLS1.3:%FALLBACK_SCSV|A connection with inappropriate fallback was attempted|103 ECONNABORTED"
 	"slowloris-clienthello|server|slowloris $((HS_MS / 10))|handshake timed out after $HS_MS ms|110 ETIMEDOUT"
 	"clienthello-one-byte-segments|server|proxy_gcli onebyte|, kernel TLS|OK"
-	"bad-mac-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one badmac:$LEAK ends|-|74 EBADMSG"
-	"bad-mac-after-handoff-tls12|server|tlspeer 1.2 send:one expect:one badmac:$LEAK ends|-|74 EBADMSG"
-	"oversized-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one oversize ends|-|90 EMSGSIZE"
+	"bad-mac-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one badmac:$LEAK ends|the kernel refused a record from the peer: it does not decrypt (forged or corrupted) (EBADMSG)|74 EBADMSG"
+	"bad-mac-after-handoff-tls12|server|tlspeer 1.2 send:one expect:one badmac:$LEAK ends|the kernel refused a record from the peer: it does not decrypt (forged or corrupted) (EBADMSG)|74 EBADMSG"
+	"oversized-after-handoff-tls13|server|tlspeer 1.3 send:one expect:one oversize ends|the kernel refused a record from the peer: it is longer than TLS allows (EMSGSIZE)|90 EMSGSIZE"
 	"selfsigned-server|client|gserv selfsigned|server certificate rejected: it is not signed by a trusted CA|103 ECONNABORTED"
 	"server-eku-clientauth-only|client|gserv eku-client|its chain's extended key usage does not allow a TLS server|103 ECONNABORTED"
 	"downgrade-sentinel|client|proxy_gserv sentinel|the server's random carries the TLS 1.3 downgrade sentinel|103 ECONNABORTED"
-	"bad-mac-to-client-tls13|client|tlspeer_srv 1.3 expect:ping send:first sleep:500 badmac:$LEAK sleep:3000|-|74 EBADMSG"
-	"oversized-to-client-tls12|client|tlspeer_srv 1.2 expect:ping send:first sleep:500 oversize sleep:3000|-|90 EMSGSIZE"
+	"bad-mac-to-client-tls13|client|tlspeer_srv 1.3 expect:ping send:first sleep:500 badmac:$LEAK sleep:3000|the kernel refused a record from the peer: it does not decrypt (forged or corrupted) (EBADMSG)|74 EBADMSG"
+	"oversized-to-client-tls12|client|tlspeer_srv 1.2 expect:ping send:first sleep:500 oversize sleep:3000|the kernel refused a record from the peer: it is longer than TLS allows (EMSGSIZE)|90 EMSGSIZE"
 )
 
 # --- peers (as in tests/interop/hostile.sh; PORT is the program's or the peer's)
