@@ -145,7 +145,16 @@ static int setup_x509(struct handoff_config *cfg, const struct hd_request *req,
 	if (side->certificate && side->private_key) {
 		if (handoff_config_set_keypair_file(cfg, side->certificate, side->private_key) < 0)
 			goto err_config;
-	} else if (server) {
+	} else if (!server) {
+		/*
+		 * Mutual TLS asked for and nothing to present: refuse here.  A
+		 * server that only asks for a certificate would let the mount go
+		 * on as plain xprtsec=tls, which is not what the consumer asked.
+		 */
+		set_cause(res, EACCES, "mtls: no client certificate: the kernel sent none and "
+				       "[%s] x509.certificate / x509.private_key are not set", section);
+		return -1;
+	} else {
 		set_cause(res, EACCES, "no server certificate: the kernel sent none and "
 				       "[%s] x509.certificate / x509.private_key are not set", section);
 		return -1;

@@ -21,7 +21,8 @@
 #      the cause: a client certificate the server's allow-list does not
 #      name, no client certificate under an allow-list, a server certificate
 #      for another name, one from an untrusted CA, an unreadable server key
-#      file, and no daemon at all.
+#      file, xprtsec=mtls with no client certificate configured, and no
+#      daemon at all.
 # The mtls round trip runs under an allow-list that names the client.
 # /proc/net/tls_stat must show the kernel doing the record layer.
 # Exit 0 pass, 1 fail, 77 skip.
@@ -240,6 +241,15 @@ expect_refused "server certificate from an untrusted CA" \
 reconfigure "$pki/server.pem" "$work/no-such-key.pem"
 expect_refused "unreadable server key file" \
 	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"
+# mtls with no client certificate anywhere: refused by the client side, not
+# let through as plain tls by a server that only asks for one.
+reconfigure "$pki/server.pem" "$pki/server-key.pem"
+sed -i '/^x509.certificate=.*client.pem$/d; /^x509.private_key=.*client-key.pem$/d' "$work/tlshd.conf"
+n=$(grep -c "reloaded" "$log")
+kill -HUP "$hd_pid"
+for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
+expect_refused "xprtsec=mtls without a client certificate" \
+	'nfs client peer=localhost auth=x509: failed EACCES: mtls: no client certificate: the kernel sent none and \[authenticate.client\] x509.certificate / x509.private_key are not set' mtls
 kill "$hd_pid"
 wait "$hd_pid" 2>/dev/null
 hd_pid=
