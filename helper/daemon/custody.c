@@ -568,7 +568,7 @@ static void serve(struct hd_custody_job *job, const struct hd_conf *conf, unsign
 }
 
 void hd_custody_run(struct hd_custody_job *job, const struct hd_conf *conf, uint64_t id,
-		    unsigned long waited_ms)
+		    unsigned long waited_ms, struct hd_stats_event *ev)
 {
 	struct custody_reply rep = { 0 };
 	uint8_t buf[CUSTODY_REPLY_MAX];
@@ -596,6 +596,15 @@ void hd_custody_run(struct hd_custody_job *job, const struct hd_conf *conf, uint
 			  job->req.identity, job->req.role == CUSTODY_ROLE_SERVER ? "server" : "client",
 			  peer, rep.status == EACCES ? "refused" : "failed",
 			  custody_status_name(rep.status), rep.cause, now_ms() - start + waited_ms, sent);
+	*ev = (struct hd_stats_event){
+		.id = id,
+		.status = (uint32_t)rep.status,
+		.ms = (uint32_t)(now_ms() - start + waited_ms),
+		.role = job->req.role == CUSTODY_ROLE_SERVER ? HD_STATS_SERVER : HD_STATS_CLIENT,
+	};
+	snprintf(ev->consumer, sizeof(ev->consumer), "custody");
+	snprintf(ev->peer, sizeof(ev->peer), "%.*s", (int)sizeof(ev->peer) - 1, peer);
+	snprintf(ev->cause, sizeof(ev->cause), "%.*s", (int)sizeof(ev->cause) - 1, rep.cause);
 	atomic_fetch_sub(&job->cu->in_flight, 1);
 	free(job);
 }

@@ -33,6 +33,7 @@
 #include <sys/types.h>
 
 #include "custody/wire.h"
+#include "daemon/stats.h"
 
 #define HD_CUSTODY_MAX_IDS 64	/* uids, and gids, per identity */
 
@@ -117,10 +118,11 @@ void hd_custody_service(struct hd_custody *cu, hd_custody_submit_fn submit, void
 
 /*
  * hd_custody_run - on a worker: policy, handshake, reply, one log line;
- * frees job.  conf is the configuration the job was accepted under.
+ * frees job.  conf is the configuration the job was accepted under.  ev
+ * gets the result for the status counters (consumer "custody").
  */
 void hd_custody_run(struct hd_custody_job *job, const struct hd_conf *conf, uint64_t id,
-		    unsigned long waited_ms);
+		    unsigned long waited_ms, struct hd_stats_event *ev);
 
 /* Close the socket, unlink it, drop pending callers.  After the pool has ended. NULL allowed. */
 void hd_custody_close(struct hd_custody *cu);

@@ -321,7 +321,12 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 
 	if (job->custody) {
 		/* A local caller's request: the custody socket's own bound, not the upcalls'. */
-		hd_custody_run(job->custody, conf, job->id, waited);
+		struct hd_stats_event ev;
+
+		hd_stats_busy_inc(&d->stats);
+		hd_custody_run(job->custody, conf, job->id, waited, &ev);
+		hd_stats_busy_dec(&d->stats);
+		hd_stats_record(&d->stats, &ev);
 		conf_put(job->conf);
 		wake_main(d);
 		return;

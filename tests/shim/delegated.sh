@@ -78,7 +78,7 @@ if "$HANDOFFD" --check-config -c "$WORK/handoffd.conf" >"$WORK/check.out" 2>&1 &
 else
 	fail "handoffd --check-config" "$WORK/check.out"
 fi
-"$HANDOFFD" -s -c "$WORK/handoffd.conf" >"$HDLOG" 2>&1 &
+"$HANDOFFD" -s -c "$WORK/handoffd.conf" --status-socket "$WORK/status.sock" >"$HDLOG" 2>&1 &
 HDPID=$!
 T_PIDS+=("$HDPID")
 for _ in $(seq 1 100); do
@@ -381,6 +381,23 @@ if grep -q "identity=web server .*: ok" "$HDLOG"; then
 	else
 		fail "flood: handoffd died or dropped nobody" "$HDLOG"
 	fi
+fi
+
+# ------------------------------------------- custody in handoff status
+# Custody requests count with the upcalls: the refused uid is a failed
+# server handshake with its cause, and the ok ones are there too.
+HANDOFF_CLI=${HANDOFF_BUILDDIR:-$top_builddir}/handoff
+if "$HANDOFF_CLI" status --socket "$WORK/status.sock" >"$WORK/status.txt" 2>&1; then
+	n_ok=$(grep -c ": ok TLSv1.3" "$HDLOG")
+	if grep -q "^handshakes: [0-9]* ($n_ok ok, " "$WORK/status.txt" &&
+		grep -q "^  failed by status:.* EACCES [1-9]" "$WORK/status.txt"; then
+		pass "handoff status counts custody requests: $(grep -m1 '^handshakes:' "$WORK/status.txt")"
+	else
+		fail "handoff status: custody requests not counted as the log says ($n_ok ok)" \
+			"$WORK/status.txt" "$HDLOG"
+	fi
+else
+	fail "handoff status --socket $WORK/status.sock" "$WORK/status.txt"
 fi
 
 echo "## done (at ${SECONDS} s)"
