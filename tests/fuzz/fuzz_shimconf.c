@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(conf->n_accept + conf->n_connect == conf->n_rules);
 		for (i = 0; i < conf->n_rules; i++) {
 			FUZZ_CHECK(conf->rules[i].port != 0);
-			FUZZ_CHECK(conf->rules[i].plaintext || conf->rules[i].cfg);
+			/* Plaintext, or TLS in the program, or TLS by handoffd (delegated: no cfg). */
+			FUZZ_CHECK(conf->rules[i].plaintext + !!conf->rules[i].cfg +
+				   !!conf->rules[i].delegate == 1);
 		}
 	} else {
 		FUZZ_CHECK(!conf);
