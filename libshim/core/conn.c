@@ -159,6 +159,7 @@ attached:
 	c->timed_out = false;
 	c->forked = false;
 	c->closed_notify = false;
+	c->record_err_logged = false;
 	c->stdio = false;
 	c->err = 0;
 	c->want = 0;
