@@ -53,7 +53,7 @@ ROWS=(
 	"server-eku-clientauth-only|client|gserv eku-client|server certificate rejected: its chain's extended key usage does not allow a TLS server"
 	"server-ku-keyencipherment-only|client|osserv ku-encrypt|Key usage violation in certificate has been detected"
 	# ... and the server checks the client's
-	"client-selfsigned|server:mtls|gcli_cert selfsigned|client certificate rejected: its chain's extended key usage does not allow a TLS client; it is not signed by a trusted CA"
+	"client-selfsigned|server:mtls|gcli_cert selfsigned|client certificate rejected: it is not signed by a trusted CA"
 	"client-eku-serverauth-only|server:mtls|gcli_cert client-eku-server|client certificate rejected: its chain's extended key usage does not allow a TLS client"
 	"client-from-servers-only-ca|server:mtls|gcli_cert client-servca-chain client-servca-key|client certificate rejected: its chain's extended key usage does not allow a TLS client"
 	# downgrades

@@ -6,6 +6,11 @@
 # from the kernel), the client's first traffic secrets and the private key.
 # The library's own search is tests/ktls/ktls_keysearch.  VM only.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# ASan's allocator keeps freed blocks in quarantine: a residue search there
+# finds what a plain build has really wiped or reused (the plain 7.x pass runs it).
+grep -q '^#define HANDOFF_ASAN_RUNTIME' "${HANDOFF_BUILDDIR:-$top_builddir}/config.h" 2>/dev/null &&
+	skip "ASan build: freed memory stays in ASan's quarantine (the plain build's pass searches it)"
 shim_setup keysearch
 
 KS=

@@ -176,7 +176,9 @@ int verify_explain(struct handoff *h, int gnutls_err)
 	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
 		used += (size_t)snprintf(text, sizeof(text), "it is not valid for the name \"%s\"",
 					 h->servername ? h->servername : "");
-	if (status & GNUTLS_CERT_PURPOSE_MISMATCH && used < sizeof(text))
+	/* An untrusted chain fails every purpose too: name the purpose only when the chain is trusted. */
+	if (status & GNUTLS_CERT_PURPOSE_MISMATCH && !(status & GNUTLS_CERT_SIGNER_NOT_FOUND) &&
+	    used < sizeof(text))
 		used += (size_t)snprintf(text + used, sizeof(text) - used,
 					 "%sits chain's extended key usage does not allow a TLS %s",
 					 used ? "; " : "", h->is_server ? "client" : "server");
