@@ -47,21 +47,6 @@
 #define MAX_RECORD 16384
 #define HANDSHAKE_WAIT_MS 10000
 
-static const uint8_t psk_key[32] = "fuzz-psk-fuzz-psk-fuzz-psk-fuzz";
-static struct handoff_config *make_config(unsigned protocols, struct handoff_cache *cache)
-{
-	struct handoff_config *cfg = handoff_config_new();
-
-	FUZZ_CHECK(cfg);
-	FUZZ_CHECK(handoff_config_set_psk(cfg, "fuzz", psk_key, sizeof(psk_key)) == 0);
-	FUZZ_CHECK(handoff_config_set_protocols(cfg, protocols) == 0);
-	/* Bounds every wait in the library (send_record's poll) if the drain ever stalls. */
-	handoff_config_set_handshake_timeout(cfg, HANDSHAKE_WAIT_MS);
-	if (cache)
-		handoff_config_set_session_cache(cfg, cache);
-	return cfg;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned protocols;
@@ -82,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lean = data[0] & SETUP_LEAN ? CONN_TEST_LEAN : 0;
 	cache = handoff_cache_new(4);
 	FUZZ_CHECK(cache);
-	ccfg = make_config(protocols, lean ? NULL : cache);
-	scfg = make_config(protocols, NULL);
+	ccfg = fuzz_psk_config(protocols, lean ? NULL : cache, HANDSHAKE_WAIT_MS);
+	scfg = fuzz_psk_config(protocols, NULL, HANDSHAKE_WAIT_MS);
 	fuzz_tcp_pair(fds);
 	c = handoff_client(ccfg, fds[0], "localhost");
 	s = handoff_server(scfg, fds[1]);

@@ -56,7 +56,6 @@
 #define WAIT_MS 10000
 #define CTL_TRUNC 0x08
 
-static const uint8_t psk_key[32] = "fuzz-psk-fuzz-psk-fuzz-psk-fuzz";
 static const int errors[] = { 0, EAGAIN, EIO, EMSGSIZE, EBADMSG, EKEYEXPIRED, ECONNRESET, 0 };
 
 struct record {
@@ -207,19 +206,6 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return syscall(SYS_recvmsg, fd, msg, flags);
 }
 
-static struct handoff_config *make_config(unsigned protocols, struct handoff_cache *cache)
-{
-	struct handoff_config *cfg = handoff_config_new();
-
-	FUZZ_CHECK(cfg);
-	FUZZ_CHECK(handoff_config_set_psk(cfg, "fuzz", psk_key, sizeof(psk_key)) == 0);
-	FUZZ_CHECK(handoff_config_set_protocols(cfg, protocols) == 0);
-	handoff_config_set_handshake_timeout(cfg, WAIT_MS);
-	if (cache)
-		handoff_config_set_session_cache(cfg, cache);
-	return cfg;
-}
-
 /* One return of handoff_read(): checked against the invariants; true while the stream goes on. */
 static bool check_read(struct handoff *h, ssize_t n, const uint8_t *buf)
 {
@@ -297,8 +283,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	cache = handoff_cache_new(4);
 	FUZZ_CHECK(cache);
-	ccfg = make_config(protocols, cache);
-	scfg = make_config(protocols, NULL);
+	ccfg = fuzz_psk_config(protocols, cache, WAIT_MS);
+	scfg = fuzz_psk_config(protocols, NULL, WAIT_MS);
 	fuzz_tcp_pair(fds);
 	c = handoff_client(ccfg, fds[0], "localhost");
 	s = handoff_server(scfg, fds[1]);

@@ -111,3 +111,17 @@ void fuzz_close_pair(int fds[2])
 	close(fds[0]);
 	close(fds[1]);
 }
+
+struct handoff_config *fuzz_psk_config(unsigned protocols, struct handoff_cache *cache, int wait_ms)
+{
+	static const uint8_t psk_key[32] = "fuzz-psk-fuzz-psk-fuzz-psk-fuzz";
+	struct handoff_config *cfg = handoff_config_new();
+
+	FUZZ_CHECK(cfg);
+	FUZZ_CHECK(handoff_config_set_psk(cfg, "fuzz", psk_key, sizeof(psk_key)) == 0);
+	FUZZ_CHECK(handoff_config_set_protocols(cfg, protocols) == 0);
+	handoff_config_set_handshake_timeout(cfg, (unsigned)wait_ms);
+	if (cache)
+		handoff_config_set_session_cache(cfg, cache);
+	return cfg;
+}

@@ -12,6 +12,13 @@
 /* fds[0] client end, fds[1] server end; both non-blocking, no Nagle. */
 void fuzz_tcp_pair(int fds[2]);
 
+/*
+ * A config both ends of a pair use: PSK "fuzz" (no certificates to load per
+ * input), the given protocols, wait_ms bounding every wait in the library,
+ * and the session cache when one is given.
+ */
+struct handoff_config *fuzz_psk_config(unsigned protocols, struct handoff_cache *cache, int wait_ms);
+
 /* Both handshakes to the end in this thread; aborts if either fails. */
 void fuzz_handshake_both(struct handoff *c, struct handoff *s, int fds[2], int wait_ms);
 
