@@ -445,8 +445,22 @@ static Suite *keysearch_suite(void)
 	return s;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define KEYSEARCH_ASAN 1
+#else
+#define KEYSEARCH_ASAN 0
+#endif
+
 int main(void)
 {
+	/* ASan's quarantine keeps freed blocks unwiped on purpose, and its
+	 * shadow mappings make /proc/self/mem a multi-terabyte walk (CI saw
+	 * the scan still running after 600 s); the plain build's pass is the
+	 * one that searches. */
+	if (KEYSEARCH_ASAN) {
+		puts("SKIP: ASan build: freed memory stays in ASan's quarantine (the plain build's pass searches it)");
+		return 77;
+	}
 	kt_require_ktls();
 	return tu_run(keysearch_suite());
 }
