@@ -7,7 +7,8 @@
 # queue: 4 handshakes each); concurrent: HANDOFF_SOAK_NVME_PAR controllers
 # connecting at once (2 I/O queues: 6 handshakes each, 34 of them: 204).
 # handoffd's open fds must come back to exactly their level after a
-# warm-up, and its RSS to within HANDOFF_SOAK_RSS_KB (default 1024).
+# warm-up, and its anonymous RSS (RssAnon: code paged in is no leak) to
+# within HANDOFF_SOAK_RSS_KB (default 1024).
 #
 # VM only, with the NVMe modules (tests/vm/suite.sh loads them).  By hand,
 # a long run: HANDOFF_SOAK_NVME=2500 (10,000 handshakes).  With
@@ -127,7 +128,7 @@ burst() {
 usage() {
 	local fds rss
 	fds=$(find "/proc/$hd_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$hd_pid/status")
+	rss=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$hd_pid/status")
 	echo "$fds $rss"
 }
 
@@ -136,9 +137,9 @@ judge() {
 	sleep 1
 	read -r fds rss <<<"$(usage)"
 	if [[ $fds == "$FDS0" && $rss -le $((RSS0 + SLACK)) ]]; then
-		ok "$1: handoffd fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB"
+		ok "$1: handoffd fds $FDS0 -> $fds, anonymous RSS $RSS0 -> $rss KiB"
 	else
-		bad "$1: handoffd not back to its level: fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB (slack $SLACK KiB)"
+		bad "$1: handoffd not back to its level: fds $FDS0 -> $fds, anonymous RSS $RSS0 -> $rss KiB (slack $SLACK KiB)"
 	fi
 }
 

@@ -4,7 +4,8 @@
 # `handoff run`, and HANDOFF_SOAK_N sequential then 200 concurrent TLS
 # clients (tests/soak/soak --connect, libhandoff with kTLS).  The server
 # process's open fds must come back to exactly their level after a warm-up,
-# and its RSS to within HANDOFF_SOAK_RSS_KB (default 1024).  Needs kernel
+# and its anonymous RSS (RssAnon: code paged in is no leak) to within
+# HANDOFF_SOAK_RSS_KB (default 1024).  Needs kernel
 # TLS: runs in the VM (tests/vm/suite.sh); skips on the host.
 #
 # By hand, the full run: HANDOFF_SOAK_N=10000 tests/vm/suite.sh --kernel 6.12 .../tests/soak/shim.sh
@@ -35,11 +36,11 @@ SOAK=${HANDOFF_BUILDDIR:-$top_builddir}/tests/soak/soak
 [ -x "$SOAK" ] || { echo "FAIL - no $SOAK (make check builds it)"; exit 1; }
 EE=$(epoll_echo_bin) || { echo "FAIL - cannot build tests/shim/epoll_echo"; exit 1; }
 
-# usage PID: "FDS RSS_KB" of the process.
+# usage PID: "FDS RSSANON_KB" of the process.
 usage() {
 	local fds rss
 	fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	rss=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$1/status" 2>/dev/null)
 	echo "$fds ${rss:-0}"
 }
 
@@ -60,9 +61,9 @@ judge() {
 	sleep 1 # the server's last closes
 	read -r fds rss <<<"$(usage "$SPID")"
 	if [ "$fds" = "$FDS0" ] && [ "$rss" -le $((RSS0 + SLACK)) ]; then
-		pass "$1: server fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB"
+		pass "$1: server fds $FDS0 -> $fds, anonymous RSS $RSS0 -> $rss KiB"
 	else
-		fail "$1: server not back to its level: fds $FDS0 -> $fds, RSS $RSS0 -> $rss KiB (slack $SLACK KiB)" \
+		fail "$1: server not back to its level: fds $FDS0 -> $fds, anonymous RSS $RSS0 -> $rss KiB (slack $SLACK KiB)" \
 			"$WORK/ee.shim.log"
 	fi
 }

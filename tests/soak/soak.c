@@ -22,7 +22,8 @@
  * rounds of CONCURRENT at once, measures.  Each measurement returns the
  * allocator's free memory to the system first (malloc_trim), so RSS counts
  * what is held.  It fails unless the fd count is exactly the starting one
- * and RSS and malloc's bytes in use stay within a slack (HANDOFF_SOAK_RSS_KB,
+ * and anonymous RSS and malloc's bytes in use stay within a slack
+ * (HANDOFF_SOAK_RSS_KB,
  * default 1024; HANDOFF_SOAK_HEAP_KB, default 16): a leak of 16 bytes per
  * handshake (a 32-byte block, with malloc's header) is 32 KB in 1,000.  Under ASan memory is not
  * measured (its quarantine keeps freed blocks; LeakSanitizer judges leaks).
@@ -62,7 +63,8 @@
 
 struct usage {
 	long fds;
-	long rss_kb;
+	long anon_kb;	/* RssAnon: what a leak grows */
+	long file_kb;	/* RssFile: code and data pages of the libraries, shown only */
 	long heap_b;
 };
 
@@ -105,20 +107,30 @@ static long count_fds(void)
 	return n - 1;	/* the directory's own fd */
 }
 
+/*
+ * Anonymous RSS, not all of it: the first connections to reach a code path
+ * of GnuTLS or nettle page in its code (CI's 7.x guest saw RSS grow 1.1 MiB
+ * over 200 handshakes with the heap unchanged), which is no leak and is
+ * shared with every other process.  A leak is anonymous memory.
+ */
 static void measure(struct usage *u)
 {
-	long pages = 0, rss = 0;
+	char line[256];
 	FILE *f;
 
 	malloc_trim(0);
 	u->fds = count_fds();
-	f = fopen("/proc/self/statm", "r");
+	u->anon_kb = u->file_kb = -1;
+	f = fopen("/proc/self/status", "r");
 	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "RssAnon:", 8))
+				u->anon_kb = strtol(line + 8, NULL, 10);
+			else if (!strncmp(line, "RssFile:", 8))
+				u->file_kb = strtol(line + 8, NULL, 10);
+		}
 		fclose(f);
 	}
-	u->rss_kb = rss * (sysconf(_SC_PAGESIZE) / 1024);
 	u->heap_b = (long)mallinfo2().uordblks;
 }
 
@@ -370,16 +382,16 @@ static bool judge(const char *what, const struct usage *start, double secs, long
 
 	measure(&now);
 	printf("soak: %s: %ld handshakes in %.1f s (%.0f/s); fds %ld -> %ld; "
-	       "RSS %ld -> %ld KiB; heap in use %ld -> %ld B%s\n",
+	       "anonymous RSS %ld -> %ld KiB (file %ld -> %ld KiB); heap in use %ld -> %ld B%s\n",
 	       what, handshakes, secs, handshakes / (secs > 0 ? secs : 1), start->fds, now.fds,
-	       start->rss_kb, now.rss_kb, start->heap_b, now.heap_b,
+	       start->anon_kb, now.anon_kb, start->file_kb, now.file_kb, start->heap_b, now.heap_b,
 	       SOAK_ASAN ? " (ASan: memory not judged)" : "");
 	ok = now.fds == start->fds;
 	if (!SOAK_ASAN)
-		ok = ok && now.rss_kb - start->rss_kb <= rss_slack &&
+		ok = ok && start->anon_kb >= 0 && now.anon_kb - start->anon_kb <= rss_slack &&
 		     now.heap_b - start->heap_b <= heap_slack;
 	if (!ok)
-		fprintf(stderr, "soak: %s: not back to the starting level (slack: RSS %ld KiB, "
+		fprintf(stderr, "soak: %s: not back to the starting level (slack: anonymous RSS %ld KiB, "
 				"heap %ld KiB)\n", what, rss_slack, heap_slack / 1024);
 	return ok;
 }
@@ -477,10 +489,14 @@ int main(int argc, char **argv)
 	ok = judge("sequential", &start, now_s() - t0, n_seq) && ok;
 
 	t0 = now_s();
-	for (i = 0; i < rounds && ok; i++)
-		ok = concurrent();
-	wait_served();
-	ok = judge("concurrent", &start, now_s() - t0, i * n_conc) && ok;
+	if (ok) {
+		for (i = 0; i < rounds && ok; i++)
+			ok = concurrent();
+		wait_served();
+		ok = judge("concurrent", &start, now_s() - t0, i * n_conc) && ok;
+	} else {
+		printf("soak: concurrent: not run (the sequential part failed)\n");
+	}
 
 	if (atomic_load(&failures))
 		fprintf(stderr, "soak: %u connections failed\n", atomic_load(&failures));
