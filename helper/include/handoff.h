@@ -98,9 +98,45 @@ int handoff_config_add_crl_file(struct handoff_config *cfg, const char *path);
 /*
  * handoff_config_set_keypair_file - our certificate chain (PEM, leaf first)
  * and private key (PEM).  Servers need one unless they use PSK only;
- * clients present it when the server asks (mutual TLS).
+ * clients present it when the server asks (mutual TLS).  This is the first
+ * pair; a second call fails ("already set"): more pairs are added with
+ * handoff_config_add_keypair_file().
  */
 int handoff_config_set_keypair_file(struct handoff_config *cfg,
+				    const char *cert_file, const char *key_file);
+
+/*
+ * handoff_config_add_keypair_file - one more certificate chain and key, for
+ * a server that answers to several names (virtual hosts, as nginx's server
+ * blocks or stunnel's sni) or that holds an RSA and an ECDSA key for one
+ * name.  Call it once per pair, in the order you want them tried; the first
+ * call is the same as handoff_config_set_keypair_file().
+ *
+ * Which pair a client gets is decided per handshake by GnuTLS:
+ *  - The client sent a server name (SNI): the first pair, in the order
+ *    added, that has that name and whose key can sign with an algorithm
+ *    the client offers.  With an RSA and an ECDSA pair for one name, a
+ *    client that accepts both gets the one added first; a client that
+ *    takes only RSA signatures gets the RSA pair.
+ *  - No server name, or a name no pair has: the first pair whose key the
+ *    client accepts, which for ordinary clients is the first pair added.
+ *    Add the default site first.
+ * A pair's names are its certificate's DNS subjectAltNames (its subject CN
+ * if it has none), compared with the client's name exactly as sent, case
+ * included.  A wildcard is not expanded: a "*.example.com" certificate is
+ * never chosen for "www.example.com" by name, only as the default.
+ * (GnuTLS tries RSA-PSS keys before RSA keys whatever the order.)
+ *
+ * Refused, with the file named in handoff_config_error(): a key that does
+ * not match its certificate; a pair with a name that an earlier pair with
+ * the same key type already has (GnuTLS would never present the second for
+ * that name); a pair with no DNS name behind an earlier one of its key type
+ * (it could never be chosen).  A refused pair leaves the config as it was.
+ *
+ * Clients: present one pair (mutual TLS); with several, which one goes out
+ * is GnuTLS's guess from the CAs the server names.
+ */
+int handoff_config_add_keypair_file(struct handoff_config *cfg,
 				    const char *cert_file, const char *key_file);
 
 /*
@@ -108,9 +144,19 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  * chain and its private key, each PEM or DER (told apart by content; DER
  * is a single certificate, and the key PKCS#8 or PKCS#1), as the kernel
  * keyring hands them over.  Both buffers are copied; the caller keeps
- * (and wipes) its own key bytes.  At most one keypair per config.
+ * (and wipes) its own key bytes.  The first pair only, like
+ * handoff_config_set_keypair_file().
  */
 int handoff_config_set_keypair_mem(struct handoff_config *cfg,
+				   const uint8_t *cert, size_t cert_len,
+				   const uint8_t *key, size_t key_len);
+
+/*
+ * handoff_config_add_keypair_mem - one more pair from memory, chosen and
+ * checked as for handoff_config_add_keypair_file(); errors name the pair
+ * by its position ("certificate #2 (DER, in memory)").
+ */
+int handoff_config_add_keypair_mem(struct handoff_config *cfg,
 				   const uint8_t *cert, size_t cert_len,
 				   const uint8_t *key, size_t key_len);
 

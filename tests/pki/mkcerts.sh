@@ -13,6 +13,7 @@
 #   server-rsa.pem server-rsa-key.pem   same names, RSA-2048 key
 #   chained.pem chained-key.pem  leaf signed by inter; server-chain.pem = leaf+inter
 #   client.pem client-key.pem    CN=client.test, clientAuth
+#   second.pem second-key.pem    a second site under ca: second.test only (SNI tests)
 #   ca2.pem ca2-key.pem server2.pem server2-key.pem   a second, independent CA
 #   ca-bundle.pem                ca.pem + ca2.pem
 #   untrusted-ca.pem untrusted-ca-key.pem untrusted.pem untrusted-key.pem
@@ -176,6 +177,11 @@ eckey server2-key.pem
 server_tmpl server2.tmpl server2.test 'dns_name = "localhost"' \
 	'ip_address = "127.0.0.1"'
 sign server2.pem server2-key.pem server2.tmpl ca2.pem ca2-key.pem
+
+# A second name on the same server (SNI): nothing in common with server.pem's names.
+eckey second-key.pem
+server_tmpl second.tmpl second.test 'dns_name = "second.test"'
+sign second.pem second-key.pem second.tmpl ca.pem ca-key.pem
 
 eckey untrusted-key.pem
 server_tmpl untrusted.tmpl untrusted.test 'dns_name = "localhost"' \

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,9 @@ void config_unref(struct handoff_config *cfg)
 		return;
 
 	gnutls_certificate_free_credentials(cfg->x509);
+	for (i = 0; i < cfg->n_keypairs; i++)
+		keypair_clear(&cfg->keypairs[i]);
+	free(cfg->keypairs);
 	if (cfg->psk_client)
 		gnutls_psk_free_client_credentials(cfg->psk_client);
 	if (cfg->psk_server)
@@ -290,7 +294,85 @@ static int read_key_file(struct handoff_config *cfg, const char *path, uint8_t *
 	return 0;
 }
 
-int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert_file,
+#define CHAIN_MAX 16	/* GnuTLS's own verification depth */
+
+static void chain_free(gnutls_pcert_st *chain, unsigned n)
+{
+	while (n)
+		gnutls_pcert_deinit(&chain[--n]);
+}
+
+/*
+ * One more pair into the credentials, after the checks GnuTLS does not make
+ * first (keypairs.h).  gnutls_certificate_set_x509_key_mem2() appends a pair
+ * before it finds that key and certificate do not match, and leaves it
+ * there: with several pairs, the refused one would still be chosen by its
+ * names.  So we parse the pair ourselves (the same GnuTLS parsers, the key
+ * still parsed once), refuse a mismatch before GnuTLS holds anything, and
+ * hand GnuTLS the parsed pair.  Our list grows first, so once GnuTLS holds
+ * the pair nothing can fail and the two lists stay in step.
+ */
+static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
+		       const gnutls_datum_t *key, gnutls_x509_crt_fmt_t fmt, const char *cert_label,
+		       const char *key_label)
+{
+	gnutls_pcert_st chain[CHAIN_MAX];
+	unsigned n_chain = CHAIN_MAX;
+	gnutls_privkey_t pkey = NULL;
+	struct config_keypair kp, *grown;
+	int ret;
+
+	grown = realloc(cfg->keypairs, (cfg->n_keypairs + 1) * sizeof(*cfg->keypairs));
+	if (!grown)
+		return errbuf_set(&cfg->err, "certificate %s: out of memory", cert_label);
+	cfg->keypairs = grown;
+
+	ret = gnutls_pcert_list_import_x509_raw(chain, &n_chain, cert, fmt,
+						GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
+	if (ret == GNUTLS_E_SHORT_MEMORY_BUFFER)
+		return errbuf_set(&cfg->err, "certificate %s: a chain of more than %d certificates",
+				  cert_label, CHAIN_MAX);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate %s: %s", cert_label, gnutls_strerror(ret));
+	if (keypair_describe(&chain[0].cert, GNUTLS_X509_FMT_DER, cert_label, &kp, &cfg->err) < 0)
+		goto err_chain;
+	if (keypair_conflict(cfg->keypairs, cfg->n_keypairs, &kp, &cfg->err) < 0)
+		goto err_kp;
+	ret = gnutls_privkey_init(&pkey);
+	if (ret == 0)
+		ret = gnutls_privkey_import_x509_raw(pkey, key, fmt, NULL, 0);
+	if (ret < 0) {
+		errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_label, key_label,
+			   gnutls_strerror(ret));
+		goto err_key;
+	}
+	if (!keypair_key_matches(pkey, chain[0].pubkey)) {
+		errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_label, key_label,
+			   gnutls_strerror(GNUTLS_E_CERTIFICATE_KEY_MISMATCH));
+		goto err_key;
+	}
+	/* GnuTLS reads the names from the certificate itself (names NULL). */
+	ret = gnutls_certificate_set_key(cfg->x509, NULL, 0, chain, (int)n_chain, pkey);
+	if (ret < 0) {
+		errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_label, key_label,
+			   gnutls_strerror(ret));
+		goto err_key;
+	}
+	/* The chain's contents and the key are GnuTLS's now; the array was copied. */
+	cfg->keypairs[cfg->n_keypairs++] = kp;
+	cfg->have_keypair = true;
+	return 0;
+
+err_key:
+	gnutls_privkey_deinit(pkey);
+err_kp:
+	keypair_clear(&kp);
+err_chain:
+	chain_free(chain, n_chain);
+	return -1;
+}
+
+int handoff_config_add_keypair_file(struct handoff_config *cfg, const char *cert_file,
 				    const char *key_file)
 {
 	gnutls_datum_t cert = { NULL, 0 }, key;
@@ -298,8 +380,6 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	size_t key_len = 0;
 	int ret;
 
-	if (cfg->have_keypair)
-		return errbuf_set(&cfg->err, "a certificate and key are already set");
 	if (check_readable(cfg, "certificate file", cert_file) < 0 ||
 	    check_readable(cfg, "key file", key_file) < 0)
 		return -1;
@@ -312,15 +392,19 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	}
 	key.data = key_buf;
 	key.size = (unsigned)key_len;
-	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &cert, &key, GNUTLS_X509_FMT_PEM,
-						   NULL, 0);
+	ret = add_keypair(cfg, &cert, &key, GNUTLS_X509_FMT_PEM, cert_file, key_file);
 	wipe_free(key_buf, key_len);
 	gnutls_free(cert.data);
-	if (ret < 0)
-		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_file, key_file,
-				  gnutls_strerror(ret));
-	cfg->have_keypair = true;
-	return 0;
+	return ret;
+}
+
+int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert_file,
+				    const char *key_file)
+{
+	if (cfg->have_keypair)
+		return errbuf_set(&cfg->err, "a certificate and key are already set "
+					     "(handoff_config_add_keypair_file() adds more)");
+	return handoff_config_add_keypair_file(cfg, cert_file, key_file);
 }
 
 static bool looks_like_pem(const uint8_t *buf, size_t len)
@@ -330,15 +414,13 @@ static bool looks_like_pem(const uint8_t *buf, size_t len)
 	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
 }
 
-int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
+int handoff_config_add_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
 				   size_t cert_len, const uint8_t *key, size_t key_len)
 {
 	gnutls_datum_t c, k;
 	gnutls_x509_crt_fmt_t fmt;
-	int ret;
+	char label[48];
 
-	if (cfg->have_keypair)
-		return errbuf_set(&cfg->err, "a certificate and key are already set");
 	if (!cert || !cert_len || !key || !key_len || cert_len > UINT_MAX || key_len > UINT_MAX)
 		return errbuf_set(&cfg->err, "certificate and key: empty or too large");
 	/* GnuTLS takes one format for both; a keyring holds DER, files PEM. */
@@ -349,12 +431,18 @@ int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *ce
 	c.size = (unsigned)cert_len;
 	k.data = (unsigned char *)key;
 	k.size = (unsigned)key_len;
-	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &c, &k, fmt, NULL, 0);
-	if (ret < 0)
-		return errbuf_set(&cfg->err, "certificate and key (%s, in memory): %s",
-				  fmt == GNUTLS_X509_FMT_PEM ? "PEM" : "DER", gnutls_strerror(ret));
-	cfg->have_keypair = true;
-	return 0;
+	snprintf(label, sizeof(label), "#%zu (%s, in memory)", cfg->n_keypairs + 1,
+		 fmt == GNUTLS_X509_FMT_PEM ? "PEM" : "DER");
+	return add_keypair(cfg, &c, &k, fmt, label, "in memory");
+}
+
+int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
+				   size_t cert_len, const uint8_t *key, size_t key_len)
+{
+	if (cfg->have_keypair)
+		return errbuf_set(&cfg->err, "a certificate and key are already set "
+					     "(handoff_config_add_keypair_mem() adds more)");
+	return handoff_config_add_keypair_mem(cfg, cert, cert_len, key, key_len);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "common.h"
+#include "core/keypairs.h"
 #include "util/errbuf.h"
 
 struct session_db;
@@ -44,6 +45,9 @@ struct handoff_config {
 	unsigned n_ca;			/* trust anchors loaded so far */
 	bool system_ca;			/* system store added */
 	bool have_keypair;
+	/* Beside GnuTLS's copy, in the order added: to refuse an ambiguous pair (keypairs.h). */
+	struct config_keypair *keypairs;
+	size_t n_keypairs;
 	pthread_mutex_t x509_lock;	/* guards lazy system-CA loading */
 
 	/* TLS 1.3 external PSK (identity + raw key). */

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Several keypairs on one server: the certificate a client is shown
+ * follows the name it asks for (GnuTLS's choice, checked here through real
+ * handshakes), the first pair is the default, and a pair that would make
+ * the choice ambiguous or that does not match its key is refused with the
+ * files named, leaving nothing of itself behind.
+ */
+#include <check.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/keypairs.h"
+#include "testutil.h"
+
+static struct handoff_config *scfg;
+
+static void setup(void)
+{
+	scfg = handoff_config_new();
+	ck_assert_ptr_nonnull(scfg);
+}
+
+static void teardown(void)
+{
+	handoff_config_free(scfg);
+}
+
+static void add(struct handoff_config *cfg, const char *cert, const char *key)
+{
+	char c[4096];
+
+	snprintf(c, sizeof(c), "%s", tu_pki(cert));	/* tu_pki's buffer is reused */
+	ck_assert_msg(handoff_config_add_keypair_file(cfg, c, tu_pki(key)) == 0, "%s: %s", cert,
+		      handoff_config_error(cfg));
+}
+
+/* The leaf the server presented to a client asking for servername equals file's. */
+static void assert_presented(struct handoff_config *server, const char *servername,
+			     bool noverifyname, const char *file)
+{
+	struct handoff_config *ccfg = handoff_config_new();
+	gnutls_datum_t pem = { NULL, 0 }, der = { NULL, 0 };
+	const gnutls_datum_t *peers;
+	gnutls_x509_crt_t crt;
+	unsigned n = 0;
+	struct tu_pair p;
+
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	if (noverifyname)
+		handoff_config_insecure_noverifyname(ccfg);
+	tu_handshake_pair(&p, ccfg, server, servername,
+			  CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_KEEP_SESSION);
+	ck_assert_msg(p.cli_ret == 0, "%s: client: %s", servername, handoff_error(p.cli));
+	ck_assert_msg(p.srv_ret == 0, "%s: server: %s", servername, handoff_error(p.srv));
+	peers = gnutls_certificate_get_peers(p.cli->session, &n);
+	ck_assert_uint_ge(n, 1);
+
+	ck_assert_int_eq(gnutls_load_file(tu_pki(file), &pem), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
+	ck_assert_msg(peers[0].size == der.size && !memcmp(peers[0].data, der.data, der.size),
+		      "asked for %s: the server did not present %s", servername, file);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	gnutls_free(der.data);
+	tu_pair_free(&p);
+	handoff_config_free(ccfg);
+}
+
+struct sni_case {
+	const char *servername;	/* an address sends no SNI */
+	bool noverifyname;	/* the name is not the presented certificate's */
+	const char *presented;
+};
+
+/* server.pem (localhost, server.test, 127.0.0.1) added first, then second.pem (second.test). */
+static const struct sni_case server_first[] = {
+	{ "server.test", false, "server.pem" },
+	{ "second.test", false, "second.pem" },
+	{ "localhost", false, "server.pem" },
+	{ "127.0.0.1", false, "server.pem" },		/* no SNI: the first pair */
+	{ "unknown.test", true, "server.pem" },		/* nobody's name: the first pair */
+	{ "SECOND.TEST", true, "server.pem" },		/* GnuTLS compares case and all */
+};
+
+START_TEST(test_sni_server_first)
+{
+	const struct sni_case *c = &server_first[_i];
+
+	add(scfg, "server.pem", "server-key.pem");
+	add(scfg, "second.pem", "second-key.pem");
+	assert_presented(scfg, c->servername, c->noverifyname, c->presented);
+}
+END_TEST
+
+/* The same pairs the other way round: the default follows the order. */
+static const struct sni_case second_first[] = {
+	{ "server.test", false, "server.pem" },
+	{ "second.test", false, "second.pem" },
+	{ "127.0.0.1", true, "second.pem" },
+	{ "unknown.test", true, "second.pem" },
+};
+
+START_TEST(test_sni_second_first)
+{
+	const struct sni_case *c = &second_first[_i];
+
+	add(scfg, "second.pem", "second-key.pem");
+	add(scfg, "server.pem", "server-key.pem");
+	assert_presented(scfg, c->servername, c->noverifyname, c->presented);
+}
+END_TEST
+
+static void assert_error_has(int ret, const char *const *needles)
+{
+	const char *err = handoff_config_error(scfg);
+
+	ck_assert_int_eq(ret, -1);
+	ck_assert_ptr_nonnull(err);
+	for (; *needles; needles++)
+		ck_assert_msg(strstr(err, *needles), "\"%s\" lacks \"%s\"", err, *needles);
+}
+
+struct bad_case {
+	const char *cert, *key;
+	const char *needles[5];	/* NULL-terminated */
+};
+
+/* After server.pem (ECDSA), server-rsa.pem (RSA, same names) and second.pem (ECDSA). */
+static const struct bad_case bad_cases[] = {
+	/* a key that is not the certificate's: both files named */
+	{ "wrongname.pem", "client-key.pem", { "wrongname.pem", "client-key.pem", "do not match" } },
+	{ "wrongname.pem", "server-rsa-key.pem",
+	  { "wrongname.pem", "server-rsa-key.pem", "do not match" } },
+	/* a name and key type that a pair already has */
+	{ "chained.pem", "chained-key.pem", { "chained.pem", "localhost", "an ECDSA certificate, /", "server.pem" } },
+	{ "server-rsa.pem", "server-rsa-key.pem",
+	  { "server-rsa.pem", "localhost", "an RSA certificate" } },
+	{ "revoked.pem", "revoked-key.pem", { "revoked.pem", "already has", "server.pem" } },
+	/* not a certificate, not a key, no file */
+	{ "ca-key.pem", "ca-key.pem", { "ca-key.pem" } },
+	{ "wrongname.pem", "ca.pem", { "wrongname.pem", "ca.pem" } },
+	{ "nonexistent.pem", "server-key.pem", { "certificate file", "nonexistent.pem" } },
+};
+
+START_TEST(test_refused)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	char cert[4096];
+
+	add(scfg, "server.pem", "server-key.pem");
+	add(scfg, "server-rsa.pem", "server-rsa-key.pem");
+	add(scfg, "second.pem", "second-key.pem");
+	snprintf(cert, sizeof(cert), "%s", tu_pki(c->cert));
+	assert_error_has(handoff_config_add_keypair_file(scfg, cert, tu_pki(c->key)), c->needles);
+	ck_assert_uint_eq(scfg->n_keypairs, 3);
+	/* Nothing of the refused pair stayed: the names still choose as before. */
+	assert_presented(scfg, "second.test", false, "second.pem");
+	assert_presented(scfg, "other.test", true, "server.pem");
+}
+END_TEST
+
+/*
+ * GnuTLS's own loader keeps a pair whose key does not match: with one pair
+ * the config was useless anyway, with two it would be chosen by its name.
+ */
+START_TEST(test_mismatch_leaves_nothing)
+{
+	const char *const needles[] = { "second.pem", "client-key.pem", NULL };
+	char cert[4096];
+
+	add(scfg, "server.pem", "server-key.pem");
+	snprintf(cert, sizeof(cert), "%s", tu_pki("second.pem"));
+	assert_error_has(handoff_config_add_keypair_file(scfg, cert, tu_pki("client-key.pem")),
+			 needles);
+	assert_presented(scfg, "second.test", true, "server.pem");
+	/* The right key afterwards is accepted and chosen. */
+	add(scfg, "second.pem", "second-key.pem");
+	assert_presented(scfg, "second.test", false, "second.pem");
+}
+END_TEST
+
+START_TEST(test_set_and_add)
+{
+	const char *const already[] = { "already set", "add_keypair", NULL };
+	char cert[4096];
+
+	snprintf(cert, sizeof(cert), "%s", tu_pki("server.pem"));
+	ck_assert_int_eq(handoff_config_set_keypair_file(scfg, cert, tu_pki("server-key.pem")), 0);
+	snprintf(cert, sizeof(cert), "%s", tu_pki("second.pem"));
+	assert_error_has(handoff_config_set_keypair_file(scfg, cert, tu_pki("second-key.pem")),
+			 already);
+	add(scfg, "second.pem", "second-key.pem");
+	ck_assert_uint_eq(scfg->n_keypairs, 2);
+}
+END_TEST
+
+/* From memory (handoffd's keyring path): the same choice and the same checks. */
+START_TEST(test_mem)
+{
+	gnutls_datum_t c1 = { NULL, 0 }, k1 = { NULL, 0 }, c2 = { NULL, 0 }, k2 = { NULL, 0 };
+	const char *const dup[] = { "certificate #3 (PEM, in memory)", "second.test",
+				    "certificate, #2 (PEM, in memory)", NULL };
+	const char *const mismatch[] = { "certificate #2 (PEM, in memory)", "do not match", NULL };
+
+	ck_assert_int_eq(gnutls_load_file(tu_pki("server.pem"), &c1), 0);
+	ck_assert_int_eq(gnutls_load_file(tu_pki("server-key.pem"), &k1), 0);
+	ck_assert_int_eq(gnutls_load_file(tu_pki("second.pem"), &c2), 0);
+	ck_assert_int_eq(gnutls_load_file(tu_pki("second-key.pem"), &k2), 0);
+	ck_assert_int_eq(handoff_config_add_keypair_mem(scfg, c1.data, c1.size, k1.data, k1.size), 0);
+	ck_assert_int_eq(handoff_config_add_keypair_mem(scfg, c2.data, c2.size, k2.data, k2.size), 0);
+	assert_error_has(handoff_config_add_keypair_mem(scfg, c2.data, c2.size, k2.data, k2.size),
+			 dup);
+	assert_error_has(handoff_config_add_keypair_mem(scfg, c2.data, c2.size, k1.data, k1.size),
+			 dup);
+	assert_presented(scfg, "second.test", false, "second.pem");
+	assert_presented(scfg, "server.test", false, "server.pem");
+
+	handoff_config_free(scfg);
+	scfg = handoff_config_new();
+	ck_assert_int_eq(handoff_config_add_keypair_mem(scfg, c1.data, c1.size, k1.data, k1.size), 0);
+	assert_error_has(handoff_config_add_keypair_mem(scfg, c2.data, c2.size, k1.data, k1.size),
+			 mismatch);
+	ck_assert_uint_eq(scfg->n_keypairs, 1);
+	gnutls_free(c1.data);
+	gnutls_free(k1.data);
+	gnutls_free(c2.data);
+	gnutls_free(k2.data);
+}
+END_TEST
+
+/* The ambiguity rule itself, on names no test certificate has. */
+struct conflict_case {
+	const char *names[3];	/* of the new pair; NULL-terminated */
+	gnutls_pk_algorithm_t pk;
+	const char *err;	/* NULL: accepted */
+};
+
+static const struct conflict_case conflict_cases[] = {
+	{ { "a.test", NULL }, GNUTLS_PK_ECDSA, "a.test already has an ECDSA certificate, one.pem" },
+	{ { "A.Test", NULL }, GNUTLS_PK_ECDSA, "A.Test already has" },	/* case does not tell them apart */
+	{ { "c.test", "b.test" }, GNUTLS_PK_ECDSA, "b.test already has" },
+	{ { "a.test", NULL }, GNUTLS_PK_RSA, NULL },	/* another key type */
+	{ { "a.test", NULL }, GNUTLS_PK_RSA_PSS, NULL },
+	{ { "c.test", NULL }, GNUTLS_PK_ECDSA, NULL },
+	{ { "*.test", NULL }, GNUTLS_PK_ECDSA, NULL },	/* a wildcard is just another name */
+	{ { NULL }, GNUTLS_PK_ECDSA, "no DNS name and one.pem already holds an ECDSA key" },
+	{ { NULL }, GNUTLS_PK_EDDSA_ED25519, NULL },
+};
+
+START_TEST(test_conflict_rule)
+{
+	const struct conflict_case *c = &conflict_cases[_i];
+	char *one_names[] = { "a.test", "b.test" };
+	struct config_keypair one = { .label = "one.pem", .pk = GNUTLS_PK_ECDSA,
+				      .names = one_names, .n_names = 2 };
+	struct config_keypair kp = { .label = "new.pem", .pk = c->pk, .names = (char **)c->names };
+	struct errbuf err = { 0 };
+	int ret;
+
+	while (kp.n_names < 3 && c->names[kp.n_names])
+		kp.n_names++;
+	ret = keypair_conflict(&one, 1, &kp, &err);
+	if (!c->err) {
+		ck_assert_msg(ret == 0, "%s", errbuf_get(&err));
+	} else {
+		ck_assert_int_eq(ret, -1);
+		ck_assert_msg(strstr(errbuf_get(&err), c->err) && strstr(errbuf_get(&err), "new.pem"),
+			      "\"%s\" lacks \"%s\"", errbuf_get(&err), c->err);
+	}
+	errbuf_release(&err);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("keypairs");
+	TCase *tc = tcase_create("sni");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_sni_server_first, 0, (int)ARRAY_SIZE(server_first));
+	tcase_add_loop_test(tc, test_sni_second_first, 0, (int)ARRAY_SIZE(second_first));
+	tcase_add_loop_test(tc, test_refused, 0, (int)ARRAY_SIZE(bad_cases));
+	tcase_add_test(tc, test_mismatch_leaves_nothing);
+	tcase_add_test(tc, test_set_and_add);
+	tcase_add_test(tc, test_mem);
+	tcase_add_loop_test(tc, test_conflict_rule, 0, (int)ARRAY_SIZE(conflict_cases));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}
