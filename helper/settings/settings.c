@@ -263,9 +263,10 @@ static int keep(struct settings *s, char **slot, const char *value)
 	return 0;
 }
 
+/* Pairs add up: each one more certificate for GnuTLS to choose from by SNI (handoff.h). */
 static int apply_keypair(struct settings *s)
 {
-	int ret = handoff_config_set_keypair_file(s->cfg, s->cert, s->key);
+	int ret = handoff_config_add_keypair_file(s->cfg, s->cert, s->key);
 
 	free(s->cert);
 	free(s->key);
@@ -299,10 +300,19 @@ int settings_set(struct settings *s, const char *key, const char *value)
 
 	s->err[0] = '\0';
 	if (!strcmp(key, "cert") || !strcmp(key, "key")) {
+		char **slot = !strcmp(key, "cert") ? &s->cert : &s->key;
+
 		/* A missing file is this key's fault, whatever its partner says. */
 		if (value && *value && access(value, R_OK) < 0)
 			return fail(s, "%s: %s", value, strerror(errno));
-		if (keep(s, !strcmp(key, "cert") ? &s->cert : &s->key, value) < 0)
+		/*
+		 * Pairs are repeatable, so a second cert before the first one's
+		 * key would leave one of them without a partner: say which.
+		 */
+		if (*slot)
+			return fail(s, "the %s before this one (%s) has no %s yet: cert and key go in pairs",
+				    key, *slot, slot == &s->cert ? "key" : "cert");
+		if (keep(s, slot, value) < 0)
 			return -1;
 		/* A pair loads as soon as it is whole, so a bad file is reported where it is named. */
 		return s->cert && s->key ? apply_keypair(s) : 0;
@@ -458,6 +468,7 @@ int settings_finish(struct settings *s)
 {
 	s->err[0] = '\0';
 	if (s->cert || s->key)
-		return fail(s, "cert and key go together (%s given alone)", s->cert ? "cert" : "key");
+		return fail(s, "cert and key go together (%s %s given alone)", s->cert ? "cert" : "key",
+			    s->cert ? s->cert : s->key);
 	return apply_psk(s);
 }

@@ -27,6 +27,10 @@
  *   no-key-update (flag: handoff_config_no_key_update).
  * servername is kept for the caller (settings_servername()); the config
  * has no place for it.
+ *
+ * cert and key come in pairs (either first), and pairs repeat: each whole
+ * pair is one more certificate the server may present, chosen by the
+ * client's SNI and signature algorithms (handoff_config_add_keypair_file()).
  */
 #ifndef HANDOFF_SETTINGS_H
 #define HANDOFF_SETTINGS_H

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "custody/wire.h"
 #include "daemon/config.h"
 #include "daemon/custody.h"
@@ -305,6 +306,36 @@ START_TEST(test_conf_good)
 }
 END_TEST
 
+/* An identity serving several names: every pair loads (GnuTLS picks by SNI). */
+START_TEST(test_conf_several_certs)
+{
+	struct hd_conf conf;
+	char err[512] = "", *extra, *text;
+
+	/* [identity web] holds server.pem: a second [identity web] block adds second.pem. */
+	ck_assert_int_ge(asprintf(&extra, "[identity web]\ncert = %s\nkey = %s\n",
+				  tu_pki("second.pem"), tu_pki("second-key.pem")), 0);
+	text = conf_text(extra);
+	ck_assert_msg(hd_conf_parse_string(&conf, "handoffd.conf", text, HD_CONF_HANDOFFD, NULL, NULL,
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(hd_custody_identity_find(conf.custody, "web")->cfg->n_keypairs, 2);
+	hd_conf_free(&conf);
+	free(text);
+	free(extra);
+
+	/* chained.pem has server.pem's names and key type: refused, naming the file. */
+	ck_assert_int_ge(asprintf(&extra, "[identity web]\ncert = %s\nkey = %s\n",
+				  tu_pki("chained.pem"), tu_pki("chained-key.pem")), 0);
+	text = conf_text(extra);
+	ck_assert_int_eq(hd_conf_parse_string(&conf, "handoffd.conf", text, HD_CONF_HANDOFFD, NULL,
+					      NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "[identity web] key: certificate ") && strstr(err, "chained.pem") &&
+		      strstr(err, "localhost already has an ECDSA certificate"), "%s", err);
+	free(text);
+	free(extra);
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	const char *err;
@@ -351,6 +382,7 @@ static Suite *custody_suite(void)
 	tcase_add_test(wire, test_recv_request);
 	suite_add_tcase(s, wire);
 	tcase_add_test(conf, test_conf_good);
+	tcase_add_test(conf, test_conf_several_certs);
 	tcase_add_loop_test(conf, test_conf_bad, 0, ARRAY_SIZE(conf_bad));
 	suite_add_tcase(s, conf);
 	return s;

@@ -70,6 +70,17 @@ static const struct bad_case bad_cases[] = {
 	{ "cert alone", "[accept 443]\ncert = @PKI@/server.pem\n", "cert and key go together" },
 	{ "missing cert file", "[accept 443]\ncert = /nonexistent.pem\nkey = @PKI@/server-key.pem\n",
 	  "/nonexistent.pem" },
+	/* Several pairs (SNI): each cert with its key, and one pair per name and key type. */
+	{ "cert twice before its key", "[accept 443]\ncert = @PKI@/server.pem\ncert = @PKI@/second.pem\n",
+	  "t:3: [accept 443] cert: the cert before this one (@PKI@/server.pem) has no key yet" },
+	{ "same name and key type twice", "[accept 443]\n" SERVER
+	  "cert = @PKI@/chained.pem\nkey = @PKI@/chained-key.pem\n",
+	  "t:5: [accept 443] key: certificate @PKI@/chained.pem: localhost already has an ECDSA "
+	  "certificate, @PKI@/server.pem" },
+	{ "second key not its cert's", "[accept 443]\n" SERVER
+	  "key = @PKI@/client-key.pem\ncert = @PKI@/second.pem\n",
+	  "t:5: [accept 443] cert: certificate @PKI@/second.pem / key @PKI@/client-key.pem: "
+	  "The certificate and the given key do not match" },
 	{ "unknown key", "[accept 443]\n" SERVER "colour = blue\n", "t:4: [accept 443] colour: unknown key" },
 	{ "bad protocols", "[accept 443]\n" SERVER "protocols = tls1.1\n",
 	  "t:4: [accept 443] protocols: unknown or unsupported protocol 'tls1.1'" },
@@ -112,13 +123,14 @@ START_TEST(test_bad)
 	const struct bad_case *c = &bad_cases[_i];
 	struct shim_conf *conf = NULL;
 	char err[1024] = "";
-	char *text = expand(c->text);
+	char *text = expand(c->text), *want = expand(c->want);
 
 	ck_assert_msg(shim_conf_load_string(text, "t", &conf, err, sizeof(err)) == -1,
 		      "%s: loaded", c->name);
 	ck_assert_ptr_null(conf);
-	ck_assert_msg(strstr(err, c->want), "%s: \"%s\" lacks \"%s\"", c->name, err, c->want);
+	ck_assert_msg(strstr(err, want), "%s: \"%s\" lacks \"%s\"", c->name, err, want);
 	free(text);
+	free(want);
 }
 END_TEST
 
@@ -171,6 +183,21 @@ START_TEST(test_good)
 	ck_assert_ptr_nonnull(conf->rules[6].cfg);
 	shim_conf_free(conf);
 	shim_conf_free(NULL);
+}
+END_TEST
+
+/* One listener, several names: every pair is loaded, in order (GnuTLS picks by SNI). */
+START_TEST(test_several_certs)
+{
+	struct shim_conf *conf = load_ok(
+		"[accept 8443]\n" SERVER
+		"key = @PKI@/second-key.pem\ncert = @PKI@/second.pem\n"
+		"cert = @PKI@/server-rsa.pem\nkey = @PKI@/server-rsa-key.pem\n");
+
+	ck_assert_ptr_nonnull(conf->rules[0].cfg);
+	ck_assert_uint_eq(conf->rules[0].cfg->n_keypairs, 3);
+	ck_assert_ptr_nonnull(strstr(conf->rules[0].cfg->keypairs[1].label, "second.pem"));
+	shim_conf_free(conf);
 }
 END_TEST
 
@@ -302,6 +329,7 @@ static Suite *suite(void)
 
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_several_certs);
 	tcase_add_test(tc, test_delegated);
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_match);
