@@ -114,13 +114,16 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  *
  * Which pair a client gets is decided per handshake by GnuTLS:
  *  - The client sent a server name (SNI): the first pair, in the order
- *    added, that has that name and whose key can sign with an algorithm
- *    the client offers.  With an RSA and an ECDSA pair for one name, a
- *    client that accepts both gets the one added first; a client that
- *    takes only RSA signatures gets the RSA pair.
- *  - No server name, or a name no pair has: the first pair whose key the
- *    client accepts, which for ordinary clients is the first pair added.
- *    Add the default site first.
+ *    added, that has that name and whose key the client accepts (its
+ *    signature algorithms; in TLS 1.2 also the cipher suite).  With an RSA
+ *    and an ECDSA pair for one name, a client that takes only RSA gets the
+ *    RSA pair; one that takes both gets, in TLS 1.3, the pair added first,
+ *    and in TLS 1.2 ECDSA (ECDHE-ECDSA suites come first in our order).
+ *  - No server name, or a name no pair has, or no pair of that name whose
+ *    key the client accepts: the first pair whose key the client accepts,
+ *    whatever its names (in the last case the client's name check fails).
+ *    For ordinary clients that is the first pair added: add the default
+ *    site first.
  * A pair's names are its certificate's DNS subjectAltNames (its subject CN
  * if it has none), compared with the client's name exactly as sent, case
  * included.  A wildcard is not expanded: a "*.example.com" certificate is
