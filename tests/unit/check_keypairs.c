@@ -143,9 +143,10 @@ static const struct bad_case bad_cases[] = {
 	  { "wrongname.pem", "server-rsa-key.pem", "do not match" } },
 	/* a name and key type that a pair already has */
 	{ "chained.pem", "chained-key.pem", { "chained.pem", "localhost", "an ECDSA certificate, /", "server.pem" } },
-	{ "server-rsa.pem", "server-rsa-key.pem",
-	  { "server-rsa.pem", "localhost", "an RSA certificate" } },
+	{ "ku-encrypt.pem", "ku-encrypt-key.pem",
+	  { "ku-encrypt.pem", "localhost", "an RSA certificate, /", "server-rsa.pem" } },
 	{ "revoked.pem", "revoked-key.pem", { "revoked.pem", "already has", "server.pem" } },
+	{ "second.pem", "second-key.pem", { "second.pem is given twice" } },
 	/* not a certificate, not a key, no file */
 	{ "ca-key.pem", "ca-key.pem", { "ca-key.pem" } },
 	{ "wrongname.pem", "ca.pem", { "wrongname.pem", "ca.pem" } },

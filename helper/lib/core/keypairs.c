@@ -142,6 +142,8 @@ int keypair_conflict(const struct config_keypair *pairs, size_t n,
 
 		if (old->pk != kp->pk)
 			continue;	/* another key type: chosen by the client's signature algorithms */
+		if (!strcmp(old->label, kp->label))
+			return errbuf_set(err, "certificate %s is given twice", kp->label);
 		if (!kp->n_names)
 			return errbuf_set(err,
 					  "certificate %s: it has no DNS name and %s already holds an %s key: "
