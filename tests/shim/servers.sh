@@ -5,7 +5,8 @@
 # socat (fork per connection; plain echo and server-first banner), nginx
 # (epoll, 2 worker processes, sendfile) and our edge-triggered epoll echo
 # server.  Clients: curl (with the test CA; with and without a client
-# certificate), openssl s_client (with -sess_out/-sess_in resumption),
+# certificate), openssl s_client (with -sess_out/-sess_in resumption; and
+# -servername for each of the two names http.server serves by SNI),
 # gnutls-cli, and a python ssl client for byte-exact echo.  Content is
 # compared by sha256, the kernel's TLS counters must move and
 # TlsDecryptError must stay put; a big file goes through nginx's sendfile.
@@ -92,6 +93,25 @@ gnutls_get() {
 	fi
 }
 
+# sni_check NAME PORT SERVERNAME CERT: asking for SERVERNAME, openssl s_client is
+# shown CERT (its fingerprint) and served the page; curl, verifying that name, fetches it.
+sni_check() {
+	local name=$1 port=$2 sn=$3 cert=$4 got want
+	printf "$REQ" | timeout "$TMO" openssl s_client -connect "127.0.0.1:$port" \
+		-servername "$sn" -verify_hostname "$sn" -verify_return_error -CAfile "$CA" \
+		-ign_eof >"$WORK/sni.$name" 2>&1
+	got=$(openssl x509 -noout -fingerprint -sha256 -in "$WORK/sni.$name" 2>/dev/null)
+	want=$(openssl x509 -noout -fingerprint -sha256 -in "$PKI/$cert")
+	if [ "$got" = "$want" ] && has "$WORK/sni.$name" "hello from a plaintext server"; then
+		pass "$name: openssl s_client -servername $sn: shown $cert, content served"
+	else
+		fail "$name: openssl s_client -servername $sn: not shown $cert, or no content" \
+			"$WORK/sni.$name"
+	fi
+	get_check "$name-curl" "https://$sn:$port/index.html" index.html \
+		--resolve "$sn:$port:127.0.0.1"
+}
+
 # no_program_errors NAME FILE: the shim logged no failure for good clients.
 no_shim_failures() {
 	if grep -E "failed|refusing" "$2" >/dev/null 2>&1; then
@@ -104,15 +124,18 @@ no_shim_failures() {
 CUR_TX0=$(tls_stat TlsCurrTxSw)
 CUR_RX0=$(tls_stat TlsCurrRxSw)
 
-echo "## python3 -m http.server (blocking, threads)"
+echo "## python3 -m http.server (blocking, threads), two names (SNI)"
 PORT=$(random_port)
-if start_shim py "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
+if start_shim py "$PORT" "${SRV[@]}" --cert "$PKI/second.pem" --key "$PKI/second-key.pem" \
+	--accept "127.0.0.1:$PORT" -- \
 	"$PY" -m http.server "$PORT" --bind 127.0.0.1 --directory "$WWW"; then
 	get_check py-index "https://server.test:$PORT/index.html" index.html
 	stat_mark
 	get_check py-rand "https://server.test:$PORT/rand.bin" rand.bin
 	get_check py-index2 "https://server.test:$PORT/index.html" index.html
 	stat_check "python http.server" 2
+	sni_check py-sni-second "$PORT" second.test second.pem
+	sni_check py-sni-server "$PORT" server.test server.pem
 	par=()
 	for i in $(seq 1 16); do par+=("https://server.test:$PORT/rand.bin" -o "$WORK/par.$i"); done
 	timeout 120 curl -sS --cacert "$CA" --parallel --parallel-max 16 "${par[@]}" 2>"$WORK/par.err"
