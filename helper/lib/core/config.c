@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/conn.h"
 #include "handshake/session.h"
+#include "util/pem.h"
 #include "util/wipe.h"
 
 #define TICKET_KEY_SIZE 64	/* GnuTLS's ticket master key */
@@ -290,10 +291,74 @@ static int read_key_file(struct handoff_config *cfg, const char *path, uint8_t *
 	return 0;
 }
 
+static bool looks_like_pem(const uint8_t *buf, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+
+	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
+}
+
+/*
+ * Loads a certificate chain and its key into the credentials.  A PEM key is
+ * decoded by util/pem.c into memory we wipe and given to GnuTLS as DER:
+ * GnuTLS's own PEM decoding leaves a copy of the base64 body in freed heap.
+ * what_cert and what_key name the two in errors (file names, or "in
+ * memory").  Nothing of the key outlives this call outside the credentials.
+ */
+static int load_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
+			const uint8_t *key, size_t key_len, const char *what_cert,
+			const char *what_key)
+{
+	gnutls_x509_crt_t *crts = NULL;
+	gnutls_x509_privkey_t pkey = NULL;
+	unsigned n_crts = 0, i;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	gnutls_datum_t k;
+	const char *why;
+	int ret;
+
+	if (looks_like_pem(key, key_len)) {
+		if (pem_private_key(key, key_len, &der, &der_len, &why) < 0)
+			return errbuf_set(&cfg->err, "key %s: %s", what_key, why);
+		k.data = der;
+		k.size = (unsigned)der_len;
+	} else {
+		k.data = (unsigned char *)key;
+		k.size = (unsigned)key_len;
+	}
+	ret = gnutls_x509_privkey_init(&pkey);
+	if (ret == 0)
+		ret = gnutls_x509_privkey_import2(pkey, &k, GNUTLS_X509_FMT_DER, NULL, 0);
+	wipe_free(der, der_len);
+	if (ret < 0) {
+		gnutls_x509_privkey_deinit(pkey);
+		return errbuf_set(&cfg->err, "key %s: %s", what_key, gnutls_strerror(ret));
+	}
+	ret = gnutls_x509_crt_list_import2(&crts, &n_crts, cert,
+					   looks_like_pem(cert->data, cert->size) ?
+						   GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, 0);
+	if (ret < 0) {
+		gnutls_x509_privkey_deinit(pkey);
+		return errbuf_set(&cfg->err, "certificate %s: %s", what_cert, gnutls_strerror(ret));
+	}
+	/* GnuTLS copies both, and checks that the key matches the leaf. */
+	ret = gnutls_certificate_set_x509_key(cfg->x509, crts, (int)n_crts, pkey);
+	for (i = 0; i < n_crts; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	gnutls_x509_privkey_deinit(pkey);
+	if (ret < 0)
+		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", what_cert, what_key,
+				  gnutls_strerror(ret));
+	cfg->have_keypair = true;
+	return 0;
+}
+
 int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert_file,
 				    const char *key_file)
 {
-	gnutls_datum_t cert = { NULL, 0 }, key;
+	gnutls_datum_t cert = { NULL, 0 };
 	uint8_t *key_buf = NULL;
 	size_t key_len = 0;
 	int ret;
@@ -310,51 +375,29 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 		gnutls_free(cert.data);
 		return -1;
 	}
-	key.data = key_buf;
-	key.size = (unsigned)key_len;
-	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &cert, &key, GNUTLS_X509_FMT_PEM,
-						   NULL, 0);
+	ret = load_keypair(cfg, &cert, key_buf, key_len, cert_file, key_file);
 	wipe_free(key_buf, key_len);
 	gnutls_free(cert.data);
-	if (ret < 0)
-		return errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_file, key_file,
-				  gnutls_strerror(ret));
-	cfg->have_keypair = true;
-	return 0;
-}
-
-static bool looks_like_pem(const uint8_t *buf, size_t len)
-{
-	static const char marker[] = "-----BEGIN ";
-
-	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
+	return ret;
 }
 
 int handoff_config_set_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
 				   size_t cert_len, const uint8_t *key, size_t key_len)
 {
-	gnutls_datum_t c, k;
-	gnutls_x509_crt_fmt_t fmt;
-	int ret;
+	gnutls_datum_t c;
+	const char *what;
 
 	if (cfg->have_keypair)
 		return errbuf_set(&cfg->err, "a certificate and key are already set");
 	if (!cert || !cert_len || !key || !key_len || cert_len > UINT_MAX || key_len > UINT_MAX)
 		return errbuf_set(&cfg->err, "certificate and key: empty or too large");
-	/* GnuTLS takes one format for both; a keyring holds DER, files PEM. */
-	fmt = looks_like_pem(cert, cert_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
-	if (looks_like_pem(key, key_len) != (fmt == GNUTLS_X509_FMT_PEM))
+	/* Both PEM (as files hold them) or both DER (as a keyring does): a mix is a mistake. */
+	if (looks_like_pem(key, key_len) != looks_like_pem(cert, cert_len))
 		return errbuf_set(&cfg->err, "certificate and key: one is PEM, the other DER");
+	what = looks_like_pem(cert, cert_len) ? "(PEM, in memory)" : "(DER, in memory)";
 	c.data = (unsigned char *)cert;
 	c.size = (unsigned)cert_len;
-	k.data = (unsigned char *)key;
-	k.size = (unsigned)key_len;
-	ret = gnutls_certificate_set_x509_key_mem2(cfg->x509, &c, &k, fmt, NULL, 0);
-	if (ret < 0)
-		return errbuf_set(&cfg->err, "certificate and key (%s, in memory): %s",
-				  fmt == GNUTLS_X509_FMT_PEM ? "PEM" : "DER", gnutls_strerror(ret));
-	cfg->have_keypair = true;
-	return 0;
+	return load_keypair(cfg, &c, key, key_len, what, what);
 }
 
 /*
