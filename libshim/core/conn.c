@@ -160,6 +160,7 @@ attached:
 	c->forked = false;
 	c->closed_notify = false;
 	c->record_err_logged = false;
+	c->inherited = false;
 	c->stdio = false;
 	c->err = 0;
 	c->want = 0;
@@ -183,6 +184,64 @@ attached:
 	shim_log(LOG_DEBUG, "fd %d: TLS %s for %s (rule [%s %s])", fd, is_server ? "server" : "client",
 		 c->peer, rule->kind == SHIM_RULE_ACCEPT ? "accept" : "connect", rule->spec);
 	return 0;
+}
+
+/*
+ * The rule of a connection inherited through exec: it matched none of ours
+ * (the process that made it did), and is named so in the log.
+ */
+static const struct shim_rule inherited_rule = {
+	.kind = SHIM_RULE_ACCEPT,
+	.spec = (char *)"inherited across exec",
+};
+
+struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct shim_conn *c;
+
+	if (same) {
+		conn_dup(same, fd);
+		return fdtable_get(fd) == same ? same : NULL;
+	}
+	c = conn_alloc();
+	if (!c)
+		return NULL;
+	c->h = NULL;
+	c->custody_fd = -1;
+	c->custody_retry = false;
+	c->servername[0] = '\0';
+	c->fd = fd;
+	__atomic_add_fetch(&c->gen, 1, __ATOMIC_RELEASE);
+	c->fds = 1;
+	c->rule = &inherited_rule;
+	c->is_server = false;
+	c->nonblock_kicked = false;
+	c->timed_out = false;
+	/*
+	 * The process that exec'd us, or its other children, may hold the
+	 * same socket and go on using it: closing ours sends no close_notify.
+	 */
+	c->forked = true;
+	c->closed_notify = false;
+	c->record_err_logged = false;
+	c->inherited = true;
+	c->stdio = false;
+	c->err = 0;
+	c->want = 0;
+	c->pending = NULL;
+	c->pending_len = 0;
+	c->deadline_ms = 0;
+	describe_peer(getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ?
+			      (struct sockaddr *)&ss : NULL, c->peer, sizeof(c->peer));
+	set_state(c, SHIM_READY);
+	if (!fdtable_set(fd, c)) {
+		set_state(c, SHIM_FAILED);
+		conn_recycle(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* Under c->lock: the connection is over for the program; every call now gets err. */
@@ -562,7 +621,7 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	if (c->rule->delegate) {
+	if (c->rule->delegate || c->inherited) {
 		char why[300];
 
 		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
@@ -572,7 +631,8 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 			ret = HANDOFF_WANT_POLLIN;
 		} else if (ret < 0) {
 			shim_log(LOG_WARNING, "%s %s connection failed: %s",
-				 c->is_server ? "client" : "server", c->peer, why);
+				 c->inherited ? "inherited" : c->is_server ? "client" : "server",
+				 c->peer, why);
 			ret = conn_fail_locked(c, -ret);
 			pthread_mutex_unlock(&c->lock);
 			return ret;
