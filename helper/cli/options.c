@@ -161,6 +161,8 @@ int cli_parse(int argc, char **argv, const struct cli_command *cmd,
 		*status = CLI_EXIT_USAGE;
 		goto err;
 	}
+	if (settings_warnings(set))
+		fprintf(stderr, "handoff: warning: %s\n", settings_warnings(set));
 	common->timeout_ms = settings_timeout_ms(set);
 	common->cfg = settings_take_config(set);
 	settings_free(set);

@@ -346,6 +346,11 @@ int cmd_run(int argc, char **argv)
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}
+	for (size_t i = 0; i < conf->n_rules; i++)
+		if (conf->rules[i].warnings)
+			fprintf(stderr, "handoff run: warning: [%s %s]: %s\n",
+				conf->rules[i].kind == SHIM_RULE_ACCEPT ? "accept" : "connect",
+				conf->rules[i].spec, conf->rules[i].warnings);
 	if (a.check) {
 		printf("configuration ok: %u accept and %u connect rules\n", conf->n_accept,
 		       conf->n_connect);

@@ -48,6 +48,7 @@ struct hd_custody_identity {
 	struct handoff_config *cfg;	/* after: shared by every handshake (refcounted) */
 	bool can_serve;			/* a certificate and key (or a PSK) */
 	char *servername;		/* a client identity pinned to one server name */
+	char *warnings;			/* settings_warnings() of its files, or NULL (logged at load) */
 	unsigned timeout_ms;
 	uid_t uids[HD_CUSTODY_MAX_IDS];
 	size_t n_uids;

@@ -221,8 +221,10 @@ int hd_custody_conf_finish(struct hd_custody_conf *cc, char *why, size_t why_siz
 				 "allow-gid", id->name);
 			return -1;
 		}
-		if (settings_servername(id->set) &&
-		    !(id->servername = strdup(settings_servername(id->set)))) {
+		if ((settings_servername(id->set) &&
+		     !(id->servername = strdup(settings_servername(id->set)))) ||
+		    (settings_warnings(id->set) &&
+		     !(id->warnings = strdup(settings_warnings(id->set))))) {
 			snprintf(why, why_size, "out of memory");
 			return -1;
 		}
@@ -250,6 +252,7 @@ void hd_custody_conf_free(struct hd_custody_conf *cc)
 		handoff_config_free(cc->ids[i].cfg);
 		free(cc->ids[i].name);
 		free(cc->ids[i].servername);
+		free(cc->ids[i].warnings);
 	}
 	free(cc->ids);
 	free(cc->socket);

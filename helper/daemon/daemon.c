@@ -26,6 +26,7 @@
 #include "daemon/privs.h"
 #include "daemon/stats.h"
 #include "daemon/status.h"
+#include "settings/settings.h"
 
 const char *const hd_default_configs[] = {
 	"/etc/handoff/handoffd.conf",
@@ -96,30 +97,22 @@ static void log_note(void *ctx, const char *text)
 
 /*
  * A private key that every local user may read is warned about, not
- * refused: tlshd (whose files we read unchanged) takes it, so refusing
- * would turn a working NFS/NVMe host into one whose mounts fail at boot,
- * and refusing does not take the key back from whoever read it.  The
- * operator has to make it private AND replace it; the warning says both.
+ * refused, as by every front door (settings_file_exposed() says why); the
+ * custody identities' files were judged by the settings that loaded them.
  */
-static bool key_exposed(const char *path, mode_t *mode)
-{
-	struct stat st;
-
-	if (!path || stat(path, &st) < 0)
-		return false;
-	*mode = st.st_mode & 07777;
-	return st.st_mode & (S_IROTH | S_IWOTH);
-}
-
 static void warn_exposed_keys(const struct hd_conf *c)
 {
 	const char *keys[2] = { c->client.private_key, c->server.private_key };
-	mode_t mode;
+	unsigned mode;
 
 	for (size_t i = 0; i < 2; i++)
-		if (key_exposed(keys[i], &mode))
+		if (settings_file_exposed(keys[i], &mode))
 			hd_warn("private key %s is readable by every user (mode %04o): chmod 600 it "
-				"and replace the key, it may have been copied", keys[i], (unsigned)mode);
+				"and replace the key, it may have been copied", keys[i], mode);
+	for (size_t i = 0; c->custody && i < c->custody->n_ids; i++)
+		if (c->custody->ids[i].warnings)
+			hd_warn("[identity %s]: %s", c->custody->ids[i].name,
+				c->custody->ids[i].warnings);
 }
 
 /* Loads the config the options name; NULL (logged) when it is broken. */
@@ -168,13 +161,13 @@ static bool check_file(const char *what, const char *path)
 
 static bool check_key(const char *what, const char *path)
 {
-	mode_t mode;
+	unsigned mode;
 
 	if (!check_file(what, path))
 		return false;
-	if (key_exposed(path, &mode))
+	if (settings_file_exposed(path, &mode))
 		printf("  WARNING: %s %s is readable by every user (mode %04o): chmod 600 it "
-		       "and replace the key, it may have been copied\n", what, path, (unsigned)mode);
+		       "and replace the key, it may have been copied\n", what, path, mode);
 	return true;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ struct settings {
 	char *psk_identity, *psk_file;
 	char *servername;
 	bool has_identity;
+	char warn[1024];	/* settings_warnings(): "; " between */
 };
 
 static int fail(struct settings *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -263,11 +265,41 @@ static int keep(struct settings *s, char **slot, const char *value)
 	return 0;
 }
 
+bool settings_file_exposed(const char *path, unsigned *mode)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return false;
+	*mode = (unsigned)(st.st_mode & 07777);
+	return st.st_mode & (S_IROTH | S_IWOTH);
+}
+
+const char *settings_warnings(const struct settings *s)
+{
+	return s->warn[0] ? s->warn : NULL;
+}
+
+/* what (a "key", a "psk-file") at path: a warning if every user may read it. */
+static void note_exposed(struct settings *s, const char *what, const char *path)
+{
+	size_t used = strlen(s->warn);
+	unsigned mode;
+
+	if (!settings_file_exposed(path, &mode) || used + 1 >= sizeof(s->warn))
+		return;
+	snprintf(s->warn + used, sizeof(s->warn) - used,
+		 "%s%s %s is readable by every user (mode %04o): chmod 600 it and replace the "
+		 "key, it may have been copied", used ? "; " : "", what, path, mode);
+}
+
 /* Pairs add up: each one more certificate for GnuTLS to choose from by SNI (handoff.h). */
 static int apply_keypair(struct settings *s)
 {
 	int ret = handoff_config_add_keypair_file(s->cfg, s->cert, s->key);
 
+	if (ret == 0)
+		note_exposed(s, "key", s->key);
 	free(s->cert);
 	free(s->key);
 	s->cert = s->key = NULL;
@@ -385,7 +417,10 @@ int settings_set(struct settings *s, const char *key, const char *value)
 	if (!strcmp(key, "ticket-key")) {
 		if (need_value(s, value) < 0)
 			return -1;
-		return handoff_config_set_ticket_key_file(s->cfg, value) < 0 ? config_failed(s) : 0;
+		if (handoff_config_set_ticket_key_file(s->cfg, value) < 0)
+			return config_failed(s);
+		note_exposed(s, "ticket-key", value);
+		return 0;
 	}
 	if (!strcmp(key, "tickets") || !strcmp(key, "no-tickets")) {
 		if (flag(s, value, &on) < 0)
@@ -449,6 +484,7 @@ static int apply_psk(struct settings *s)
 	}
 	if (read_psk_file(s, s->psk_file, key, &key_len, &file_identity) < 0)
 		return -1;
+	note_exposed(s, "psk-file", s->psk_file);
 	identity = s->psk_identity ? s->psk_identity : file_identity;
 	if (!identity || !*identity) {
 		ret = fail(s, "psk-file %s: no identity (set psk-identity)", s->psk_file);

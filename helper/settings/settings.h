@@ -74,6 +74,26 @@ unsigned settings_timeout_ms(const struct settings *s);
 /* Whether a certificate/key pair or a PSK was given (servers need one). */
 bool settings_has_identity(const struct settings *s);
 
+/*
+ * settings_warnings - what was applied that is allowed but unsafe, on one
+ * line ("; " between, fit for a log line), or NULL: today a private key,
+ * PSK or ticket-key file that every local user may read
+ * (settings_file_exposed()).  Valid until settings_free().  Each front
+ * door prints or logs them; loading goes on.
+ */
+const char *settings_warnings(const struct settings *s);
+
+/*
+ * settings_file_exposed - whether every local user may read or write the
+ * file at path (a private key, a PSK); *mode gets its permission bits.
+ * Warned about, not refused, by every front door alike: tlshd (whose files
+ * handoffd reads unchanged) takes such keys, so refusing would turn a
+ * working host into one whose mounts or services fail at boot, and refusing
+ * does not take the key back from whoever read it.  The warning tells the
+ * operator to make it private and to replace it.
+ */
+bool settings_file_exposed(const char *path, unsigned *mode);
+
 /* Whether value spells yes (1), no (0), or neither (-1): yes/no, true/false, on/off, 1/0. */
 int settings_parse_bool(const char *value);
 

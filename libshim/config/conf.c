@@ -177,6 +177,9 @@ static void end_section(struct loader *l)
 		} else if (r->kind == SHIM_RULE_ACCEPT && !settings_has_identity(l->set)) {
 			lfail(l, NULL, "a TLS server needs cert and key (or psk-file)");
 		} else {
+			if (settings_warnings(l->set) &&
+			    !(r->warnings = strdup(settings_warnings(l->set))))
+				lfail(l, NULL, "out of memory");
 			r->cfg = settings_take_config(l->set);
 			r->timeout_ms = settings_timeout_ms(l->set);
 			if (settings_servername(l->set) && !(r->servername = strdup(settings_servername(l->set))))
@@ -495,6 +498,7 @@ void shim_conf_free(struct shim_conf *conf)
 		free(r->spec);
 		free(r->host);
 		free(r->servername);
+		free(r->warnings);
 		free(r->delegate);
 		free(r->identity);
 	}

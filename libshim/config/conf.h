@@ -57,6 +57,7 @@ struct shim_rule {
 	unsigned tls_key_line;	/* where the first TLS key (cert, ca-file, ...) was set */
 	struct handoff_config *cfg;	/* NULL for plaintext and delegated rules */
 	struct handoff_cache *cache;	/* connect rules: resumption */
+	char *warnings;		/* settings_warnings() of its keys, or NULL (logged at start) */
 };
 
 enum shim_log_target { SHIM_LOG_SYSLOG, SHIM_LOG_STDERR, SHIM_LOG_FILE };

@@ -115,19 +115,45 @@ static void describe_peer(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
+/*
+ * Every field of a connection (fresh or recycled) that is not its engine
+ * state, its server name or its state: set before it enters the table.
+ */
+static void conn_reset(struct shim_conn *c, int fd, const struct shim_rule *rule, bool is_server,
+		       const struct sockaddr *peer)
+{
+	c->fd = fd;
+	__atomic_add_fetch(&c->gen, 1, __ATOMIC_RELEASE);
+	c->fds = 1;
+	c->rule = rule;
+	c->is_server = is_server;
+	c->nonblock_kicked = false;
+	c->timed_out = false;
+	c->forked = false;
+	c->closed_notify = false;
+	c->record_err_logged = false;
+	c->inherited = false;
+	c->stdio = false;
+	c->err = 0;
+	c->want = 0;
+	c->pending = NULL;
+	c->pending_len = 0;
+	c->custody_fd = -1;
+	c->custody_retry = false;
+	describe_peer(peer, c->peer, sizeof(c->peer));
+	c->deadline_ms = rule->timeout_ms ? now_ms() + rule->timeout_ms : 0;
+}
+
 int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char *servername,
 		const struct sockaddr *peer)
 {
 	struct shim_conn *c = conn_alloc();
 	int was, err;
-	unsigned timeout;
 
 	if (!c) {
 		errno = ENOMEM;
 		return -1;
 	}
-	c->custody_fd = -1;
-	c->custody_retry = false;
 	c->servername[0] = '\0';
 	if (rule->delegate) {
 		/* handoffd does the handshake (delegate.c): no engine state here. */
@@ -150,24 +176,7 @@ int conn_attach(int fd, const struct shim_rule *rule, bool is_server, const char
 		return -1;
 	}
 attached:
-	c->fd = fd;
-	__atomic_add_fetch(&c->gen, 1, __ATOMIC_RELEASE);
-	c->fds = 1;
-	c->rule = rule;
-	c->is_server = is_server;
-	c->nonblock_kicked = false;
-	c->timed_out = false;
-	c->forked = false;
-	c->closed_notify = false;
-	c->record_err_logged = false;
-	c->stdio = false;
-	c->err = 0;
-	c->want = 0;
-	c->pending = NULL;
-	c->pending_len = 0;
-	describe_peer(peer, c->peer, sizeof(c->peer));
-	timeout = rule->timeout_ms;
-	c->deadline_ms = timeout ? now_ms() + timeout : 0;
+	conn_reset(c, fd, rule, is_server, peer);
 	set_state(c, SHIM_HANDSHAKE);
 	if (!fdtable_set(fd, c)) {
 		set_state(c, SHIM_FAILED);
@@ -183,6 +192,47 @@ attached:
 	shim_log(LOG_DEBUG, "fd %d: TLS %s for %s (rule [%s %s])", fd, is_server ? "server" : "client",
 		 c->peer, rule->kind == SHIM_RULE_ACCEPT ? "accept" : "connect", rule->spec);
 	return 0;
+}
+
+/*
+ * The rule of a connection inherited through exec: it matched none of ours
+ * (the process that made it did), and is named so in the log.
+ */
+static const struct shim_rule inherited_rule = {
+	.kind = SHIM_RULE_ACCEPT,
+	.spec = (char *)"inherited across exec",
+};
+
+struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct shim_conn *c;
+
+	if (same) {
+		conn_dup(same, fd);
+		return fdtable_get(fd) == same ? same : NULL;
+	}
+	c = conn_alloc();
+	if (!c)
+		return NULL;
+	c->h = NULL;
+	c->servername[0] = '\0';
+	conn_reset(c, fd, &inherited_rule, false,
+		   getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ? (struct sockaddr *)&ss : NULL);
+	c->inherited = true;
+	/*
+	 * The process that exec'd us, or its other children, may hold the
+	 * same socket and go on using it: closing ours sends no close_notify.
+	 */
+	c->forked = true;
+	set_state(c, SHIM_READY);
+	if (!fdtable_set(fd, c)) {
+		set_state(c, SHIM_FAILED);
+		conn_recycle(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* Under c->lock: the connection is over for the program; every call now gets err. */
@@ -562,7 +612,7 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	if (c->rule->delegate) {
+	if (c->rule->delegate || c->inherited) {
 		char why[300];
 
 		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
@@ -572,7 +622,8 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 			ret = HANDOFF_WANT_POLLIN;
 		} else if (ret < 0) {
 			shim_log(LOG_WARNING, "%s %s connection failed: %s",
-				 c->is_server ? "client" : "server", c->peer, why);
+				 c->inherited ? "inherited" : c->is_server ? "client" : "server",
+				 c->peer, why);
 			ret = conn_fail_locked(c, -ret);
 			pthread_mutex_unlock(&c->lock);
 			return ret;

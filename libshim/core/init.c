@@ -94,6 +94,12 @@ __attribute__((constructor)) static void shim_init(void)
 	if (pthread_atfork(atfork_prepare, conn_atfork_parent, atfork_child) != 0)
 		die("cannot register the fork handlers");
 	shim_conf = conf;
+	conn_adopt_inherited();
 	shim_busy = 0;
+	for (size_t i = 0; i < conf->n_rules; i++)
+		if (conf->rules[i].warnings)
+			shim_log(LOG_WARNING, "[%s %s]: %s",
+				 conf->rules[i].kind == SHIM_RULE_ACCEPT ? "accept" : "connect",
+				 conf->rules[i].spec, conf->rules[i].warnings);
 	shim_log(LOG_DEBUG, "active: %u accept and %u connect rules", conf->n_accept, conf->n_connect);
 }

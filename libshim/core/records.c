@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The records the kernel hands back on a delegated connection, where the
- * shim has no GnuTLS session (handoffd did the handshake): every non-data
- * record of such a connection is dealt with here and nowhere else, so that
- * a session-less post-handshake path in the engine can take this file's
- * place later.
+ * The records the kernel hands back on a connection where the shim has no
+ * GnuTLS session: a delegated one (handoffd did the handshake) or one this
+ * image inherited through exec (inherit.c).  Every non-data record of such
+ * a connection is dealt with here and nowhere else, so that a session-less
+ * post-handshake path in the engine can take this file's place later.
  *
  * kTLS has already decrypted the record; only its meaning is ours:
  *  - alert close_notify: the end of the stream (reads return 0);
@@ -14,7 +14,7 @@
  *  - HelloRequest (TLS 1.2 renegotiation): declined with a warning
  *    no_renegotiation, as the engine does;
  *  - KeyUpdate (TLS 1.3): the new keys derive from a traffic secret that
- *    only handoffd ever had.  Fail closed (ECONNABORTED): going on would
+ *    only handoffd (or the process before exec) ever had.  Fail closed (ECONNABORTED): going on would
  *    read the peer's next records with a key it no longer uses;
  *  - anything else after the handshake: ECONNABORTED.
  * Our close_notify is a 2-byte alert record sent through kTLS.
@@ -61,14 +61,15 @@ static int handshake_record(int fd, const uint8_t *p, size_t n, bool tls13, char
 		if (len > n - 4)
 			return fail(why, size, ECONNABORTED,
 				    "a handshake message split across records after the handshake "
-				    "(not supported in delegated mode)");
+				    "(not supported without a session)");
 		switch (p[0]) {
 		case HS_NEW_SESSION_TICKET:
 			break;	/* nothing to resume with: the session stayed in handoffd */
 		case HS_KEY_UPDATE:
-			snprintf(why, size, "the peer sent a TLS 1.3 KeyUpdate: in delegated mode the "
-				 "traffic secrets stayed in handoffd, so the kernel cannot be re-keyed; "
-				 "connection closed");
+			snprintf(why, size, "the peer sent a TLS 1.3 KeyUpdate: the traffic secrets "
+				 "are not in this process (they stayed in handoffd, or in the process "
+				 "that exec'd this one), so the kernel cannot be re-keyed; connection "
+				 "closed");
 			return -ECONNABORTED;
 		case HS_HELLO_REQUEST:
 			if (!tls13 && len == 0 &&

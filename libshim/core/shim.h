@@ -85,6 +85,7 @@ struct shim_conn {
 	bool record_err_logged;		/* the kernel refused a record: said once */
 	bool stdio;			/* wrapped in a FILE: see fdopen.c */
 	bool watched;			/* on the watcher's list; under the watcher's lock */
+	bool inherited;			/* came through exec already TLS: no session (inherit.c) */
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
@@ -163,6 +164,19 @@ void conn_dup(struct shim_conn *c, int newfd);
  * connection it could write plaintext to.
  */
 void conn_finish_inherited(void);
+
+/*
+ * conn_adopt - fd came through exec already a kTLS connection (inherit.c):
+ * it joins the table with no session, its records handled as a delegated
+ * connection's are (records.c).  same: the connection of another fd of
+ * the same socket, adopted before (stdin and stdout of an inetd child), or
+ * NULL.  Returns the connection, or NULL (out of memory, fd out of the
+ * table's range): the fd then stays as it was, outside the table.
+ */
+struct shim_conn *conn_adopt(int fd, struct shim_conn *same);
+
+/* inherit.c: at start-up, conn_adopt() every kTLS socket this image inherited. */
+void conn_adopt_inherited(void);
 
 /* fork handlers (registered by init). */
 void conn_atfork_parent(void);

@@ -196,6 +196,19 @@ fake_server stall stall && {
 }
 stop_peer "$PEER_PID"
 
+# --- a private key every user may read: warned about (named, with what to
+# do), not refused (helper/settings/settings.h says why), and served
+cp "$PKI/server-key.pem" "$WORK/exposed-key.pem"
+chmod 644 "$WORK/exposed-key.pem"
+if start_serve exposed-key "${FALLBACK[@]}" --cert "$PKI/server.pem" --key "$WORK/exposed-key.pem" 127.0.0.1:0; then
+	if has "$WORK/exposed-key.err" "handoff: warning: key $WORK/exposed-key.pem is readable by every user (mode 0644): chmod 600 it and replace the key"; then
+		pass "exposed-key: warned, and serving on $PORT"
+	else
+		fail "exposed-key: no warning naming the key" "$WORK/exposed-key.err"
+	fi
+	stop_peer "$PEER_PID"
+fi
+
 # --- command line mistakes are usage errors (exit 2), not crashes
 handoff connect --protocols tls1.1 localhost:1 >/dev/null 2>"$WORK/usage1.log"
 rc=$?

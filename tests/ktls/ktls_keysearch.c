@@ -23,8 +23,9 @@
  *    the connection's own struct (h->secret), only the current generation,
  *    and nowhere after handoff_free();
  *  - the private key: only where it was right after the credentials were
- *    loaded, before any connection, i.e. in GnuTLS's credentials (and, as
- *    found, a copy of the PEM body GnuTLS's base64 decoder freed unwiped).
+ *    loaded, before any connection, i.e. in GnuTLS's credentials; never
+ *    the file's text or DER (GnuTLS's PEM decoder left the base64 body in
+ *    freed heap: core/config.c now decodes the PEM itself).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -357,15 +358,20 @@ START_TEST(test_no_residue)
 		cfg = kt_server_config(sc->protocols, "AES-128-GCM", false);
 		if (sc->no_key_update)
 			handoff_config_no_key_update(cfg);
-		/* What the credentials hold (and whatever GnuTLS's loader left), before any connection. */
-		judge(a, NULL, NULL, 0, "credentials loaded");
 		/*
-		 * Known, GnuTLS's: a copy of the PEM body stays in freed heap
-		 * after the credentials load, although core/config.c reads the
-		 * file into memory it wipes (seen in 7.x: the copy GnuTLS's PEM
-		 * decoding makes).  It is counted with the credentials; the next
-		 * step is to decode the PEM ourselves and give GnuTLS DER.
+		 * What the credentials hold, before any connection: the key as
+		 * GnuTLS keeps it, and nothing of the file.  (GnuTLS's own PEM
+		 * decoding left a copy of the base64 body in freed heap; since
+		 * core/config.c decodes PEM itself, via util/pem.c, none.)
 		 */
+		judge(a, NULL, NULL, 0, "credentials loaded");
+		for (unsigned i = 0; i < a->n_hits; i++) {
+			const char *name = a->needle[a->hit[i].needle].name;
+
+			ck_assert_msg(strcmp(name, "key file (PEM text)") && strcmp(name, "key (DER)"),
+				      "after loading the credentials: %s at %#lx (%s)", name,
+				      (unsigned long)a->hit[i].addr, a->hit[i].where);
+		}
 		n_base = a->n_hits;
 		memcpy(base, a->hit, n_base * sizeof(base[0]));
 	} else {

@@ -184,6 +184,29 @@ print("plaintext client got %d bytes: %r" % (len(got), got[:40]))
 	stop_peer "$SPID"
 fi
 
+echo "## an exec'd program reads the peer's close_notify as the end of the stream"
+# The connection is already TLS when the shell (and, after fork and exec,
+# cat) starts: the new images adopt it (libshim/core/inherit.c), so the
+# client's close_notify ends cat's input like a plain EOF.  Without that,
+# cat's read fails with EIO at that record and it exits 1.
+PORT=$(random_port)
+if start_shim inherit "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
+	socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" SYSTEM:'cat; echo "cat-exit=$?" >&2',nofork; then
+	timeout 20 "$PY" "$SHIM_PY" echo "$PORT" "$CA" 100000 >"$WORK/inherit.tls" 2>&1
+	rc=$?
+	for _ in $(seq 50); do
+		grep -q "cat-exit=" "$WORK/inherit.err" && break
+		sleep 0.1
+	done
+	if [ "$rc" = 0 ] && grep -q "cat-exit=0" "$WORK/inherit.err" && ! grep -q "Input/output error" "$WORK/inherit.err"; then
+		pass "inherited: 100000 bytes echoed by cat after exec, and the client's close_notify ended its input ($(grep -o 'cat-exit=[0-9]*' "$WORK/inherit.err"))"
+	else
+		fail "inherited: echo exit $rc, $(tail -n1 "$WORK/inherit.tls"); cat: $(grep -E 'cat-exit|error' "$WORK/inherit.err" | tr '\n' ' ')" \
+			"$WORK/inherit.err" "$WORK/inherit.shim.log"
+	fi
+	stop_peer "$SPID"
+fi
+
 echo "## a broken config"
 cat >"$WORK/bad.ini" <<EOF
 [shim]

@@ -51,44 +51,25 @@ hd_pid=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-subnqn=nqn.2014-08.org.handoff:soak
-hostid=$(cat /proc/sys/kernel/random/uuid)
-hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
-nvmet=/sys/kernel/config/nvmet
-port=2
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+nvmet_name=soak nvmet_port=2 nvmet_svc=4421
+# shellcheck source=tests/upcall/lib/nvmet.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../upcall/lib/nvmet.sh"
 
 cleanup() {
-	local c
-	for c in /sys/class/nvme/nvme*; do
-		[[ $(cat "$c/subsysnqn" 2>/dev/null) == "$subnqn" ]] && echo 1 >"$c/delete_controller" 2>/dev/null
-	done
-	rm -f "$nvmet/ports/$port/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
-	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
-	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
-		"$nvmet/ports/$port" "$nvmet/hosts/$hostnqn" 2>/dev/null
+	nvmet_cleanup
 	[[ -n $hd_pid ]] && kill "$hd_pid" 2>/dev/null && wait "$hd_pid" 2>/dev/null
 	echo "---- handoffd log (failures only)"
 	grep -v ': ok TLS' "$log" 2>/dev/null | tail -n 20 | sed 's/^/  /'
 }
 trap cleanup EXIT
 
-head -c 32 /dev/urandom >"$work/psk"
-keyctl padd psk "NVMe0R01 $hostnqn $subnqn" %:.nvme <"$work/psk" >/dev/null || { bad "keyctl padd psk"; exit 1; }
-truncate -s 1M /srv/soak.img
-mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || { bad "nvmet configfs"; exit 1; }
-echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
-ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
-mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
-echo -n /srv/soak.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
-echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || { bad "namespace enable"; exit 1; }
-mkdir "$nvmet/ports/$port"
-echo tcp >"$nvmet/ports/$port/addr_trtype"
-echo ipv4 >"$nvmet/ports/$port/addr_adrfam"
-echo 127.0.0.1 >"$nvmet/ports/$port/addr_traddr"
-echo 4421 >"$nvmet/ports/$port/addr_trsvcid"
-echo tls1.3 >"$nvmet/ports/$port/addr_tsas" 2>/dev/null || skip "this nvmet has no TLS"
-echo required >"$nvmet/ports/$port/addr_treq" 2>/dev/null
-ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/$port/subsystems/$subnqn" || { bad "port link"; exit 1; }
+nvmet_setup
+case $? in
+0) ;;
+77) skip "this nvmet has no TLS" ;;
+*) bad "nvmet setup (keyctl, configfs)"; exit 1 ;;
+esac
 
 "${VG[@]}" "$handoffd" -s --workers 4 >"$log" 2>&1 &
 hd_pid=$!
@@ -102,7 +83,7 @@ grep -q "serving handshake upcalls" "$log" || { bad "handoffd did not start"; ca
 connect() {
 	local reply ctrl
 	exec {fd}<>/dev/nvme-fabrics
-	if ! echo "transport=tcp,traddr=127.0.0.1,trsvcid=4421,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0" >&"$fd" 2>>"$work/connect.err"; then
+	if ! connect_opts "$1" >&"$fd" 2>>"$work/connect.err"; then
 		exec {fd}>&-
 		return 1
 	fi

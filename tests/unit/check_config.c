@@ -221,6 +221,91 @@ START_TEST(test_keypair_mem)
 }
 END_TEST
 
+/* key_variant: server-key.pem with its text changed, as operators' key files come. */
+static char *key_variant(const gnutls_datum_t *key, const char *prefix, bool crlf,
+			 char swap_from, char swap_to, bool cut_end)
+{
+	size_t cap = strlen(prefix) + key->size * 2 + 1, n = 0;
+	char *out = malloc(cap);
+	bool swapped = false;
+
+	ck_assert_ptr_nonnull(out);
+	n = (size_t)snprintf(out, cap, "%s", prefix);
+	for (unsigned i = 0; i < key->size; i++) {
+		char c = (char)key->data[i];
+
+		/* Only in the body: after the first line. */
+		if (!swapped && swap_from && c == swap_from && memchr(key->data, '\n', i)) {
+			c = swap_to;
+			swapped = true;
+		}
+		if (c == '\n' && crlf)
+			out[n++] = '\r';
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	if (cut_end)
+		*strstr(out, "-----END") = '\0';
+	return out;
+}
+
+/*
+ * PEM keys are decoded by us (util/pem.c), not by GnuTLS, so that no copy
+ * of the base64 body is left unwiped: every form a key file comes in must
+ * still load, and a broken one must say what is wrong.
+ */
+START_TEST(test_pem_key_forms)
+{
+	gnutls_datum_t cert = read_pki("server.pem"), key = read_pki("server-key.pem");
+	gnutls_datum_t enc = { NULL, 0 };
+	gnutls_x509_privkey_t pk;
+	struct { const char *name; char *text; const char *err; } c[] = {
+		{ "CRLF line ends", key_variant(&key, "", true, 0, 0, false), NULL },
+		{ "EC PARAMETERS block first",
+		  key_variant(&key, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
+				    "-----END EC PARAMETERS-----\n", false, 0, 0, false), NULL },
+		{ "a character that is not base64", key_variant(&key, "", false, 'A', '!', false),
+		  "not valid base64" },
+		{ "no END line", key_variant(&key, "", false, 0, 0, true), "no END line" },
+		{ "no key block", strdup("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+		  "no PEM private key block" },
+		{ "legacy encrypted", strdup("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+					   "DEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"),
+		  "encrypted" },
+	};
+	struct handoff_config *k;
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		k = handoff_config_new();
+		ck_assert_ptr_nonnull(c[i].text);
+		int ret = handoff_config_set_keypair_mem(k, cert.data, cert.size,
+							 (const uint8_t *)c[i].text, strlen(c[i].text));
+		if (!c[i].err)
+			ck_assert_msg(ret == 0, "%s: %s", c[i].name, handoff_config_error(k));
+		else
+			ck_assert_msg(ret == -1 && strstr(handoff_config_error(k), c[i].err),
+				      "%s: \"%s\" lacks \"%s\"", c[i].name,
+				      ret ? handoff_config_error(k) : "(loaded)", c[i].err);
+		handoff_config_free(k);
+		free(c[i].text);
+	}
+
+	/* PKCS#8 with a password: named as encrypted, not as a parse error. */
+	ck_assert_int_eq(gnutls_x509_privkey_init(&pk), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_import(pk, &key, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_privkey_export2_pkcs8(pk, GNUTLS_X509_FMT_PEM, "secret",
+							   GNUTLS_PKCS_PBES2_AES_128, &enc), 0);
+	gnutls_x509_privkey_deinit(pk);
+	k = handoff_config_new();
+	ck_assert_int_eq(handoff_config_set_keypair_mem(k, cert.data, cert.size, enc.data, enc.size), -1);
+	ck_assert_msg(strstr(handoff_config_error(k), "encrypted"), "%s", handoff_config_error(k));
+	handoff_config_free(k);
+	gnutls_free(enc.data);
+	gnutls_free(cert.data);
+	gnutls_free(key.data);
+}
+END_TEST
+
 /* A server's PSK store: two identities, keys derived from the name. */
 static int lookup_calls;
 
@@ -471,6 +556,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_keypair_mem);
+	tcase_add_test(tc, test_pem_key_forms);
 	tcase_add_test(tc, test_psk_lookup);
 	tcase_add_test(tc, test_allow_peer_subject);
 	tcase_add_test(tc, test_ca_dir_and_system);

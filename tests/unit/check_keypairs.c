@@ -149,7 +149,7 @@ static const struct bad_case bad_cases[] = {
 	{ "second.pem", "second-key.pem", { "second.pem is given twice" } },
 	/* not a certificate, not a key, no file */
 	{ "ca-key.pem", "ca-key.pem", { "ca-key.pem" } },
-	{ "wrongname.pem", "ca.pem", { "wrongname.pem", "ca.pem" } },
+	{ "wrongname.pem", "ca.pem", { "key ", "ca.pem", "no PEM private key" } },
 	{ "nonexistent.pem", "server-key.pem", { "certificate file", "nonexistent.pem" } },
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -201,6 +202,55 @@ START_TEST(test_several_certs)
 }
 END_TEST
 
+/*
+ * A key, PSK or ticket-key file every user may read is loaded, and named
+ * in the rule's warnings (logged by the shim, printed by handoff run); a
+ * private one is not.
+ */
+START_TEST(test_exposed_key_warned)
+{
+	char dir[] = "/tmp/check_shimconf.XXXXXX", key[256], ticket[256], psk[256], ini[2048];
+	const char *pki = getenv("HANDOFF_PKI");
+	struct shim_conf *conf = NULL;
+	char err[1024] = "", cmd[1024];
+
+	ck_assert_ptr_nonnull(pki);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(ticket, sizeof(ticket), "%s/ticket.key", dir);
+	snprintf(psk, sizeof(psk), "%s/psk.txt", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/server-key.pem %s && cp %s/ticket.key %s && cp %s/psk.txt %s",
+		 pki, key, pki, ticket, pki, psk);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	ck_assert_int_eq(chmod(ticket, 0604), 0);
+	ck_assert_int_eq(chmod(psk, 0600), 0);
+	snprintf(ini, sizeof(ini),
+		 "[accept 8443]\ncert = %s/server.pem\nkey = %s\nticket-key = %s\n"
+		 "[accept 8444]\npsk-file = %s\n"
+		 "[accept 8445]\ncert = %s/server.pem\nkey = %s/server-key.pem\n",
+		 pki, key, ticket, psk, pki, pki);
+	ck_assert_msg(shim_conf_load_string(ini, "t", &conf, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(conf->rules[0].warnings);
+	ck_assert_msg(strstr(conf->rules[0].warnings, "key.pem is readable by every user (mode 0644)") &&
+		      strstr(conf->rules[0].warnings, "; ticket-key ") &&
+		      strstr(conf->rules[0].warnings, "(mode 0604)"), "%s", conf->rules[0].warnings);
+	ck_assert_ptr_null(conf->rules[1].warnings);
+	ck_assert_ptr_null(conf->rules[2].warnings);
+	shim_conf_free(conf);
+
+	ck_assert_int_eq(chmod(psk, 0644), 0);
+	snprintf(ini, sizeof(ini), "[accept 8444]\npsk-file = %s\n", psk);
+	conf = NULL;
+	ck_assert_msg(shim_conf_load_string(ini, "t", &conf, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(conf->rules[0].warnings && strstr(conf->rules[0].warnings, "psk-file "),
+		      "%s", conf->rules[0].warnings ? conf->rules[0].warnings : "(none)");
+	shim_conf_free(conf);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_delegated)
 {
 	struct shim_conf *conf = load_ok(
@@ -330,6 +380,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_bad, 0, (int)ARRAY_SIZE(bad_cases));
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_several_certs);
+	tcase_add_test(tc, test_exposed_key_warned);
 	tcase_add_test(tc, test_delegated);
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_match);

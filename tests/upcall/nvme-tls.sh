@@ -45,18 +45,14 @@ bad() { echo "FAIL: $*"; fail=1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
 
-subnqn=nqn.2014-08.org.handoff:tls-test
-hostid=$(cat /proc/sys/kernel/random/uuid)
-hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
-nvmet=/sys/kernel/config/nvmet
+nvmet_name=tls-test nvmet_port=1 nvmet_svc=4420
+# shellcheck source=tests/upcall/lib/nvmet.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/nvmet.sh"
 ctrl=
 
 cleanup() {
 	[[ -n $ctrl ]] && echo 1 >"/sys/class/nvme/$ctrl/delete_controller" 2>/dev/null
-	rm -f "$nvmet/ports/1/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
-	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
-	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
-		"$nvmet/ports/1" "$nvmet/hosts/$hostnqn" 2>/dev/null
+	nvmet_cleanup
 	[[ -n $hd_pid ]] && kill "$hd_pid" 2>/dev/null && wait "$hd_pid" 2>/dev/null
 	echo "---- handoffd log"
 	sed 's/^/  /' "$log" 2>/dev/null
@@ -65,32 +61,17 @@ trap cleanup EXIT
 
 echo "kernel $(uname -r)"
 
-# The PSK, in the keyring both kernel sides use.
-identity="NVMe0R01 $hostnqn $subnqn"
-head -c 32 /dev/urandom >"$work/psk"
-serial=$(keyctl padd psk "$identity" %:.nvme <"$work/psk") || { bad "keyctl padd psk"; exit 1; }
+# The PSK in the keyring both kernel sides use, and the target: one
+# subsystem, one namespace on a file, a TLS-only port.
+nvmet_setup
+case $? in
+0) ;;
+77) skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)" ;;
+*) bad "nvmet setup (keyctl, configfs)"; exit 1 ;;
+esac
+identity=$psk_identity serial=$psk_serial
 ok "PSK $serial in .nvme: $identity"
-
-# The target: one subsystem, one namespace on a file, a TLS-only port.
-truncate -s 16M /srv/nvme.img
-mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || { bad "nvmet configfs"; exit 1; }
-echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
-ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
-mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
-echo -n /srv/nvme.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
-echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/buffered_io"
-echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || { bad "namespace enable"; exit 1; }
-mkdir "$nvmet/ports/1"
-echo tcp >"$nvmet/ports/1/addr_trtype"
-echo ipv4 >"$nvmet/ports/1/addr_adrfam"
-echo 127.0.0.1 >"$nvmet/ports/1/addr_traddr"
-echo 4420 >"$nvmet/ports/1/addr_trsvcid"
-if ! echo tls1.3 >"$nvmet/ports/1/addr_tsas" 2>/dev/null; then
-	skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)"
-fi
-echo required >"$nvmet/ports/1/addr_treq" 2>/dev/null
-ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/1/subsystems/$subnqn" || { bad "port link"; exit 1; }
-ok "nvmet: $subnqn on 127.0.0.1:4420, tsas $(cat "$nvmet/ports/1/addr_tsas"), treq $(cat "$nvmet/ports/1/addr_treq")"
+ok "nvmet: $subnqn on 127.0.0.1:$nvmet_svc, tsas $(cat "$nvmet/ports/$nvmet_port/addr_tsas"), treq $(cat "$nvmet/ports/$nvmet_port/addr_treq")"
 
 "$handoffd" -s --workers 4 --status-socket "$work/status.sock" >"$log" 2>&1 &
 hd_pid=$!
@@ -131,7 +112,7 @@ assert any(k["serial"] == int(sys.argv[2]) and k["type"] == "psk" for k in r["ke
 tx0=$(tls_stat TlsTxSw)
 t0=$(now_ms)
 exec 3<>/dev/nvme-fabrics
-if echo "transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=2" >&3 2>"$work/connect.err"; then
+if echo "transport=tcp,traddr=127.0.0.1,trsvcid=$nvmet_svc,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=2" >&3 2>"$work/connect.err"; then
 	read -r reply <&3
 	t1=$(now_ms)
 	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
@@ -153,7 +134,7 @@ if [[ -n $ctrl ]]; then
 	if [[ -n $dev ]]; then
 		head -c $((4 * 1024 * 1024)) /dev/urandom >"$work/data"
 		dd if="$work/data" of="$dev" bs=1M oflag=direct status=none && sync
-		cmp -s -n $((4 * 1024 * 1024)) "$work/data" /srv/nvme.img &&
+		cmp -s -n $((4 * 1024 * 1024)) "$work/data" "/srv/$nvmet_name.img" &&
 			ok "4 MiB written through NVMe/TCP TLS arrived intact in the target's file" ||
 			bad "the target's file differs"
 		dd if="$dev" of="$work/back" bs=1M count=4 iflag=direct status=none
@@ -181,7 +162,7 @@ other=$(keyctl padd psk "NVMe0R01 $hostnqn $subnqn-unknown" @u <"$work/psk")
 keyctl setperm "$other" 0x3f3f0000
 t0=$(now_ms)
 exec 3<>/dev/nvme-fabrics
-if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$other,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
+if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=$nvmet_svc,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$other,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
 	bad "unknown PSK identity: the connect succeeded"
 	read -r reply <&3
 	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')

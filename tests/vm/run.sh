@@ -226,8 +226,13 @@ run_kernel() {
 	env | grep -E '^HANDOFF_[A-Za-z0-9_]*=' |
 		grep -Ev '^HANDOFF_(VM|VM_[A-Za-z0-9_]*|TEST_KTLS)=' >"$share/env" || true
 
+	# One vCPU by default: under TCG every cross-CPU TLB flush (each exit,
+	# munmap, exec) stops all vCPUs, and the suite starts thousands of
+	# processes.  Measured side by side in one 7.x guest run:
+	# tests/interop/gnutls-peers.sh took 99 s with two vCPUs, 48 s with one,
+	# and half the host CPU.  HANDOFF_VM_SMP=2 for SMP races in the kernel.
 	local qemu=(
-		qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "${HANDOFF_VM_MEM:-1024}"
+		qemu-system-x86_64 -accel tcg -cpu max -smp "${HANDOFF_VM_SMP:-1}" -m "${HANDOFF_VM_MEM:-1024}"
 		-no-reboot -nic none
 		-kernel "$dir/$(vm_env_get "$stamp" VMLINUZ)" -initrd "$initrd"
 		# loglevel=1, not 0: at 0 even a panic or an oops prints nothing.

@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/conn.h"
 #include "handshake/session.h"
+#include "util/pem.h"
 #include "util/wipe.h"
 
 #define TICKET_KEY_SIZE 64	/* GnuTLS's ticket master key */
@@ -294,6 +295,13 @@ static int read_key_file(struct handoff_config *cfg, const char *path, uint8_t *
 	return 0;
 }
 
+static bool looks_like_pem(const uint8_t *buf, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+
+	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
+}
+
 #define CHAIN_MAX 16	/* GnuTLS's own verification depth */
 
 static void chain_free(gnutls_pcert_st *chain, unsigned n)
@@ -307,9 +315,10 @@ static void chain_free(gnutls_pcert_st *chain, unsigned n)
  * first (keypairs.h).  gnutls_certificate_set_x509_key_mem2() appends a pair
  * before it finds that key and certificate do not match, and leaves it
  * there: with several pairs, the refused one would still be chosen by its
- * names.  So we parse the pair ourselves (the same GnuTLS parsers, the key
- * still parsed once), refuse a mismatch before GnuTLS holds anything, and
- * hand GnuTLS the parsed pair.  Our list grows first, so once GnuTLS holds
+ * names.  So we parse the pair ourselves (a PEM key decoded by util/pem.c
+ * into memory we wipe, as GnuTLS's PEM decoder leaves the base64 body in
+ * freed heap; then GnuTLS's DER parser), refuse a mismatch before GnuTLS
+ * holds anything, and hand GnuTLS the parsed pair.  Our list grows first, so once GnuTLS holds
  * the pair nothing can fail and the two lists stay in step.
  */
 static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
@@ -320,6 +329,10 @@ static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
 	unsigned n_chain = CHAIN_MAX;
 	gnutls_privkey_t pkey = NULL;
 	struct config_keypair kp, *grown;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	gnutls_datum_t k;
+	const char *why;
 	int ret;
 
 	grown = realloc(cfg->keypairs, (cfg->n_keypairs + 1) * sizeof(*cfg->keypairs));
@@ -338,9 +351,20 @@ static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
 		goto err_chain;
 	if (keypair_conflict(cfg->keypairs, cfg->n_keypairs, &kp, &cfg->err) < 0)
 		goto err_kp;
+	if (looks_like_pem(key->data, key->size)) {
+		if (pem_private_key(key->data, key->size, &der, &der_len, &why) < 0) {
+			errbuf_set(&cfg->err, "key %s: %s", key_label, why);
+			goto err_kp;
+		}
+		k.data = der;
+		k.size = (unsigned)der_len;
+	} else {
+		k = *key;
+	}
 	ret = gnutls_privkey_init(&pkey);
 	if (ret == 0)
-		ret = gnutls_privkey_import_x509_raw(pkey, key, fmt, NULL, 0);
+		ret = gnutls_privkey_import_x509_raw(pkey, &k, GNUTLS_X509_FMT_DER, NULL, 0);
+	wipe_free(der, der_len);
 	if (ret < 0) {
 		errbuf_set(&cfg->err, "certificate %s / key %s: %s", cert_label, key_label,
 			   gnutls_strerror(ret));
@@ -407,13 +431,6 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg, const char *cert
 	return handoff_config_add_keypair_file(cfg, cert_file, key_file);
 }
 
-static bool looks_like_pem(const uint8_t *buf, size_t len)
-{
-	static const char marker[] = "-----BEGIN ";
-
-	return len >= sizeof(marker) - 1 && memmem(buf, len, marker, sizeof(marker) - 1);
-}
-
 int handoff_config_add_keypair_mem(struct handoff_config *cfg, const uint8_t *cert,
 				   size_t cert_len, const uint8_t *key, size_t key_len)
 {
@@ -423,10 +440,10 @@ int handoff_config_add_keypair_mem(struct handoff_config *cfg, const uint8_t *ce
 
 	if (!cert || !cert_len || !key || !key_len || cert_len > UINT_MAX || key_len > UINT_MAX)
 		return errbuf_set(&cfg->err, "certificate and key: empty or too large");
-	/* GnuTLS takes one format for both; a keyring holds DER, files PEM. */
-	fmt = looks_like_pem(cert, cert_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
-	if (looks_like_pem(key, key_len) != (fmt == GNUTLS_X509_FMT_PEM))
+	/* Both PEM (as files hold them) or both DER (as a keyring does): a mix is a mistake. */
+	if (looks_like_pem(key, key_len) != looks_like_pem(cert, cert_len))
 		return errbuf_set(&cfg->err, "certificate and key: one is PEM, the other DER");
+	fmt = looks_like_pem(cert, cert_len) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER;
 	c.data = (unsigned char *)cert;
 	c.size = (unsigned)cert_len;
 	k.data = (unsigned char *)key;

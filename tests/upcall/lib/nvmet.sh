@@ -1,52 +1,68 @@
 # shellcheck shell=bash
-# tests/upcall/lib/nvmet.sh - an NVMe/TCP target on 127.0.0.1:4420 that
-# requires TLS with a retained PSK, and bursts of host connects to it, for
-# tests/upcall/nvme-burst.sh (sourced; not a test by itself).  The kernel
-# interface only (configfs, keyctl, /dev/nvme-fabrics): Debian 12's
-# nvme-cli predates TLS.  Needs: work, ok, bad, now_ms.
+# tests/upcall/lib/nvmet.sh - an NVMe/TCP target that requires TLS with a
+# retained PSK, and bursts of host connects to it, for the NVMe tests
+# (tests/upcall/nvme-tls.sh, nvme-burst.sh, tests/soak/handoffd.sh; sourced,
+# not a test by itself).  The kernel interface only (configfs, keyctl,
+# /dev/nvme-fabrics): Debian 12's nvme-cli predates TLS.  Needs: work, ok,
+# bad, now_ms.  Each test names its own target before sourcing, so that one
+# left behind by a failed test never meets the next one:
+#   nvmet_name  the subsystem NQN's last part (default: burst)
+#   nvmet_port  the configfs port id (default: 2)
+#   nvmet_svc   the TCP port (default: 4420)
 
 nvmet=/sys/kernel/config/nvmet
 # The target's address (an address of the host's namespace).
 nvmet_addr=${NVMET_ADDR:-127.0.0.1}
-subnqn=nqn.2014-08.org.handoff:burst
+nvmet_port=${nvmet_port:-2}
+nvmet_svc=${nvmet_svc:-4420}
+subnqn=nqn.2014-08.org.handoff:${nvmet_name:-burst}
 hostid=$(cat /proc/sys/kernel/random/uuid)
 hostnqn=nqn.2014-08.org.nvmexpress:uuid:$hostid
+# The PSK's identity (TP 8011: retained, SHA-256), and its serial once set up.
+psk_identity="NVMe0R01 $hostnqn $subnqn"
+psk_serial=
 
 # connect_opts QUEUES: what /dev/nvme-fabrics takes for one more controller.
 connect_opts() {
-	echo "transport=tcp,traddr=$nvmet_addr,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0"
+	echo "transport=tcp,traddr=$nvmet_addr,trsvcid=$nvmet_svc,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,nr_io_queues=$1,duplicate_connect,ctrl_loss_tmo=0"
 }
 
-# nvmet_setup: the PSK in .nvme and the target.  0, 1 (broken) or 77 (no TLS in nvmet).
+# nvmet_setup: the PSK in .nvme (its serial in psk_serial, its bytes in
+# $work/psk) and the target, one namespace on a 16 MiB file in /srv.
+# 0, 1 (broken) or 77 (no TLS in nvmet).
 nvmet_setup() {
+	local ns=$nvmet/subsystems/$subnqn/namespaces/1 port=$nvmet/ports/$nvmet_port
 	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 	[[ -d $nvmet ]] || return 77
 	head -c 32 /dev/urandom >"$work/psk"
-	keyctl padd psk "NVMe0R01 $hostnqn $subnqn" %:.nvme <"$work/psk" >/dev/null || return 1
-	truncate -s 16M /srv/burst.img
+	psk_serial=$(keyctl padd psk "$psk_identity" %:.nvme <"$work/psk") || return 1
+	truncate -s 16M "/srv/${nvmet_name:-burst}.img"
 	mkdir "$nvmet/subsystems/$subnqn" "$nvmet/hosts/$hostnqn" || return 1
 	echo 0 >"$nvmet/subsystems/$subnqn/attr_allow_any_host"
 	ln -s "$nvmet/hosts/$hostnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
-	mkdir "$nvmet/subsystems/$subnqn/namespaces/1"
-	echo -n /srv/burst.img >"$nvmet/subsystems/$subnqn/namespaces/1/device_path"
-	echo 1 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" || return 1
-	mkdir "$nvmet/ports/2" || return 1
-	echo tcp >"$nvmet/ports/2/addr_trtype"
-	echo ipv4 >"$nvmet/ports/2/addr_adrfam"
-	echo "$nvmet_addr" >"$nvmet/ports/2/addr_traddr"
-	echo 4420 >"$nvmet/ports/2/addr_trsvcid"
-	echo tls1.3 >"$nvmet/ports/2/addr_tsas" 2>/dev/null || return 77
-	echo required >"$nvmet/ports/2/addr_treq" 2>/dev/null
-	ln -s "$nvmet/subsystems/$subnqn" "$nvmet/ports/2/subsystems/$subnqn" || return 1
+	mkdir "$ns"
+	echo -n "/srv/${nvmet_name:-burst}.img" >"$ns/device_path"
+	# tmpfs has no O_DIRECT.
+	echo 1 >"$ns/buffered_io"
+	echo 1 >"$ns/enable" || return 1
+	mkdir "$port" || return 1
+	echo tcp >"$port/addr_trtype"
+	echo ipv4 >"$port/addr_adrfam"
+	echo "$nvmet_addr" >"$port/addr_traddr"
+	echo "$nvmet_svc" >"$port/addr_trsvcid"
+	echo tls1.3 >"$port/addr_tsas" 2>/dev/null || return 77
+	echo required >"$port/addr_treq" 2>/dev/null
+	ln -s "$nvmet/subsystems/$subnqn" "$port/subsystems/$subnqn" || return 1
 	return 0
 }
 
 nvmet_cleanup() {
 	burst_disconnect
-	rm -f "$nvmet/ports/2/subsystems/$subnqn" "$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
+	rm -f "$nvmet/ports/$nvmet_port/subsystems/$subnqn" \
+		"$nvmet/subsystems/$subnqn/allowed_hosts/$hostnqn"
 	echo 0 >"$nvmet/subsystems/$subnqn/namespaces/1/enable" 2>/dev/null
 	rmdir "$nvmet/subsystems/$subnqn/namespaces/1" "$nvmet/subsystems/$subnqn" \
-		"$nvmet/ports/2" "$nvmet/hosts/$hostnqn" 2>/dev/null
+		"$nvmet/ports/$nvmet_port" "$nvmet/hosts/$hostnqn" 2>/dev/null
 }
 
 # burst N QUEUES: N host connects at once, each with QUEUES I/O queues:
