@@ -318,8 +318,9 @@ static void chain_free(gnutls_pcert_st *chain, unsigned n)
  * names.  So we parse the pair ourselves (a PEM key decoded by util/pem.c
  * into memory we wipe, as GnuTLS's PEM decoder leaves the base64 body in
  * freed heap; then GnuTLS's DER parser), refuse a mismatch before GnuTLS
- * holds anything, and hand GnuTLS the parsed pair.  Our list grows first, so once GnuTLS holds
- * the pair nothing can fail and the two lists stay in step.
+ * holds anything, and hand GnuTLS the parsed pair.  Our list grows first,
+ * so once GnuTLS holds the pair nothing can fail and the two lists stay in
+ * step.
  */
 static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
 		       const gnutls_datum_t *key, gnutls_x509_crt_fmt_t fmt, const char *cert_label,
