@@ -349,7 +349,8 @@ static bool fd_blocking(int fd)
  * down (conn_expire()), and the recv returns.  When the watcher cannot
  * run (no fd for its eventfd), or for room to write, poll() up to the
  * deadline instead, restarting after a signal.  0 to step again; -1 with
- * EINTR for the program.
+ * EINTR for the program, or with errno once the socket failed (the
+ * connection failed with it).
  */
 static int wait_blocking(struct shim_conn *c)
 {
@@ -365,9 +366,20 @@ static int wait_blocking(struct shim_conn *c)
 		n = SHIM_REAL(recv)(c->fd, &byte, 1, MSG_PEEK);
 		shim_leave(was);
 		__atomic_store_n(&c->blocked, false, __ATOMIC_SEQ_CST);
-		if (n < 0 && errno == EINTR)
+		if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;	/* bytes or the end: the next step says which */
+		if (errno == EINTR)
 			return -1;
-		return 0;	/* bytes, the end, or an error: the next step says which */
+		/*
+		 * The socket's error (a reset) was reported to this recv and is
+		 * gone from the socket: the engine would now read a plain end of
+		 * stream.  Fail as the engine fails on that error (engine.c).
+		 */
+		shim_log(LOG_WARNING, "%s %s handshake failed: connection to the %s failed during the "
+			 "handshake: %s", c->is_server ? "client" : "server", c->peer,
+			 c->is_server ? "client" : "server", strerror(errno));
+		conn_fail_locked(c, errno == ETIMEDOUT ? ETIMEDOUT : ECONNRESET);
+		return -1;
 	}
 	for (;;) {
 		now = now_ms();
