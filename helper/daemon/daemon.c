@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +46,12 @@ struct daemon {
 	const struct hd_options *opts;
 	struct hd_conf_ref *conf;	/* main thread only; jobs hold their own ref */
 	struct hd_nl listen, accept;
+	/*
+	 * accept is the main loop's, and a worker's fallback for DONE when it
+	 * could not open a netlink socket of its own (no fd for it): a request
+	 * and its reply at a time.
+	 */
+	pthread_mutex_t accept_lock;
 	struct hd_pool *pool;
 	int wake_fd;			/* eventfd: a worker finished a job */
 	struct hd_custody *custody;	/* [custody] socket; NULL when not configured */
@@ -327,7 +334,11 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 
 	if (!nl) {
 		nl = calloc(1, sizeof(*nl));
-		if (nl && hd_nl_open(nl) < 0) {
+		ret = nl ? hd_nl_open(nl) : -ENOMEM;
+		if (ret < 0) {
+			/* Tried again at the next job; meanwhile DONE goes through the main socket. */
+			hd_warn("handshake #%llu: no netlink socket for this worker: %s; its DONE goes "
+				"through the main loop's", (unsigned long long)job->id, strerror(-ret));
 			free(nl);
 			nl = NULL;
 		}
@@ -335,14 +346,21 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 	}
 	ret = hd_keyring_link(job->req.keyring, conf->keyrings, conf->n_keyrings);
 	if (ret < 0)
-		hd_warn("handshake #%llu: cannot link the request's keyring %u: %s",
+		hd_warn("handshake #%llu: cannot link the keyrings (the request's: %u): %s",
 			(unsigned long long)job->id, job->req.keyring, strerror(-ret));
 	hd_stats_busy_inc(&d->stats);
 	hd_handshake(&job->req, conf, waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
 	hd_stats_busy_dec(&d->stats);
 	/* Counted before DONE: a consumer that saw its handshake end finds it counted. */
 	count(d, job, &res);
-	finish(nl, job, &res);
+	if (nl) {
+		finish(nl, job, &res);
+	} else {
+		/* Without DONE the consumer would wait out its own timeout. */
+		pthread_mutex_lock(&d->accept_lock);
+		finish(&d->accept, job, &res);
+		pthread_mutex_unlock(&d->accept_lock);
+	}
 	conf_put(job->conf);
 	job_done(d);
 }
@@ -372,7 +390,9 @@ static void submit(struct daemon *d, struct hd_job *job)
 	if (pid > 0)
 		return;
 	hd_err("handshake #%llu: fork: %s", (unsigned long long)job->id, strerror(-pid));
+	pthread_mutex_lock(&d->accept_lock);
 	ret = hd_nl_done(&d->accept, job->req.sockfd, ENOMEM, NULL, 0);
+	pthread_mutex_unlock(&d->accept_lock);
 	close(job->req.sockfd);
 	atomic_fetch_sub(&d->in_flight, 1);
 	if (ret < 0)
@@ -400,13 +420,33 @@ static bool accept_some(struct daemon *d)
 {
 	while (atomic_load(&d->in_flight) < d->conf->conf.max_handshakes) {
 		struct hd_job job = { 0 };
-		int ret = hd_nl_accept(&d->accept, &job.req);
+		int ret;
 
+		pthread_mutex_lock(&d->accept_lock);
+		ret = hd_nl_accept(&d->accept, &job.req);
+		pthread_mutex_unlock(&d->accept_lock);
 		if (ret == -EAGAIN)
 			return false;
 		job.id = ++d->next_id;
 		job.accepted_ms = now_ms();
 		if (ret < 0) {
+			if (job.req.sockfd < 0 && (ret == -EMFILE || ret == -ENFILE)) {
+				/*
+				 * The kernel had no fd to give us the socket in, took the
+				 * request off its queue and failed it (EIO) itself.  While
+				 * handshakes of ours run, one ending frees an fd and wakes
+				 * us; with none running nothing of ours will, and waiting
+				 * would only leave the rest of the queue to time out: try
+				 * the next (it fails as fast, and its consumer retries).
+				 */
+				hd_err("ACCEPT: no fd for the handshake socket: %s (%u handshakes in "
+				       "flight); the kernel failed that request (EIO): raise the fd limit "
+				       "(LimitNOFILE) or lower max-handshakes", strerror(-ret),
+				       atomic_load(&d->in_flight));
+				if (atomic_load(&d->in_flight) > 0)
+					return false;
+				continue;
+			}
 			if (job.req.sockfd < 0) {
 				hd_err("ACCEPT failed: %s", strerror(-ret));
 				return false;
@@ -416,8 +456,10 @@ static bool accept_some(struct daemon *d)
 				  job.req.bad_attr ? "attribute " : "",
 				  job.req.bad_attr ? hd_accept_attr_name(job.req.bad_attr) : "",
 				  job.req.bad_attr ? "" : "message", strerror(-ret));
+			pthread_mutex_lock(&d->accept_lock);
 			ret = hd_nl_done(&d->accept, job.req.sockfd, status_for_parse_error(ret),
 					 NULL, 0);
+			pthread_mutex_unlock(&d->accept_lock);
 			close(job.req.sockfd);
 			if (ret < 0)
 				hd_err("handshake #%llu: DONE not delivered: %s",
@@ -516,7 +558,7 @@ static int open_status(struct daemon *d)
 int hd_daemon_run(const struct hd_options *opts)
 {
 	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1,
-			    .results = { -1, -1 } };
+			    .results = { -1, -1 }, .accept_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct pollfd pfd[5];
 	unsigned custody_max = 0;
 	sigset_t mask;

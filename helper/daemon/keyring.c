@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "common.h"
 
+#include <errno.h>
 #include <keyutils.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,25 +13,39 @@
 /* The kernel's own consumers keep their keys here; tlshd links them always. */
 static const char *const wellknown[] = { ".nfs", ".nfsd", ".nvme" };
 
-static void link_named(const char *name)
+/*
+ * A keyring that does not exist is normal (no NFS server here: no .nfsd).
+ * One that could not be looked for is not: libkeyutils reads /proc/keys to
+ * find it, which takes an fd, and without it the handshake would fail as
+ * "no PSK", far from the cause.  -errno then.
+ */
+static int link_named(const char *name)
 {
 	key_serial_t ring;
 
+	errno = 0;
 	ring = find_key_by_type_and_desc("keyring", name, 0);
-	if (ring >= 0)
+	if (ring >= 0) {
 		keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -errno : 0;
 }
 
 int hd_keyring_link(uint32_t request_keyring, char *const *names, size_t n_names)
 {
+	int ret = 0, err;
+
 	for (size_t i = 0; i < ARRAY_SIZE(wellknown); i++)
-		link_named(wellknown[i]);
+		if ((err = link_named(wellknown[i])) < 0 && !ret)
+			ret = err;
 	for (size_t i = 0; i < n_names; i++)
-		link_named(names[i]);
+		if ((err = link_named(names[i])) < 0 && !ret)
+			ret = err;
 	if (request_keyring &&
 	    keyctl_link((key_serial_t)request_keyring, KEY_SPEC_PROCESS_KEYRING) < 0)
 		return -errno;
-	return 0;
+	return ret;
 }
 
 int hd_keyring_read(uint32_t serial, uint8_t **data, size_t *len)

@@ -14,8 +14,9 @@
  * named keyrings (".nfs", ".nfsd", ".nvme" and the configured ones) into
  * our process keyring, so that their keys are possessed and readable.
  * Done at every request, so keyrings made after start are seen.  Returns
- * 0 or the negative errno of the request keyring's link; a named keyring
- * that does not exist is not an error.
+ * 0 or the negative errno of the request keyring's link, or of a named
+ * keyring that could not be looked for (no fd to read /proc/keys with);
+ * a named keyring that does not exist is not an error.
  */
 int hd_keyring_link(uint32_t request_keyring, char *const *names, size_t n_names);
 

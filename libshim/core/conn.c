@@ -134,6 +134,9 @@ static void conn_reset(struct shim_conn *c, int fd, const struct shim_rule *rule
 	c->record_err_logged = false;
 	c->inherited = false;
 	c->stdio = false;
+	c->blocked = false;
+	c->fork_orphan = false;
+	c->fork_orphan_logged = false;
 	c->err = 0;
 	c->want = 0;
 	c->pending = NULL;
@@ -385,29 +388,114 @@ static bool fd_blocking(int fd)
 	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
+/*
+ * Under c->lock: wait for what a blocking program's handshake needs next,
+ * the way the program's own blocking call would wait, so that a signal
+ * does to the program's read() or write() what it would do without us:
+ * a blocking recv(MSG_PEEK) on the socket, which the kernel restarts
+ * after a handler installed with SA_RESTART and fails with EINTR after
+ * one without (signal(7)).  poll() cannot tell the two apart: it always
+ * fails with EINTR.  The deadline is the watcher's: it shuts the socket
+ * down (conn_expire()), and the recv returns.  When the watcher cannot
+ * run (no fd for its eventfd), or for room to write, poll() up to the
+ * deadline instead, restarting after a signal.  0 to step again; -1 with
+ * EINTR for the program, or with errno once the socket failed (the
+ * connection failed with it).
+ */
+static int wait_blocking(struct shim_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = c->want ? c->want : POLLIN };
+	unsigned long long now;
+	ssize_t n;
+	char byte;
+	int was;
+
+	if (pfd.events == POLLIN && watch_add(c)) {
+		__atomic_store_n(&c->blocked, true, __ATOMIC_SEQ_CST);
+		was = shim_enter();
+		n = SHIM_REAL(recv)(c->fd, &byte, 1, MSG_PEEK);
+		shim_leave(was);
+		__atomic_store_n(&c->blocked, false, __ATOMIC_SEQ_CST);
+		if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;	/* bytes or the end: the next step says which */
+		if (errno == EINTR)
+			return -1;
+		/*
+		 * The socket's error (a reset) was reported to this recv and is
+		 * gone from the socket: the engine would now read a plain end of
+		 * stream.  Fail as the engine fails on that error (engine.c).
+		 */
+		shim_log(LOG_WARNING, "%s %s handshake failed: connection to the %s failed during the "
+			 "handshake: %s", c->is_server ? "client" : "server", c->peer,
+			 c->is_server ? "client" : "server", strerror(errno));
+		conn_fail_locked(c, errno == ETIMEDOUT ? ETIMEDOUT : ECONNRESET);
+		return -1;
+	}
+	for (;;) {
+		now = now_ms();
+		if (c->deadline_ms && now >= c->deadline_ms) {
+			__atomic_store_n(&c->timed_out, true, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (SHIM_REAL(poll)(&pfd, 1, c->deadline_ms ? (int)(c->deadline_ms - now) : -1) >= 0 ||
+		    errno != EINTR)
+			return 0;
+	}
+}
+
+/* Under c->lock: one engine step that never blocks, whatever the fd's mode. */
+static int engine_step(struct shim_conn *c, bool make_nonblocking)
+{
+	int ret, was, fl = -1, err;
+
+	if (make_nonblocking) {
+		fl = fcntl(c->fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	}
+	was = shim_enter();
+	ret = handoff_handshake(c->h);
+	err = errno;
+	shim_leave(was);
+	if (fl >= 0)
+		fcntl(c->fd, F_SETFL, fl);
+	errno = err;
+	return ret;
+}
+
 /* Under c->lock, in SHIM_HANDSHAKE: one step (or, on a blocking fd, all of it). */
 static int handshake_step(struct shim_conn *c)
 {
-	int ret, was;
+	bool blocking;
+	int ret;
 
 	if (c->rule->delegate)
 		return delegated_step(c, fd_blocking(c->fd));
-	if (c->timed_out)
-		return engine_failed(c, "handshake");
-	if (!c->is_server && !connected(c))
-		return -1;
-	was = shim_enter();
-	ret = handoff_handshake(c->h);
-	shim_leave(was);
+	blocking = fd_blocking(c->fd);
+	for (;;) {
+		if (__atomic_load_n(&c->timed_out, __ATOMIC_ACQUIRE))
+			return engine_failed(c, "handshake");
+		if (!c->is_server && !connected(c)) {
+			if (!blocking || errno != EAGAIN)
+				return -1;
+		} else {
+			ret = engine_step(c, blocking);
+			if (ret != HANDOFF_WANT_POLLIN && ret != HANDOFF_WANT_POLLOUT)
+				break;
+			c->want = ret == HANDOFF_WANT_POLLIN ? POLLIN : POLLOUT;
+			if (!blocking) {
+				errno = EAGAIN;
+				return -1;
+			}
+		}
+		/* A blocking fd: the program's call waits here, as its own would. */
+		if (wait_blocking(c) < 0)
+			return -1;
+	}
 	if (ret == 0) {
 		set_state(c, SHIM_READY);
 		log_established(c);
 		return c->pending_len ? flush_pending(c) : 0;
-	}
-	if (ret == HANDOFF_WANT_POLLIN || ret == HANDOFF_WANT_POLLOUT) {
-		c->want = ret == HANDOFF_WANT_POLLIN ? POLLIN : POLLOUT;
-		errno = EAGAIN;
-		return -1;
 	}
 	return engine_failed(c, "handshake");
 }
@@ -425,6 +513,12 @@ int conn_before_io(struct shim_conn *c)
 		ret = 1;
 		break;
 	case SHIM_FAILED:
+		if (c->fork_orphan && !c->fork_orphan_logged) {
+			c->fork_orphan_logged = true;
+			shim_log(LOG_WARNING, "fd %d (%s %s): was in its TLS handshake in another thread "
+				 "at fork(); this process cannot take it over (the parent finishes it): %s",
+				 c->fd, c->is_server ? "client" : "server", c->peer, strerror(c->err));
+		}
 		errno = c->err;
 		ret = -1;
 		break;
@@ -525,8 +619,21 @@ void conn_delegate_poke(struct shim_conn *c, unsigned gen)
 
 void conn_expire(struct shim_conn *c)
 {
-	if (pthread_mutex_trylock(&c->lock) != 0)
-		return;	/* its owner is in the handshake, which enforces the deadline itself */
+	if (pthread_mutex_trylock(&c->lock) != 0) {
+		/*
+		 * Its owner is in the handshake.  In an engine step it enforces
+		 * the deadline itself; in wait_blocking() only the shutdown wakes
+		 * it (and the lock it holds keeps c->fd the connection's).
+		 */
+		if (__atomic_load_n(&c->blocked, __ATOMIC_SEQ_CST) &&
+		    !__atomic_exchange_n(&c->timed_out, true, __ATOMIC_ACQ_REL)) {
+			shim_log(LOG_WARNING, "%s %s: handshake timed out after %u ms; shutting the "
+				 "socket down", c->is_server ? "client" : "server", c->peer,
+				 c->rule->timeout_ms);
+			SHIM_REAL(shutdown)(c->fd, SHUT_RDWR);
+		}
+		return;
+	}
 	if (shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && !c->timed_out) {
 		c->timed_out = true;
 		shim_log(LOG_WARNING, "%s %s: handshake timed out after %u ms; shutting the socket down",
@@ -758,7 +865,8 @@ static void finish_locked(struct shim_conn *c)
 		return;
 	}
 	while (shim_state(c) == SHIM_HANDSHAKE) {
-		if (handshake_step(c) == 0 || errno != EAGAIN)
+		/* The exec goes ahead whatever a signal says: the handshake must end first. */
+		if (handshake_step(c) == 0 || (errno != EAGAIN && errno != EINTR))
 			return;
 		now = now_ms();
 		if (c->deadline_ms && now >= c->deadline_ms) {
@@ -806,7 +914,7 @@ void conn_finish_inherited(void)
 	 */
 	for (fd = 3; fd < n; fd++) {
 		c = fdtable_get(fd);
-		if (!c || shim_state(c) != SHIM_HANDSHAKE)
+		if (!c || (shim_state(c) != SHIM_HANDSHAKE && !c->fork_orphan))
 			continue;
 		fl = fcntl(fd, F_GETFD);
 		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
@@ -833,12 +941,35 @@ void conn_atfork_parent(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-/* In the child only this thread exists: locks another thread held are reborn free. */
+/*
+ * In the child only this thread exists: locks another thread held are
+ * reborn free.  A connection whose lock was held was in the middle of
+ * something in that thread; in its handshake, that thread (in the parent)
+ * goes on with it, and the child's copy of the engine state is a snapshot
+ * of a half-done exchange that two processes must not drive over one
+ * socket.  So the child's copy fails closed, without a shutdown() (the
+ * socket is the parent's too) or a word on the wire; its calls get
+ * ECONNABORTED and the log says why at the first one.  A handshake
+ * between steps (a forking server that read once before fork()) has no
+ * such thread: the child may take it over.
+ */
 void conn_atfork_child(void)
 {
 	struct shim_conn *c;
+	bool held;
 
 	pthread_mutex_init(&pool_lock, NULL);
-	for (c = pool_all; c; c = c->all_next)
+	for (c = pool_all; c; c = c->all_next) {
+		held = pthread_mutex_trylock(&c->lock) != 0;
 		pthread_mutex_init(&c->lock, NULL);
+		if (held && c->fds && shim_state(c) == SHIM_HANDSHAKE) {
+			c->err = ECONNABORTED;
+			c->fork_orphan = true;
+			c->blocked = false;
+			free(c->pending);	/* the parent sends its own copy */
+			c->pending = NULL;
+			c->pending_len = 0;
+			set_state(c, SHIM_FAILED);
+		}
+	}
 }

@@ -86,6 +86,9 @@ struct shim_conn {
 	bool stdio;			/* wrapped in a FILE: see fdopen.c */
 	bool watched;			/* on the watcher's list; under the watcher's lock */
 	bool inherited;			/* came through exec already TLS: no session (inherit.c) */
+	bool blocked;			/* atomic: its owner waits in a blocking handshake's wait (conn.c) */
+	bool fork_orphan;		/* child: another thread was in its handshake at fork() */
+	bool fork_orphan_logged;
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
@@ -236,7 +239,8 @@ int records_zero_read(int fd, char *why, size_t size);
 int records_close_notify(int fd);
 
 /* The watcher thread: handshake deadlines and first flights of non-blocking clients. */
-void watch_add(struct shim_conn *c);
+/* watch_add: false when the watcher cannot run (its eventfd or thread could not be made). */
+bool watch_add(struct shim_conn *c);
 void watch_remove(struct shim_conn *c);
 void watch_atfork_child(void);
 /* Something the watcher polls for changed (a connection now waits for handoffd): look again. */

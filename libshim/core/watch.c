@@ -187,8 +187,10 @@ void watch_wake(void)
 	wake();
 }
 
-void watch_add(struct shim_conn *c)
+bool watch_add(struct shim_conn *c)
 {
+	bool running;
+
 	pthread_mutex_lock(&watch_lock);
 	if (!started)
 		start();
@@ -198,7 +200,9 @@ void watch_add(struct shim_conn *c)
 		watching = c;
 	}
 	wake();
+	running = started;
 	pthread_mutex_unlock(&watch_lock);
+	return running;
 }
 
 void watch_remove(struct shim_conn *c)

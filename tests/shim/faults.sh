@@ -1,0 +1,280 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Faults in a program under the shim, each asserted on what the program
+# itself saw (tests/shim/faultprog.c prints every call's result and errno)
+# and on what its TLS client got (tests/shim/faultpeer.py):
+#   1. EMFILE: accept() with no fd left fails with EMFILE exactly as
+#      without the shim (run without it first, as the baseline) and leaves
+#      no fd behind; a handshake that cannot get the fds of its first
+#      kernel probe fails closed, naming the cause; with fds again the
+#      program serves, and later handshakes need no fd of their own.
+#   2. A signal in the middle of a handshake (the client holds its
+#      Finished back): without SA_RESTART the program's read() fails with
+#      EINTR, and its next read() completes the connection; with
+#      SA_RESTART the read goes on.
+#   3. fork() in the middle of a handshake: a child forked while another
+#      thread is in the handshake cannot use that connection (errno, log
+#      line; nothing of it reaches the client), the parent completes it; a
+#      forking server whose parent took a handshake step before fork()
+#      hands the connection to its child, which completes it.
+#   4. The tls module missing: the module is unloaded (and its autoload
+#      stopped) for one program: the program's read fails, the client gets
+#      nothing, the log says 'modprobe tls'; then the module comes back.
+#
+# Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+shim_setup shim-faults
+[ -x "$PY" ] || skip "python3 not installed"
+
+CA=$PKI/ca.pem
+SRV=(--cert "$PKI/server.pem" --key "$PKI/server-key.pem")
+PEER=("$PY" -u "$SHIM_SRCDIR/faultpeer.py")
+
+faultprog_bin() {
+	local d
+	for d in "${HANDOFF_BUILDDIR:-}" "${top_builddir:-}" "$(dirname "$HANDOFF_CLI")"; do
+		[ -n "$d" ] && [ -x "$d/tests/shim/faultprog" ] && { echo "$d/tests/shim/faultprog"; return 0; }
+	done
+	if [ ! -x "$WORK/faultprog" ]; then
+		${CC:-cc} -O2 -Wall -pthread -o "$WORK/faultprog" "$SHIM_SRCDIR/faultprog.c" >&2 || return 1
+	fi
+	echo "$WORK/faultprog"
+}
+FP=$(faultprog_bin) || { fail "cannot build faultprog"; finish; }
+
+# wait_line FILE TEXT [SECONDS]: FILE has a line with TEXT, within SECONDS
+# of wall time (a TCG guest on a busy host runs grep slowly: the bound is
+# the clock, not a count), or until the program ($SPID) is gone.
+wait_line() {
+	local end=$((SECONDS + ${3:-30}))
+	while [ "$SECONDS" -lt "$end" ]; do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		if [ -n "${SPID:-}" ] && ! kill -0 "$SPID" 2>/dev/null; then
+			grep -qF -- "$2" "$1" 2>/dev/null
+			return
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# expect NAME FILE TEXT: the program's or client's output has TEXT.
+expect() {
+	if grep -qF -- "$3" "$2" 2>/dev/null; then
+		pass "$1: $(grep -F -- "$3" "$2" | head -n1)"
+	else
+		fail "$1: no '$3'" "$2"
+	fi
+}
+
+# ms_of FILE TEXT: the "(N ms)" of the first line with TEXT.
+ms_of() {
+	grep -F -- "$2" "$1" | head -n1 | sed -n 's/.*(\([0-9]*\) ms)$/\1/p'
+}
+
+# run_prog NAME PORT SHIM(yes|no) ARGS...: faultprog in the background (SPID).
+run_prog() {
+	local name=$1 port=$2 shim=$3
+	shift 3
+	if [ "$shim" = yes ]; then
+		start_shim "$name" "$port" "${SRV[@]}" ${SHIM_TIMEOUT:+--timeout "$SHIM_TIMEOUT"} \
+			--accept "127.0.0.1:$port" -- "$FP" "$@"
+		return
+	fi
+	timeout 120 "$FP" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+	SPID=$!
+	T_PIDS+=("$SPID")
+	wait_listen "$port" "$SPID" 30
+}
+
+echo "## 1. EMFILE during accept, and a handshake that needs fds"
+# emfile_round NAME SHIM CLIENT...: the four phases of faultprog emfile.
+emfile_round() {
+	local name=$1 shim=$2 port o
+	shift 2
+	port=$(random_port)
+	o=$WORK/$name.out
+	echo "# $name: start"
+	run_prog "$name" "$port" "$shim" emfile "$port" || return 1
+	wait_line "$o" "phase 1: waiting" || { fail "$name: the program did not fill its fds" "$o"; return 1; }
+	echo "# $name: phase 1"
+	"$@" "$port" phase-two >"$WORK/$name.c2" 2>&1 &
+	T_PIDS+=("$!")
+	wait_line "$o" "phase 3: waiting" 40 || { fail "$name: phase 2 did not end" "$o" "$WORK/$name.c2"; return 1; }
+	echo "# $name: phase 3"
+	"$@" "$port" phase-three >"$WORK/$name.c3" 2>&1
+	wait_line "$o" "phase 4: waiting" 40 || { fail "$name: phase 3 did not end" "$o" "$WORK/$name.c3"; return 1; }
+	echo "# $name: phase 4"
+	"$@" "$port" phase-four >"$WORK/$name.c4" 2>&1
+	wait_line "$o" "done: fds" 40 || fail "$name: phase 4 did not end" "$o" "$WORK/$name.c4"
+	wait_peer "$SPID" 10
+	echo "# $name: done"
+	return 0
+}
+plain_client() { timeout 40 "${PEER[@]}" plain "$@"; }
+tls_client() { timeout 40 "${PEER[@]}" tls "$1" "$CA" "$2" 0 "$2"; }
+if emfile_round emfile-plain no plain_client; then
+	B=$WORK/emfile-plain.out
+	expect "without the shim (baseline)" "$B" "phase 1: accept: ERR errno=24 EMFILE"
+	expect "without the shim (baseline)" "$B" "phase 2: read: 10 bytes: phase-two"
+fi
+if emfile_round emfile yes tls_client; then
+	O=$WORK/emfile.out
+	L=$WORK/emfile.shim.log
+	expect "EMFILE: accept() as without the shim" "$O" "phase 1: accept: ERR errno=24 EMFILE"
+	expect "EMFILE: accept4() as without the shim" "$O" "phase 1: accept4: ERR errno=24 EMFILE"
+	if b=$(sed -n 's/^phase 1: fds before \([0-9]*\), after \([0-9]*\)$/\1 \2/p' "$O") &&
+		[ -n "$b" ] && [ "${b% *}" = "${b#* }" ]; then
+		pass "EMFILE: no fd left behind by the failed accepts ($b)"
+	else
+		fail "EMFILE: fds changed across the failed accepts: '$b'" "$O"
+	fi
+	expect "EMFILE: the last fd taken by accept()" "$O" "phase 2: accept: ok"
+	expect "no fd for the first kernel probe: the program's read fails closed" "$O" \
+		"phase 2: read: ERR errno=103 ECONNABORTED"
+	log_has "no fd for the first kernel probe" "$L" "cannot probe kernel TLS support: Too many open files"
+	if grep -q "^echo ok" "$WORK/emfile.c2" || grep -q "plaintext on the wire: YES" "$WORK/emfile.c2"; then
+		fail "no fd for the probe: the client was served" "$WORK/emfile.c2"
+	else
+		pass "no fd for the probe: the client got no service and no plaintext: $(head -n1 "$WORK/emfile.c2")"
+	fi
+	expect "fds free again: served over TLS" "$WORK/emfile.c3" "echo ok"
+	expect "one fd left, the one accept() takes: the handshake needs none" "$WORK/emfile.c4" "echo ok"
+	d=$(sed -n 's/^done: fds \([0-9]*\)$/\1/p' "$O")
+	sb=$(sed -n 's/^done: fds \([0-9]*\)$/\1/p' "$WORK/emfile-plain.out")
+	# The shim keeps its log file and, once a handshake ran, the watcher's eventfd.
+	if [ -n "$d" ] && [ -n "$sb" ] && [ "$d" -le $((sb + 2)) ]; then
+		pass "EMFILE: fds at the end: $d (the program alone: $sb; the shim's log and watcher: 2)"
+	else
+		fail "EMFILE: fds at the end: '$d' (the program alone: '$sb'): leaked" "$O"
+	fi
+	echo "# the shim's log:"
+	sed 's/^/#   /' "$L"
+fi
+
+echo "## 2. a signal in the middle of a handshake"
+for mode in norestart restart; do
+	echo "# signal: $mode"
+	PORT=$(random_port)
+	run_prog "sig-$mode" "$PORT" yes signal "$PORT" "$mode" || continue
+	O=$WORK/sig-$mode.out
+	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "after-the-signal" 4 >"$WORK/sig-$mode.client" 2>&1
+	wait_peer "$SPID" 20
+	expect "$mode: the client's echo" "$WORK/sig-$mode.client" "echo ok"
+	if [ "$mode" = norestart ]; then
+		expect "no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
+		ms=$(ms_of "$O" "read 1:")
+		if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -lt 3900 ]; then
+			pass "no SA_RESTART: the EINTR came at the signal (${ms} ms; the client waits 4000)"
+		else
+			fail "no SA_RESTART: read 1 returned after '${ms}' ms, not at the signal (1500)" "$O"
+		fi
+		expect "no SA_RESTART: the next read() completes the handshake and reads" "$O" \
+			"read 2: 17 bytes: after-the-signal"
+	else
+		expect "SA_RESTART: read() goes on through the signal" "$O" "read 1: 17 bytes: after-the-signal"
+		expect "SA_RESTART: the handler ran" "$O" "alarms so far: 1"
+	fi
+	established "$mode" "$WORK/sig-$mode.shim.log" 1
+done
+
+# The deadline still holds while the wait restarts after signals: the
+# client never sends its Finished within it.
+PORT=$(random_port)
+if SHIM_TIMEOUT=2500 run_prog sig-deadline "$PORT" yes signal "$PORT" restart; then
+	O=$WORK/sig-deadline.out
+	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "too-late" 6 >"$WORK/sig-deadline.client" 2>&1
+	wait_peer "$SPID" 20
+	expect "SA_RESTART, handshake deadline 2.5 s: read() fails at the deadline" "$O" "read 1: ERR errno=110 ETIMEDOUT"
+	ms=$(ms_of "$O" "read 1:")
+	if [ -n "$ms" ] && [ "$ms" -ge 2000 ] && [ "$ms" -lt 5500 ]; then
+		pass "SA_RESTART, deadline 2.5 s: read() failed after ${ms} ms (the client waits 6000)"
+	else
+		fail "SA_RESTART, deadline 2.5 s: read() returned after '${ms}' ms" "$O"
+	fi
+	expect "SA_RESTART, deadline 2.5 s: the handler ran" "$O" "alarms so far: 1"
+	if grep -q "^echo ok" "$WORK/sig-deadline.client"; then
+		fail "deadline: the late client was served" "$WORK/sig-deadline.client"
+	else
+		pass "deadline: the late client was not served: $(head -n2 "$WORK/sig-deadline.client" | tail -n1)"
+	fi
+	log_has "deadline" "$WORK/sig-deadline.shim.log" "handshake timed out"
+fi
+
+echo "## 3. fork in the middle of a handshake"
+PORT=$(random_port)
+if run_prog forkthread "$PORT" yes forkthread "$PORT"; then
+	O=$WORK/forkthread.out
+	L=$WORK/forkthread.shim.log
+	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "fork-mid-handshake" 3 CHILD-WRITES-THIS \
+		>"$WORK/forkthread.client" 2>&1
+	wait_peer "$SPID" 20
+	expect "forked while a thread handshakes: the child's write fails" "$O" "child: write: ERR errno=103 ECONNABORTED"
+	expect "forked while a thread handshakes: the child's read fails" "$O" "child: read: ERR errno=103 ECONNABORTED"
+	expect "forked while a thread handshakes: the parent completes it" "$O" \
+		"parent thread: read: 19 bytes: fork-mid-handshake"
+	expect "forked while a thread handshakes: the client's echo" "$WORK/forkthread.client" "echo ok"
+	expect "forked while a thread handshakes: the child's bytes never reach the client" \
+		"$WORK/forkthread.client" "secret in plaintext on the wire: no; decrypted: no"
+	log_has "forked while a thread handshakes" "$L" "was in its TLS handshake in another thread at fork()"
+	echo "# the shim's log:"
+	sed 's/^/#   /' "$L"
+fi
+PORT=$(random_port)
+if run_prog forkeach "$PORT" yes forkeach "$PORT" 2; then
+	O=$WORK/forkeach.out
+	for i in 1 2; do
+		timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "forked-server-$i" 1 >"$WORK/forkeach.c$i" 2>&1
+		expect "forking server, connection $i: the client's echo" "$WORK/forkeach.c$i" "echo ok"
+	done
+	wait_peer "$SPID" 20
+	expect "forking server: the parent's step stopped mid-handshake" "$O" "parent: non-blocking read: ERR errno=11 EAGAIN"
+	expect "forking server: the child completed it" "$O" "child: read: 16 bytes: forked-server-1"
+	established "forking server" "$WORK/forkeach.shim.log" 2
+fi
+
+echo "## 4. the tls module missing"
+MP=/proc/sys/kernel/modprobe
+ulp_has_tls() { grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; }
+if [ "$(id -u)" != 0 ] || [ "${HANDOFF_VM:-0}" != 1 ] || ! command -v rmmod >/dev/null || [ ! -w "$MP" ]; then
+	echo "# skipped: unloading tls needs root in the VM"
+else
+	saved_mp=$(cat "$MP")
+	restore_tls() {
+		echo "$saved_mp" >"$MP"
+		# The kernel loads tls again at the next TCP_ULP "tls" (its own modprobe).
+		ulp_has_tls || timeout "$TMO" "$HANDOFF_CLI" check >/dev/null 2>&1
+	}
+	trap 'restore_tls; cleanup' EXIT
+	echo /nonexistent-modprobe >"$MP"
+	for _ in $(seq 1 30); do
+		rmmod tls 2>"$WORK/rmmod.err" && break
+		sleep 0.2
+	done
+	if ulp_has_tls; then
+		echo "# skipped: tls stays loaded: $(cat "$WORK/rmmod.err")"
+	else
+		PORT=$(random_port)
+		L=$WORK/nomod.shim.log
+		if start_shim nomod "$PORT" "${SRV[@]}" --accept "127.0.0.1:$PORT" -- \
+			"$PY" -u "$SHIM_PY" server "$PORT" 1; then
+			timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "no-module" 0 no-module >"$WORK/nomod.client" 2>&1
+			wait_line "$WORK/nomod.out" "conn 0:" 10
+			expect "tls missing: the program's recv fails" "$WORK/nomod.out" "conn 0: recv: ERR errno=103 ECONNABORTED"
+			if grep -q "^echo ok" "$WORK/nomod.client"; then
+				fail "tls missing: the client was served" "$WORK/nomod.client"
+			else
+				pass "tls missing: the client got nothing: $(head -n1 "$WORK/nomod.client")"
+			fi
+			log_has "tls missing" "$L" "modprobe tls"
+			stop_peer "$SPID"
+		fi
+	fi
+	restore_tls
+	if ulp_has_tls; then
+		pass "tls missing: the module is back for the tests that follow"
+	else
+		fail "tls missing: the module did not come back"
+	fi
+fi
+finish
