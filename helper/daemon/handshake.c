@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/frontdoor.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
 
@@ -232,6 +233,35 @@ static int psk_from_keyring(void *arg, const char *identity, uint8_t *key, size_
 	return 0;
 }
 
+/*
+ * The peer's verified certificate goes back to the consumer as a key, as
+ * tlshd does: nfsd marks a transport peer-authenticated (what an export
+ * with xprtsec=mtls asks for) only when DONE names a remote identity.
+ * The session keys are in the kernel by now, so a key we cannot make does
+ * not fail the handshake (a DONE error at this point crashed 6.12's nfsd
+ * in our tests): DONE then names no identity, which such an export
+ * refuses, and the log line says why.  Only the leaf: it is the peer.
+ */
+static void report_peer_cert(struct handoff *h, struct hd_result *res)
+{
+	size_t used = strlen(res->detail), len = 0;
+	const uint8_t *der = handoff_conn_peer_cert(h, &len);
+	int serial;
+
+	if (!der)
+		return;
+	serial = hd_keyring_add_peer_cert(der, len, res->peer);
+	if (serial < 0) {
+		snprintf(res->detail + used, sizeof(res->detail) - used,
+			 " remote-auth=none (cannot store the peer certificate in a key: %s)",
+			 strerror(-serial));
+		return;
+	}
+	res->remote_auth[0] = (uint32_t)serial;
+	res->n_remote_auth = 1;
+	snprintf(res->detail + used, sizeof(res->detail) - used, " remote-auth=%d", serial);
+}
+
 static uint32_t status_for(const char *why)
 {
 	/* ETIMEDOUT tells the consumer to try again; EACCES that it is refused. */
@@ -317,6 +347,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 	case HS_AUTH_X509:
 		if (setup_x509(cfg, req, side, server, res) < 0)
 			goto out;
+		handoff_config_keep_peer_cert(cfg);
 		break;
 	case HS_AUTH_PSK:
 		if (server) {
@@ -363,6 +394,8 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		res->n_remote_auth = 1;
 	}
 	hd_handshake_describe(h, res->detail, sizeof(res->detail));
+	if (req->auth_mode != HS_AUTH_PSK)
+		report_peer_cert(h, res);
 	res->status = 0;
 	res->cause[0] = '\0';
 

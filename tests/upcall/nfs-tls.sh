@@ -14,7 +14,9 @@
 #   1. xprtsec=tls:  server certificate verified, no client certificate;
 #                    a file written through the mount arrives intact.
 #   2. xprtsec=mtls: the client presents its certificate too (the server's
-#                    log line names it); the file reads back intact.
+#                    log line names it); the file reads back intact; each
+#                    side's DONE names a key holding the peer's certificate
+#                    (remote-auth), which keyctl shows.
 #   3. SIGHUP with a broken config: logged, the old config keeps serving
 #      (a mount still works).
 #   4. Failures that must fail fast (not hang), with handoffd's log naming
@@ -206,6 +208,33 @@ grep -q "nfs client peer=localhost auth=x509: ok TLSv1.3" "$log" &&
 grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' "$log" &&
 	ok "xprtsec=mtls: the server upcall saw the client's certificate" ||
 	bad "no server line with the client's certificate"
+# remote-auth: the peer's verified certificate went into a key (as tlshd
+# makes it) and DONE named that key; nfsd needs it to count a transport as
+# peer-authenticated.  The last mtls mount's keys are the live ones: a
+# later handshake with the same peer replaces its key.
+check_remote_auth() {
+	local who=$1 pattern=$2 name=$3 serial desc
+	serial=$(grep -- "$pattern" "$log" | tail -1 | sed -n 's/.* remote-auth=\([0-9][0-9]*\).*/\1/p')
+	if [[ -z $serial ]]; then
+		bad "$who: no remote-auth serial in the log line"
+		return
+	fi
+	desc=$(keyctl rdescribe "$serial" 2>&1)
+	[[ $desc == "asymmetric;0;0;"*";TLS x509 $name" ]] &&
+		ok "$who: DONE named key $serial, which holds the peer's certificate: $desc" ||
+		bad "$who: remote-auth key $serial: '$desc', want an asymmetric key 'TLS x509 $name'"
+}
+if command -v keyctl >/dev/null; then
+	check_remote_auth "xprtsec=mtls server upcall" 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' 127.0.0.1
+	check_remote_auth "xprtsec=mtls client upcall" 'nfs client peer=localhost auth=x509: ok TLSv1.3' localhost
+	grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert=.* remote-auth=' "$log" ||
+		bad "no remote-auth on the server's mtls line"
+	grep 'nfs server peer=127.0.0.1 auth=x509: ok' "$log" | grep -v 'peer-cert=' | grep -q 'remote-auth=' &&
+		bad "a server upcall without a client certificate named a remote identity" ||
+		ok "xprtsec=tls server upcalls (no client certificate) name no remote identity"
+else
+	bad "keyctl missing (keyutils): cannot check the remote-auth keys"
+fi
 grep "handshake #" "$log" | sed -n 's/.*(\([0-9]*\) ms)$/\1/p' | sort -n | awk '
 	{ v[NR] = $1 } END { if (NR) printf "handshake time over %d upcalls: min %d ms, median %d ms, max %d ms (TCG)\n", NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
 

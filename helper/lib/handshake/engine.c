@@ -209,6 +209,16 @@ static int collect(struct handoff *h)
 			}
 			gnutls_x509_crt_deinit(crt);
 		}
+		/* The session goes at the hand-off: a caller who needs the certificate asked to keep it. */
+		if (h->cfg->keep_peer_cert) {
+			free(h->peer_cert);
+			h->peer_cert_len = 0;
+			h->peer_cert = malloc(peers[0].size ? peers[0].size : 1);
+			if (!h->peer_cert)
+				goto err_nomem;
+			memcpy(h->peer_cert, peers[0].data, peers[0].size);
+			h->peer_cert_len = peers[0].size;
+		}
 	}
 	if (gnutls_auth_get_type(s) == GNUTLS_CRD_PSK) {
 		const char *id = h->is_server ? gnutls_psk_server_get_username(s) :
