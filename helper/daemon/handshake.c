@@ -322,6 +322,27 @@ static void report_peer_cert(struct handoff *h, struct hd_result *res)
 	snprintf(res->detail + used, sizeof(res->detail) - used, " remote-auth=%d", serial);
 }
 
+/*
+ * RFC 9289 (RPC-with-TLS) has the client offer ALPN "sunrpc" and the
+ * server answer with it.  Linux's NFS client and server under tlshd send
+ * no ALPN at all, so a client that sends none is still served and a
+ * server that answers with none is still accepted: refusing them would
+ * break mounts against every Linux peer.  What we do refuse is a client
+ * that asks for other protocols only (no_application_protocol, inside the
+ * handshake, before any key reaches the kernel).  The consumer is known
+ * from the port (2049), as the kernel does not name it.
+ */
+static int use_sunrpc_alpn(struct handoff_config *cfg, bool server, struct hd_result *res)
+{
+	if (handoff_config_set_alpn(cfg, "sunrpc") < 0) {
+		set_cause(res, EACCES, "ALPN \"sunrpc\": %s", handoff_config_error(cfg));
+		return -1;
+	}
+	if (server)
+		handoff_config_refuse_alpn_mismatch(cfg);
+	return 0;
+}
+
 static uint32_t status_for(const char *why)
 {
 	/* ETIMEDOUT tells the consumer to try again; EACCES that it is refused. */
@@ -423,6 +444,9 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		goto out;
 	}
 
+	if (strcmp(res->consumer, "nfs") == 0 && use_sunrpc_alpn(cfg, server, res) < 0)
+		goto out;
+
 	if (server) {
 		h = handoff_server(cfg, req->sockfd);
 	} else {
@@ -457,6 +481,11 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		res->n_remote_auth = 1;
 	}
 	hd_handshake_describe(h, res->detail, sizeof(res->detail));
+	if (handoff_conn_alpn(h)) {
+		size_t used = strlen(res->detail);
+
+		put_text(res->detail + used, sizeof(res->detail) - used, " alpn=%s", handoff_conn_alpn(h));
+	}
 	if (req->auth_mode != HS_AUTH_PSK)
 		report_peer_cert(h, res);
 	if (skipped[0]) {

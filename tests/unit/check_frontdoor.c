@@ -199,6 +199,62 @@ START_TEST(test_keep_peer_cert)
 }
 END_TEST
 
+/*
+ * RFC 9289 on a server: "sunrpc" is offered and chosen when the client
+ * asks for it; a client asking only for other protocols is refused in
+ * the handshake; a client asking for none (Linux's NFS client through
+ * tlshd sends none) is served.  Without the refusal switch the old
+ * behaviour stays: a mismatch is ignored.
+ */
+static const struct {
+	const char *cli_alpn;	/* NULL: the client sends no ALPN */
+	bool refuse;
+	bool ok;
+	const char *want;	/* the agreed protocol, or NULL */
+} alpn_rows[] = {
+	{ "sunrpc", true, true, "sunrpc" },
+	{ "h2,sunrpc", true, true, "sunrpc" },
+	{ NULL, true, true, NULL },
+	{ "h2", true, false, NULL },
+	{ "h2", false, true, NULL },
+};
+
+START_TEST(test_alpn_mismatch)
+{
+	struct handoff_config *scfg = handoff_config_new(), *ccfg = handoff_config_new();
+	struct tu_pair p;
+
+	ck_assert_int_eq(handoff_config_set_keypair_file(scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_set_alpn(scfg, "sunrpc"), 0);
+	if (alpn_rows[_i].refuse)
+		handoff_config_refuse_alpn_mismatch(scfg);
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	if (alpn_rows[_i].cli_alpn)
+		ck_assert_int_eq(handoff_config_set_alpn(ccfg, alpn_rows[_i].cli_alpn), 0);
+	tu_handshake_pair(&p, ccfg, scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	if (alpn_rows[_i].ok) {
+		ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+		ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+		if (alpn_rows[_i].want) {
+			ck_assert_str_eq(handoff_conn_alpn(p.srv), alpn_rows[_i].want);
+			ck_assert_str_eq(handoff_conn_alpn(p.cli), alpn_rows[_i].want);
+		} else {
+			ck_assert_ptr_null(handoff_conn_alpn(p.srv));
+			ck_assert_ptr_null(handoff_conn_alpn(p.cli));
+		}
+	} else {
+		ck_assert_int_eq(p.srv_ret, -1);
+		ck_assert_int_eq(p.cli_ret, -1);
+		ck_assert_msg(strstr(handoff_error(p.srv), "application protocol"),
+			      "server error: %s", handoff_error(p.srv));
+	}
+	tu_pair_free(&p);
+	handoff_config_free(ccfg);
+	handoff_config_free(scfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("frontdoor");
@@ -209,6 +265,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_take_nothing);
 	tcase_add_test(tc, test_not_ready);
 	tcase_add_loop_test(tc, test_keep_peer_cert, 0, ARRAY_SIZE(keep_rows));
+	tcase_add_loop_test(tc, test_alpn_mismatch, 0, ARRAY_SIZE(alpn_rows));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,10 +22,13 @@
 #   4. Failures that must fail fast (not hang), with handoffd's log naming
 #      the cause: a client certificate the server's allow-list does not
 #      name, no client certificate under an allow-list, a server certificate
-#      for another name, one from an untrusted CA, an unreadable server key
+#      for another name, one from an untrusted CA, a server and a client
+#      certificate whose extended key usage is the other role's (RFC 9289
+#      leaves that to PKIX), an unreadable server key
 #      file, xprtsec=mtls with no client certificate configured, and no
 #      daemon at all.
 # The mtls round trip runs under an allow-list that names the client.
+# Both ends are handoffd here, so both agree on ALPN "sunrpc" (RFC 9289).
 # /proc/net/tls_stat must show the kernel doing the record layer.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -83,8 +86,8 @@ write_conf() {
 
 	[authenticate.client]
 	x509.truststore=$pki/ca.pem
-	x509.certificate=$pki/client.pem
-	x509.private_key=$pki/client-key.pem
+	x509.certificate=${client_cert:-$pki/client.pem}
+	x509.private_key=${client_key:-$pki/client-key.pem}
 
 	[authenticate.server]
 	x509.truststore=$pki/ca.pem
@@ -205,6 +208,12 @@ grep -q "nfs client peer=localhost auth=unauth: ok TLSv1.3" "$log" &&
 grep -q "nfs client peer=localhost auth=x509: ok TLSv1.3" "$log" &&
 	ok "xprtsec=mtls: client upcall with a certificate" ||
 	bad "no 'nfs client ... auth=x509: ok' line"
+# RFC 9289: both of our ends agree on ALPN "sunrpc" (tlshd sends none;
+# the kernel's own ends do not see ALPN at all).
+n_alpn=$(grep -c 'handshake #.* nfs \(client\|server\) .*: ok TLSv1.3 .* alpn=sunrpc' "$log")
+[[ $n_alpn -ge 8 && $(grep 'handshake #.*: ok TLSv1.3' "$log" | grep -vc ' alpn=sunrpc') -eq 0 ]] &&
+	ok "RFC 9289: all $n_alpn client and server upcalls agreed on ALPN sunrpc" ||
+	bad "RFC 9289: not every upcall agreed on ALPN sunrpc ($n_alpn did)"
 grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' "$log" &&
 	ok "xprtsec=mtls: the server upcall saw the client's certificate" ||
 	bad "no server line with the client's certificate"
@@ -267,6 +276,15 @@ expect_refused "server certificate for another name" \
 reconfigure "$pki/untrusted.pem" "$pki/untrusted-key.pem"
 expect_refused "server certificate from an untrusted CA" \
 	'nfs client peer=localhost auth=unauth: failed EACCES: .*not signed by a trusted CA'
+# RFC 9289 leaves certificate checks to PKIX: each side's extended key
+# usage must allow its role (tlshd checks none).
+reconfigure "$pki/eku-client.pem" "$pki/eku-client-key.pem"
+expect_refused "server certificate whose EKU allows clients only" \
+	"nfs client peer=localhost auth=unauth: failed EACCES: .*extended key usage does not allow a TLS server"
+client_cert=$pki/client-eku-server.pem client_key=$pki/client-eku-server-key.pem \
+	reconfigure "$pki/server.pem" "$pki/server-key.pem"
+expect_refused "xprtsec=mtls client certificate whose EKU allows servers only" \
+	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*extended key usage does not allow a TLS client" mtls
 reconfigure "$pki/server.pem" "$work/no-such-key.pem"
 expect_refused "unreadable server key file" \
 	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"

@@ -347,6 +347,12 @@ const char *handoff_error(struct handoff *h)
 	return h ? errbuf_get(&h->err) : NULL;
 }
 
+void handoff_config_refuse_alpn_mismatch(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->alpn_refuse_mismatch = true;
+}
+
 void handoff_config_keep_peer_cert(struct handoff_config *cfg)
 {
 	if (cfg)

@@ -52,6 +52,17 @@ int handoff_set_fd(struct handoff *h, int fd);
 void handoff_conn_no_tickets(struct handoff *h);
 
 /*
+ * handoff_config_refuse_alpn_mismatch - a server with an ALPN list
+ * (handoff_config_set_alpn) refuses, inside the handshake, a client whose
+ * own ALPN list names none of its protocols (no_application_protocol,
+ * RFC 7301 3.2).  A client that sends no ALPN at all is still served:
+ * GnuTLS's GNUTLS_ALPN_MANDATORY (measured with 3.7.9).  For RFC 9289's
+ * "sunrpc", which Linux's tlshd-era NFS clients do not send.  Clients
+ * ignore it: GnuTLS already refuses a protocol the client did not offer.
+ */
+void handoff_config_refuse_alpn_mismatch(struct handoff_config *cfg);
+
+/*
  * handoff_config_keep_peer_cert - connections made with cfg keep the DER
  * bytes of the peer's leaf certificate past the hand-off (the session that
  * held them is released there), for handoffd to put into a kernel key as

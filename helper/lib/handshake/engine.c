@@ -81,8 +81,11 @@ int engine_setup(struct handoff *h)
 	if (set_credentials(h) < 0 || verify_setup(h) < 0)
 		return -1;
 	if (cfg->n_alpn) {
-		ret = gnutls_alpn_set_protocols(h->session, cfg->alpn, (unsigned)cfg->n_alpn,
-						h->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0);
+		unsigned alpn_flags = h->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0;
+
+		if (h->is_server && cfg->alpn_refuse_mismatch)
+			alpn_flags |= GNUTLS_ALPN_MANDATORY;
+		ret = gnutls_alpn_set_protocols(h->session, cfg->alpn, (unsigned)cfg->n_alpn, alpn_flags);
 		if (ret < 0)
 			return conn_fail(h, "ALPN: %s", gnutls_strerror(ret));
 	}
