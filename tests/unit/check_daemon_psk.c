@@ -38,6 +38,14 @@ static const struct {
 	{ "handoff-test", 48, HD_PSK_SHA384, -EOPNOTSUPP, "binds external PSKs with SHA-256 only" },
 	{ "NVMe0X01 " HOST, 48, HD_PSK_SHA384, -EOPNOTSUPP, "SHA-384 PSK (48-byte key)" },
 	{ "NVMe0R01", 32, HD_PSK_SHA256, 0, NULL },	/* no space after the field: not the form */
+	/* Cut short at every byte of the form (the identity may come from the network). */
+	{ "NVMe", 32, HD_PSK_SHA256, 0, NULL },
+	{ "NVMe0", 32, HD_PSK_SHA256, 0, NULL },
+	{ "NVMe0R", 32, HD_PSK_SHA256, 0, NULL },
+	{ "NVMe0R0", 32, HD_PSK_SHA256, 0, NULL },
+	{ "NVMe0R02", 32, HD_PSK_SHA256, 0, NULL },
+	{ "NVMe0R02 ", 32, -EKEYREJECTED, -EKEYREJECTED, "says SHA-384" },
+	{ "", 32, HD_PSK_SHA256, 0, NULL },
 	{ "handoff-test", 0, -EKEYREJECTED, -EKEYREJECTED, "the key is empty" },
 	{ NULL, 48, HD_PSK_SHA384, -EOPNOTSUPP, "SHA-384" },
 };
