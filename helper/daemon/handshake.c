@@ -283,6 +283,7 @@ static int psk_from_keyring(void *arg, const char *identity, uint8_t *key, size_
 	ret = hd_psk_usable(identity, len, ctx->why, sizeof(ctx->why));
 	if (ret < 0) {
 		ctx->err = ret;
+		ctx->serial = (uint32_t)serial;
 		hd_keyring_free(data, len);
 		return -1;
 	}
@@ -465,7 +466,8 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 	}
 	if (ret < 0) {
 		if (server && req->auth_mode == HS_AUTH_PSK && psk.err && psk.why[0])
-			set_cause(res, EKEYREJECTED, "PSK identity refused: %s: %s", handoff_error(h),
+			/* The identity is long (two NQNs): the key's serial names it, the reason must fit. */
+			set_cause(res, EKEYREJECTED, "PSK identity refused: key %u: %s", psk.serial,
 				  psk.why);
 		else if (server && req->auth_mode == HS_AUTH_PSK && psk.err)
 			set_cause(res, EKEYREJECTED, "PSK identity unknown: %s (%s)",
