@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/frontdoor.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
+#include "daemon/psk.h"
 
 /* Ports of the kernel's TLS consumers: the kernel does not name them. */
 #define NFS_PORT 2049
@@ -34,6 +36,17 @@ set_cause(struct hd_result *res, uint32_t status, const char *fmt, ...)
 	vsnprintf(res->cause, sizeof(res->cause), fmt, ap);
 	va_end(ap);
 	res->status = status;
+}
+
+/* A reason, cut to the buffer: the log line has room for the gist. */
+static void __attribute__((format(printf, 3, 4)))
+put_text(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
 }
 
 static int addr_text(const struct sockaddr_storage *ss, char *buf, size_t size,
@@ -166,45 +179,86 @@ err_config:
 	return -1;
 }
 
-static int setup_psk_client(struct handoff_config *cfg, const struct hd_request *req,
-			    struct hd_result *res)
+/*
+ * One offered PSK, if we can use it: its identity and key into cfg.
+ * 0, or -1 with the reason in why.
+ */
+static int try_psk(struct handoff_config *cfg, uint32_t serial, char *why, size_t why_size)
 {
-	char type[32], identity[PSK_IDENTITY_MAX];
+	char type[32], identity[PSK_IDENTITY_MAX], reason[256];
 	uint8_t *key = NULL;
 	size_t key_len = 0;
-	uint32_t serial;
 	int ret;
 
-	if (!req->n_peerids) {
-		set_cause(res, EINVAL, "PSK handshake without a peer identity");
-		return -1;
-	}
-	/* One identity per ClientHello with this engine: the first offered. */
-	serial = req->peerids[0];
 	ret = hd_keyring_describe(serial, type, sizeof(type), identity, sizeof(identity));
 	if (ret == 0)
 		ret = hd_keyring_read(serial, &key, &key_len);
 	if (ret < 0) {
-		set_cause(res, EKEYREJECTED, "no PSK with serial %u in our keyrings: %s", serial,
-			  strerror(-ret));
+		put_text(why, why_size, "no PSK with serial %u in our keyrings: %s", serial,
+			 strerror(-ret));
+		return -1;
+	}
+	if (hd_psk_usable(identity, key_len, reason, sizeof(reason)) < 0) {
+		hd_keyring_free(key, key_len);
+		put_text(why, why_size, "PSK %u (\"%s\"): %s", serial, identity, reason);
 		return -1;
 	}
 	ret = handoff_config_set_psk(cfg, identity, key, key_len);
 	hd_keyring_free(key, key_len);
 	if (ret < 0) {
-		set_cause(res, EKEYREJECTED, "PSK %u (\"%s\"): %s", serial, identity,
-			  handoff_config_error(cfg));
+		put_text(why, why_size, "PSK %u (\"%s\"): %s", serial, identity,
+			 handoff_config_error(cfg));
 		return -1;
 	}
-	res->remote_auth[0] = serial;
-	res->n_remote_auth = 1;
 	return 0;
+}
+
+/*
+ * The kernel may offer several PSKs.  A ClientHello carries one external
+ * identity with GnuTLS (its client credentials hold one), and a refused
+ * handshake leaves no connection to try the next on; so the first one we
+ * can use is offered, and the ones before it are skipped, each for a
+ * reason the log line gives (missing, unreadable, a hash we cannot bind).
+ */
+static int setup_psk_client(struct handoff_config *cfg, const struct hd_request *req,
+			    struct hd_result *res, char *skipped, size_t skipped_size)
+{
+	char why[HS_MAX_PEER_IDENTITIES][sizeof(res->cause)];
+	size_t used = 0;
+
+	if (!req->n_peerids) {
+		set_cause(res, EINVAL, "PSK handshake without a peer identity");
+		return -1;
+	}
+	for (unsigned i = 0; i < req->n_peerids; i++) {
+		if (try_psk(cfg, req->peerids[i], why[i], sizeof(why[i])) == 0) {
+			res->remote_auth[0] = req->peerids[i];
+			res->n_remote_auth = 1;
+			for (unsigned j = 0; j < i && used < skipped_size; j++) {
+				put_text(skipped + used, skipped_size - used, " (skipped %s)", why[j]);
+				used += strlen(skipped + used);
+			}
+			return 0;
+		}
+	}
+	if (req->n_peerids == 1) {
+		set_cause(res, EKEYREJECTED, "%s", why[0]);
+		return -1;
+	}
+	set_cause(res, EKEYREJECTED, "none of the %u offered PSKs is usable:", req->n_peerids);
+	used = strlen(res->cause);
+	for (unsigned i = 0; i < req->n_peerids && used < sizeof(res->cause); i++) {
+		put_text(res->cause + used, sizeof(res->cause) - used, " %u) %s", i + 1, why[i]);
+		used += strlen(res->cause + used);
+	}
+	return -1;
 }
 
 /* A server's PSKs: the identity the client offers names a "psk" key. */
 struct psk_lookup {
 	uint32_t serial;	/* of the key found last */
 	int err;		/* of the last failed lookup */
+	char why[256];		/* a key found but refused: why */
 };
 
 static int psk_from_keyring(void *arg, const char *identity, uint8_t *key, size_t *key_len)
@@ -225,10 +279,68 @@ static int psk_from_keyring(void *arg, const char *identity, uint8_t *key, size_
 		hd_keyring_free(data, len);
 		return -1;
 	}
+	/* Known, but not to be bound with SHA-256: the client hears unknown_psk_identity. */
+	ret = hd_psk_usable(identity, len, ctx->why, sizeof(ctx->why));
+	if (ret < 0) {
+		ctx->err = ret;
+		ctx->serial = (uint32_t)serial;
+		hd_keyring_free(data, len);
+		return -1;
+	}
 	memcpy(key, data, len);
 	*key_len = len;
 	hd_keyring_free(data, len);
 	ctx->serial = (uint32_t)serial;
+	return 0;
+}
+
+/*
+ * The peer's verified certificate goes back to the consumer as a key, as
+ * tlshd does: nfsd marks a transport peer-authenticated (what an export
+ * with xprtsec=mtls asks for) only when DONE names a remote identity.
+ * The session keys are in the kernel by now, so a key we cannot make does
+ * not fail the handshake (a DONE error at this point crashed 6.12's nfsd
+ * in our tests): DONE then names no identity, which such an export
+ * refuses, and the log line says why.  Only the leaf: it is the peer.
+ */
+static void report_peer_cert(struct handoff *h, struct hd_result *res)
+{
+	size_t used = strlen(res->detail), len = 0;
+	const uint8_t *der = handoff_conn_peer_cert(h, &len);
+	int serial;
+
+	if (!der)
+		return;
+	serial = hd_keyring_add_peer_cert(der, len, res->peer);
+	if (serial < 0) {
+		snprintf(res->detail + used, sizeof(res->detail) - used,
+			 " remote-auth=none (cannot store the peer certificate in a key: %s)",
+			 strerror(-serial));
+		return;
+	}
+	res->remote_auth[0] = (uint32_t)serial;
+	res->n_remote_auth = 1;
+	snprintf(res->detail + used, sizeof(res->detail) - used, " remote-auth=%d", serial);
+}
+
+/*
+ * RFC 9289 (RPC-with-TLS) has the client offer ALPN "sunrpc" and the
+ * server answer with it.  Linux's NFS client and server under tlshd send
+ * no ALPN at all, so a client that sends none is still served and a
+ * server that answers with none is still accepted: refusing them would
+ * break mounts against every Linux peer.  What we do refuse is a client
+ * that asks for other protocols only (no_application_protocol, inside the
+ * handshake, before any key reaches the kernel).  The consumer is known
+ * from the port (2049), as the kernel does not name it.
+ */
+static int use_sunrpc_alpn(struct handoff_config *cfg, bool server, struct hd_result *res)
+{
+	if (handoff_config_set_alpn(cfg, "sunrpc") < 0) {
+		set_cause(res, EACCES, "ALPN \"sunrpc\": %s", handoff_config_error(cfg));
+		return -1;
+	}
+	if (server)
+		handoff_config_refuse_alpn_mismatch(cfg);
 	return 0;
 }
 
@@ -290,7 +402,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 	struct psk_lookup psk = { 0 };
 	struct handoff_config *cfg;
 	struct handoff *h = NULL;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN], skipped[320] = "";
 	const char *name;
 	int ret;
 
@@ -317,6 +429,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 	case HS_AUTH_X509:
 		if (setup_x509(cfg, req, side, server, res) < 0)
 			goto out;
+		handoff_config_keep_peer_cert(cfg);
 		break;
 	case HS_AUTH_PSK:
 		if (server) {
@@ -324,13 +437,16 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 			handoff_config_set_psk_lookup(cfg, psk_from_keyring, &psk);
 			break;
 		}
-		if (setup_psk_client(cfg, req, res) < 0)
+		if (setup_psk_client(cfg, req, res, skipped, sizeof(skipped)) < 0)
 			goto out;
 		break;
 	default:
 		set_cause(res, EOPNOTSUPP, "auth mode %u is not supported", req->auth_mode);
 		goto out;
 	}
+
+	if (strcmp(res->consumer, "nfs") == 0 && use_sunrpc_alpn(cfg, server, res) < 0)
+		goto out;
 
 	if (server) {
 		h = handoff_server(cfg, req->sockfd);
@@ -349,7 +465,11 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		goto out;
 	}
 	if (ret < 0) {
-		if (server && req->auth_mode == HS_AUTH_PSK && psk.err)
+		if (server && req->auth_mode == HS_AUTH_PSK && psk.err && psk.why[0])
+			/* The identity is long (two NQNs): the key's serial names it, the reason must fit. */
+			set_cause(res, EKEYREJECTED, "PSK identity refused: key %u: %s", psk.serial,
+				  psk.why);
+		else if (server && req->auth_mode == HS_AUTH_PSK && psk.err)
 			set_cause(res, EKEYREJECTED, "PSK identity unknown: %s (%s)",
 				  handoff_error(h), strerror(-psk.err));
 		else
@@ -363,6 +483,18 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		res->n_remote_auth = 1;
 	}
 	hd_handshake_describe(h, res->detail, sizeof(res->detail));
+	if (handoff_conn_alpn(h)) {
+		size_t used = strlen(res->detail);
+
+		put_text(res->detail + used, sizeof(res->detail) - used, " alpn=%s", handoff_conn_alpn(h));
+	}
+	if (req->auth_mode != HS_AUTH_PSK)
+		report_peer_cert(h, res);
+	if (skipped[0]) {
+		size_t used = strlen(res->detail);
+
+		put_text(res->detail + used, sizeof(res->detail) - used, "%s", skipped);
+	}
 	res->status = 0;
 	res->cause[0] = '\0';
 

@@ -11,6 +11,9 @@
 #include "util/wipe.h"
 
 /* The kernel's own consumers keep their keys here; tlshd links them always. */
+/* "TLS x509 " and a peer name (a DNS name or an IPv6 literal with a scope). */
+#define HD_PEER_DESC_MAX 300
+
 static const char *const wellknown[] = { ".nfs", ".nfsd", ".nvme" };
 
 /*
@@ -97,4 +100,33 @@ int hd_keyring_describe(uint32_t serial, char *type, size_t type_size, char *des
 	snprintf(desc, desc_size, "%s", p ? p : "");
 	free(text);
 	return 0;
+}
+
+int hd_keyring_add_peer_cert(const uint8_t *der, size_t len, const char *peer)
+{
+	char desc[HD_PEER_DESC_MAX];
+	key_serial_t serial;
+	int n;
+
+	if (!der || !len || !peer)
+		return -EINVAL;
+	n = snprintf(desc, sizeof(desc), "TLS x509 %s", peer);
+	if (n < 0 || (size_t)n >= sizeof(desc))
+		return -ENAMETOOLONG;
+	/*
+	 * The user keyring, as tlshd: the key outlives the request (the
+	 * consumer may look at it later), and one per peer name is kept,
+	 * since a key of the same type and description replaces the last.
+	 */
+	serial = add_key("asymmetric", desc, der, len, KEY_SPEC_USER_KEYRING);
+	if (serial < 0)
+		return -errno;
+	/* A certificate is public, but nobody but root should change or link it. */
+	if (keyctl_setperm(serial, KEY_USR_VIEW | KEY_USR_READ | KEY_POS_VIEW | KEY_POS_READ) < 0) {
+		int err = -errno;
+
+		keyctl_unlink(serial, KEY_SPEC_USER_KEYRING);
+		return err;
+	}
+	return (int)serial;
 }

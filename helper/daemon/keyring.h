@@ -41,4 +41,15 @@ int hd_keyring_search(const char *type, const char *desc);
 int hd_keyring_describe(uint32_t serial, char *type, size_t type_size, char *desc,
 			size_t desc_size);
 
+/*
+ * hd_keyring_add_peer_cert - the peer's certificate (DER) as an
+ * "asymmetric" key described "TLS x509 PEER" in our user keyring, as
+ * tlshd makes it: its serial is the remote identity DONE reports.  The
+ * key can be viewed and read by its owner (root) only.  A second
+ * handshake with the same peer replaces the key (a new serial).
+ * Returns the serial (> 0) or a negative errno: -EBADMSG when the kernel
+ * cannot parse the certificate, -ENODEV without the asymmetric key type.
+ */
+int hd_keyring_add_peer_cert(const uint8_t *der, size_t len, const char *peer);
+
 #endif

@@ -523,3 +523,29 @@ cu("reply-control-char", 0x00, crep(fields=(b"TLS\x01", b"", b"", b"", b"")))
 cu("reply-cut", 0x00, crep()[:30])
 cu("reply-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 511)))
 cu("reply-too-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 600)))
+
+
+# ------------------------------------------------------------ pskhash
+# Key length byte, then the identity (NQNs as the kernel's NVMe host forms them).
+NQNS = b" nqn.2014-08.org.nvmexpress:uuid:0c6f5c1e-0000-4000-8000-000000000001 nqn.2014-08.org.handoff:tls-test"
+
+
+def ph(name, key_len, identity):
+    write("pskhash", name, bytes([key_len]) + identity)
+
+
+ph("nvme-sha256", 32, b"NVMe0R01" + NQNS)
+ph("nvme-sha384", 48, b"NVMe0R02" + NQNS)
+ph("nvme1-digest", 32, b"NVMe1R01" + NQNS + b" AAAA")
+ph("nvme-generated", 32, b"NVMe0G01" + NQNS)
+ph("nvme-length-mismatch", 48, b"NVMe0R01" + NQNS)
+ph("nvme-hash-03", 32, b"NVMe0R03" + NQNS)
+ph("nvme-cut", 32, b"NVMe0R0")
+ph("nvme-no-space", 48, b"NVMe0R02")
+ph("plain-32", 32, b"handoff-test")
+ph("plain-48", 48, b"handoff-test")
+ph("plain-16", 16, b"handoff-test")
+ph("empty-key", 0, b"handoff-test")
+ph("empty-identity", 32, b"")
+ph("nul-inside", 48, b"NVMe0R01\0 x")
+ph("long", 32, b"NVMe0R01 " + b"n" * 400)

@@ -6,6 +6,8 @@
  * nothing is next.  (With kTLS, tests/shim runs them under real programs.)
  */
 #include <check.h>
+#include <gnutls/x509.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -114,6 +116,145 @@ START_TEST(test_not_ready)
 }
 END_TEST
 
+/* The PEM file's first certificate as DER: what the peer sent, byte for byte. */
+static gnutls_datum_t pem_to_der(const char *file)
+{
+	gnutls_datum_t pem = { NULL, 0 }, der = { NULL, 0 };
+	gnutls_x509_crt_t crt;
+
+	ck_assert_int_eq(gnutls_load_file(file, &pem), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	return der;
+}
+
+/*
+ * handoffd turns the peer's certificate into a kernel key after the
+ * session is gone: the bytes must be kept, be the leaf's, and be kept
+ * only when asked for.  Rows: who keeps (client, server), mutual or not.
+ */
+static const struct {
+	bool cli_keeps, srv_keeps, mtls;
+} keep_rows[] = {
+	{ true, true, true },	/* both keep: each has the other's leaf */
+	{ false, false, true },	/* nobody asked: nothing kept */
+	{ true, true, false },	/* no client certificate: the server has none to keep */
+	{ false, true, true },	/* one side's choice does not leak to the other */
+};
+
+START_TEST(test_keep_peer_cert)
+{
+	struct handoff_config *scfg = handoff_config_new(), *ccfg = handoff_config_new();
+	gnutls_datum_t srv_der = pem_to_der(tu_pki("server.pem"));
+	gnutls_datum_t cli_der = pem_to_der(tu_pki("client.pem"));
+	const uint8_t *got;
+	struct tu_pair p;
+	size_t len = 99;
+
+	ck_assert_int_eq(handoff_config_set_keypair_file(scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	if (keep_rows[_i].mtls) {
+		ck_assert_int_eq(handoff_config_add_ca_file(scfg, tu_pki("ca.pem")), 0);
+		handoff_config_verify_client(scfg);
+		ck_assert_int_eq(handoff_config_set_keypair_file(ccfg, tu_pki("client.pem"),
+								 tu_pki("client-key.pem")), 0);
+	}
+	if (keep_rows[_i].cli_keeps)
+		handoff_config_keep_peer_cert(ccfg);
+	if (keep_rows[_i].srv_keeps)
+		handoff_config_keep_peer_cert(scfg);
+	tu_handshake_pair(&p, ccfg, scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+	ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+
+	got = handoff_conn_peer_cert(p.cli, &len);
+	if (keep_rows[_i].cli_keeps) {
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(len, srv_der.size);
+		ck_assert_int_eq(memcmp(got, srv_der.data, len), 0);
+	} else {
+		ck_assert_ptr_null(got);
+		ck_assert_uint_eq(len, 0);
+	}
+	len = 99;
+	got = handoff_conn_peer_cert(p.srv, &len);
+	if (keep_rows[_i].srv_keeps && keep_rows[_i].mtls) {
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(len, cli_der.size);
+		ck_assert_int_eq(memcmp(got, cli_der.data, len), 0);
+	} else {
+		ck_assert_ptr_null(got);
+		ck_assert_uint_eq(len, 0);
+	}
+	ck_assert_ptr_null(handoff_conn_peer_cert(NULL, NULL));
+	tu_pair_free(&p);
+	gnutls_free(srv_der.data);
+	gnutls_free(cli_der.data);
+	handoff_config_free(ccfg);
+	handoff_config_free(scfg);
+}
+END_TEST
+
+/*
+ * RFC 9289 on a server: "sunrpc" is offered and chosen when the client
+ * asks for it; a client asking only for other protocols is refused in
+ * the handshake; a client asking for none (Linux's NFS client through
+ * tlshd sends none) is served.  Without the refusal switch the old
+ * behaviour stays: a mismatch is ignored.
+ */
+static const struct {
+	const char *cli_alpn;	/* NULL: the client sends no ALPN */
+	bool refuse;
+	bool ok;
+	const char *want;	/* the agreed protocol, or NULL */
+} alpn_rows[] = {
+	{ "sunrpc", true, true, "sunrpc" },
+	{ "h2,sunrpc", true, true, "sunrpc" },
+	{ NULL, true, true, NULL },
+	{ "h2", true, false, NULL },
+	{ "h2", false, true, NULL },
+};
+
+START_TEST(test_alpn_mismatch)
+{
+	struct handoff_config *scfg = handoff_config_new(), *ccfg = handoff_config_new();
+	struct tu_pair p;
+
+	ck_assert_int_eq(handoff_config_set_keypair_file(scfg, tu_pki("server.pem"),
+							 tu_pki("server-key.pem")), 0);
+	ck_assert_int_eq(handoff_config_set_alpn(scfg, "sunrpc"), 0);
+	if (alpn_rows[_i].refuse)
+		handoff_config_refuse_alpn_mismatch(scfg);
+	ck_assert_int_eq(handoff_config_add_ca_file(ccfg, tu_pki("ca.pem")), 0);
+	if (alpn_rows[_i].cli_alpn)
+		ck_assert_int_eq(handoff_config_set_alpn(ccfg, alpn_rows[_i].cli_alpn), 0);
+	tu_handshake_pair(&p, ccfg, scfg, "localhost", CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	if (alpn_rows[_i].ok) {
+		ck_assert_msg(p.cli_ret == 0, "client: %s", handoff_error(p.cli));
+		ck_assert_msg(p.srv_ret == 0, "server: %s", handoff_error(p.srv));
+		if (alpn_rows[_i].want) {
+			ck_assert_str_eq(handoff_conn_alpn(p.srv), alpn_rows[_i].want);
+			ck_assert_str_eq(handoff_conn_alpn(p.cli), alpn_rows[_i].want);
+		} else {
+			ck_assert_ptr_null(handoff_conn_alpn(p.srv));
+			ck_assert_ptr_null(handoff_conn_alpn(p.cli));
+		}
+	} else {
+		ck_assert_int_eq(p.srv_ret, -1);
+		ck_assert_int_eq(p.cli_ret, -1);
+		ck_assert_msg(strstr(handoff_error(p.srv), "application protocol"),
+			      "server error: %s", handoff_error(p.srv));
+	}
+	tu_pair_free(&p);
+	handoff_config_free(ccfg);
+	handoff_config_free(scfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("frontdoor");
@@ -123,6 +264,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_zero_read_after_close_notify);
 	tcase_add_test(tc, test_take_nothing);
 	tcase_add_test(tc, test_not_ready);
+	tcase_add_loop_test(tc, test_keep_peer_cert, 0, ARRAY_SIZE(keep_rows));
+	tcase_add_loop_test(tc, test_alpn_mismatch, 0, ARRAY_SIZE(alpn_rows));
 	suite_add_tcase(s, tc);
 	return s;
 }

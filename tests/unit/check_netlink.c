@@ -51,34 +51,56 @@ START_TEST(test_build_accept)
 }
 END_TEST
 
+/*
+ * DONE as the kernel reads it (tls_handshake_remote_peerids): status,
+ * sockfd, then one remote-auth u32 per identity, in order.  Rows: an
+ * X.509 success names the key holding the peer's certificate; a PSK one
+ * the PSK's serial; a failure or an unauthenticated peer none; the most
+ * the kernel keeps (5).
+ */
+static const struct {
+	const char *what;
+	uint32_t status;
+	int sockfd;
+	unsigned n;
+	uint32_t ra[HS_MAX_PEER_IDENTITIES];
+} done_rows[] = {
+	{ "x509 peer certificate key", 0, 7, 1, { 0x2a5e1c07 } },
+	{ "psk serial", 0, 9, 1, { 0x11111111 } },
+	{ "no peer identity", 0, 3, 0, { 0 } },
+	{ "failure", EKEYREJECTED, 7, 0, { 0 } },
+	{ "two identities", EACCES, 7, 2, { 0x11111111, 0x22222222 } },
+	{ "the kernel's maximum", 0, 0, HS_MAX_PEER_IDENTITIES, { 1, 2, 3, 4, 0x7fffffff } },
+};
+
 START_TEST(test_build_done)
 {
 	uint8_t buf[256] __attribute__((aligned(4)));
 	const struct nlmsghdr *nlh = (const void *)buf;
 	const struct nlattr *attr;
-	uint32_t ra[2] = { 0x11111111, 0x22222222 };
-	uint32_t want[4][2] = {
-		{ HS_A_DONE_STATUS, EKEYREJECTED },
-		{ HS_A_DONE_SOCKFD, 7 },
-		{ HS_A_DONE_REMOTE_AUTH, 0x11111111 },
-		{ HS_A_DONE_REMOTE_AUTH, 0x22222222 },
-	};
-	unsigned i = 0;
-	int len = hd_nl_build_done(buf, sizeof(buf), FAMILY, SEQ, 7, EKEYREJECTED, ra, 2);
+	unsigned i = 0, n = done_rows[_i].n;
+	int len = hd_nl_build_done(buf, sizeof(buf), FAMILY, SEQ, done_rows[_i].sockfd,
+				   done_rows[_i].status, done_rows[_i].ra, n);
 
-	ck_assert_int_gt(len, 0);
+	ck_assert_msg(len > 0, "%s: %d", done_rows[_i].what, len);
 	ck_assert_uint_eq(nlh->nlmsg_len, (unsigned)len);
 	ck_assert_uint_eq(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
 	ck_assert_uint_eq(((const struct genlmsghdr *)mnl_nlmsg_get_payload(nlh))->cmd,
 			  HS_CMD_DONE);
 	mnl_attr_for_each(attr, nlh, sizeof(struct genlmsghdr)) {
-		ck_assert_uint_lt(i, 4);
+		uint32_t want_type = i == 0 ? HS_A_DONE_STATUS :
+				     i == 1 ? HS_A_DONE_SOCKFD : HS_A_DONE_REMOTE_AUTH;
+		uint32_t want = i == 0 ? done_rows[_i].status :
+				i == 1 ? (uint32_t)done_rows[_i].sockfd : done_rows[_i].ra[i - 2];
+
+		ck_assert_uint_lt(i, 2 + n);
 		ck_assert_int_eq(mnl_attr_validate(attr, MNL_TYPE_U32), 0);
-		ck_assert_uint_eq(mnl_attr_get_type(attr), want[i][0]);
-		ck_assert_uint_eq(mnl_attr_get_u32(attr), want[i][1]);
+		ck_assert_msg(mnl_attr_get_type(attr) == want_type && mnl_attr_get_u32(attr) == want,
+			      "%s: attribute %u is %u=%u, want %u=%u", done_rows[_i].what, i,
+			      mnl_attr_get_type(attr), mnl_attr_get_u32(attr), want_type, want);
 		i++;
 	}
-	ck_assert_uint_eq(i, 4);
+	ck_assert_uint_eq(i, 2 + n);
 }
 END_TEST
 
@@ -831,7 +853,7 @@ static Suite *netlink_suite(void)
 
 	tc = tcase_create("build");
 	tcase_add_test(tc, test_build_accept);
-	tcase_add_test(tc, test_build_done);
+	tcase_add_loop_test(tc, test_build_done, 0, ARRAY_SIZE(done_rows));
 	tcase_add_loop_test(tc, test_build_done_errors, 0, ARRAY_SIZE(done_errors));
 	suite_add_tcase(s, tc);
 

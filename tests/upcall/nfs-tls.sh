@@ -14,16 +14,21 @@
 #   1. xprtsec=tls:  server certificate verified, no client certificate;
 #                    a file written through the mount arrives intact.
 #   2. xprtsec=mtls: the client presents its certificate too (the server's
-#                    log line names it); the file reads back intact.
+#                    log line names it); the file reads back intact; each
+#                    side's DONE names a key holding the peer's certificate
+#                    (remote-auth), which keyctl shows.
 #   3. SIGHUP with a broken config: logged, the old config keeps serving
 #      (a mount still works).
 #   4. Failures that must fail fast (not hang), with handoffd's log naming
 #      the cause: a client certificate the server's allow-list does not
 #      name, no client certificate under an allow-list, a server certificate
-#      for another name, one from an untrusted CA, an unreadable server key
+#      for another name, one from an untrusted CA, a server and a client
+#      certificate whose extended key usage is the other role's (RFC 9289
+#      leaves that to PKIX), an unreadable server key
 #      file, xprtsec=mtls with no client certificate configured, and no
 #      daemon at all.
 # The mtls round trip runs under an allow-list that names the client.
+# Both ends are handoffd here, so both agree on ALPN "sunrpc" (RFC 9289).
 # /proc/net/tls_stat must show the kernel doing the record layer.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -81,8 +86,8 @@ write_conf() {
 
 	[authenticate.client]
 	x509.truststore=$pki/ca.pem
-	x509.certificate=$pki/client.pem
-	x509.private_key=$pki/client-key.pem
+	x509.certificate=${client_cert:-$pki/client.pem}
+	x509.private_key=${client_key:-$pki/client-key.pem}
 
 	[authenticate.server]
 	x509.truststore=$pki/ca.pem
@@ -203,9 +208,42 @@ grep -q "nfs client peer=localhost auth=unauth: ok TLSv1.3" "$log" &&
 grep -q "nfs client peer=localhost auth=x509: ok TLSv1.3" "$log" &&
 	ok "xprtsec=mtls: client upcall with a certificate" ||
 	bad "no 'nfs client ... auth=x509: ok' line"
+# RFC 9289: both of our ends agree on ALPN "sunrpc" (tlshd sends none;
+# the kernel's own ends do not see ALPN at all).
+n_alpn=$(grep -c 'handshake #.* nfs \(client\|server\) .*: ok TLSv1.3 .* alpn=sunrpc' "$log")
+[[ $n_alpn -ge 8 && $(grep 'handshake #.*: ok TLSv1.3' "$log" | grep -vc ' alpn=sunrpc') -eq 0 ]] &&
+	ok "RFC 9289: all $n_alpn client and server upcalls agreed on ALPN sunrpc" ||
+	bad "RFC 9289: not every upcall agreed on ALPN sunrpc ($n_alpn did)"
 grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' "$log" &&
 	ok "xprtsec=mtls: the server upcall saw the client's certificate" ||
 	bad "no server line with the client's certificate"
+# remote-auth: the peer's verified certificate went into a key (as tlshd
+# makes it) and DONE named that key; nfsd needs it to count a transport as
+# peer-authenticated.  The last mtls mount's keys are the live ones: a
+# later handshake with the same peer replaces its key.
+check_remote_auth() {
+	local who=$1 pattern=$2 name=$3 serial desc
+	serial=$(grep -- "$pattern" "$log" | tail -1 | sed -n 's/.* remote-auth=\([0-9][0-9]*\).*/\1/p')
+	if [[ -z $serial ]]; then
+		bad "$who: no remote-auth serial in the log line"
+		return
+	fi
+	desc=$(keyctl rdescribe "$serial" 2>&1)
+	[[ $desc == "asymmetric;0;0;"*";TLS x509 $name" ]] &&
+		ok "$who: DONE named key $serial, which holds the peer's certificate: $desc" ||
+		bad "$who: remote-auth key $serial: '$desc', want an asymmetric key 'TLS x509 $name'"
+}
+if command -v keyctl >/dev/null; then
+	check_remote_auth "xprtsec=mtls server upcall" 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert="CN=client.test"' 127.0.0.1
+	check_remote_auth "xprtsec=mtls client upcall" 'nfs client peer=localhost auth=x509: ok TLSv1.3' localhost
+	grep -q 'nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3 .*peer-cert=.* remote-auth=' "$log" ||
+		bad "no remote-auth on the server's mtls line"
+	grep 'nfs server peer=127.0.0.1 auth=x509: ok' "$log" | grep -v 'peer-cert=' | grep -q 'remote-auth=' &&
+		bad "a server upcall without a client certificate named a remote identity" ||
+		ok "xprtsec=tls server upcalls (no client certificate) name no remote identity"
+else
+	bad "keyctl missing (keyutils): cannot check the remote-auth keys"
+fi
 grep "handshake #" "$log" | sed -n 's/.*(\([0-9]*\) ms)$/\1/p' | sort -n | awk '
 	{ v[NR] = $1 } END { if (NR) printf "handshake time over %d upcalls: min %d ms, median %d ms, max %d ms (TCG)\n", NR, v[1], v[int((NR + 1) / 2)], v[NR] }'
 
@@ -238,6 +276,15 @@ expect_refused "server certificate for another name" \
 reconfigure "$pki/untrusted.pem" "$pki/untrusted-key.pem"
 expect_refused "server certificate from an untrusted CA" \
 	'nfs client peer=localhost auth=unauth: failed EACCES: .*not signed by a trusted CA'
+# RFC 9289 leaves certificate checks to PKIX: each side's extended key
+# usage must allow its role (tlshd checks none).
+reconfigure "$pki/eku-client.pem" "$pki/eku-client-key.pem"
+expect_refused "server certificate whose EKU allows clients only" \
+	"nfs client peer=localhost auth=unauth: failed EACCES: .*extended key usage does not allow a TLS server"
+client_cert=$pki/client-eku-server.pem client_key=$pki/client-eku-server-key.pem \
+	reconfigure "$pki/server.pem" "$pki/server-key.pem"
+expect_refused "xprtsec=mtls client certificate whose EKU allows servers only" \
+	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*extended key usage does not allow a TLS client" mtls
 reconfigure "$pki/server.pem" "$work/no-such-key.pem"
 expect_refused "unreadable server key file" \
 	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"

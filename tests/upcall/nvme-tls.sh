@@ -17,7 +17,9 @@
 # Then a PSK identity the target does not know: the connect fails fast and
 # the log says EKEYREJECTED.  Last, `handoff status` (text and --json) must
 # count exactly the handshakes the log shows, by role and result, with the
-# failure's cause; a wrong socket path is an error that says so.
+# failure's cause; a wrong socket path is an error that says so.  Last, a
+# SHA-384 PSK (48 bytes, "NVMe0R02"), which this GnuTLS cannot bind: the
+# host's upcall and the target's each refuse it by name.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
@@ -227,5 +229,53 @@ rc=$?
 [[ $rc -eq 1 ]] && grep -q "no-such.sock: No such file or directory (is handoffd running?" "$work/nosock.out" &&
 	ok "handoff status, no daemon there: exit 1, $(cat "$work/nosock.out")" ||
 	bad "handoff status, wrong socket: rc $rc: $(cat "$work/nosock.out")"
+
+# SHA-384 PSKs (48 bytes, identity "NVMe0R02 ..."): Debian 12's GnuTLS
+# (3.7.9) binds every external PSK with SHA-256, which would complete a
+# handshake with the wrong hash against another GnuTLS 3.7.  Each side must
+# refuse by name instead.  After the counters above, which these would change.
+head -c 48 /dev/urandom >"$work/psk48"
+id384="NVMe0R02 $hostnqn $subnqn"
+# The host's upcall: offered a SHA-384 key by serial (tls_key), it refuses.
+k384=$(keyctl padd psk "$id384" @u <"$work/psk48")
+keyctl setperm "$k384" 0x3f3f0000
+t0=$(now_ms)
+exec 3<>/dev/nvme-fabrics
+if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$k384,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
+	bad "SHA-384 PSK on the host: the connect succeeded"
+	read -r reply <&3
+	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
+else
+	rc=$?
+	t1=$(now_ms)
+	[[ $rc -ne 124 ]] && ok "SHA-384 PSK on the host: connect failed in $((t1 - t0)) ms: $(head -1 "$work/connect.err")" ||
+		bad "SHA-384 PSK on the host: connect hung"
+fi
+exec 3>&-
+grep -q "nvme client peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK $k384 (\"$id384\"): a SHA-384 PSK (48-byte key, NVMe hash 02), but GnuTLS [0-9.]* binds external PSKs with SHA-256 only" "$log" &&
+	ok "host side logged: $(grep -m1 "failed EKEYREJECTED: PSK $k384" "$log" | sed 's/^handoffd: //')" ||
+	bad "no host-side line refusing the SHA-384 PSK by name"
+keyctl unlink "$k384" @u >/dev/null 2>&1
+# The target's upcall: a client (gnutls-cli standing in for an NVMe host,
+# which GnuTLS 3.7 lets bind with SHA-256 only) offers the identity of a
+# SHA-384 key the target holds: refused by name, not accepted.
+if command -v gnutls-cli >/dev/null; then
+	t384=$(keyctl padd psk "$id384" %:.nvme <"$work/psk48")
+	t0=$(now_ms)
+	echo | timeout 30 gnutls-cli -p 4420 127.0.0.1 --pskusername "$id384" \
+		--pskkey "$(od -An -tx1 -v "$work/psk48" | tr -d ' \n')" \
+		--priority "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+PSK" >"$work/cli384.out" 2>&1
+	rc=$?
+	t1=$(now_ms)
+	[[ $rc -ne 0 && $rc -ne 124 ]] && ok "SHA-384 PSK at the target: the client was refused in $((t1 - t0)) ms: $(grep -m1 -i 'fatal\|error' "$work/cli384.out")" ||
+		bad "SHA-384 PSK at the target: gnutls-cli rc $rc: $(tail -2 "$work/cli384.out")"
+	for _ in $(seq 50); do grep -q "PSK identity refused" "$log" && break; sleep 0.1; done
+	grep -q "nvme server peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK identity refused: .*a SHA-384 PSK (48-byte key, NVMe hash 02), but GnuTLS [0-9.]* binds external PSKs with SHA-256 only" "$log" &&
+		ok "target side logged: $(grep -m1 'PSK identity refused' "$log" | sed 's/^handoffd: //')" ||
+		bad "no target-side line refusing the SHA-384 PSK by name"
+	keyctl unlink "$t384" %:.nvme >/dev/null 2>&1
+else
+	bad "gnutls-cli missing (gnutls-bin): cannot play the SHA-384 host"
+fi
 
 exit $fail

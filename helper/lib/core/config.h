@@ -81,6 +81,8 @@ struct handoff_config {
 	bool kernel_tx_zerocopy;
 	bool kernel_rx_no_pad;
 	bool no_key_update;		/* wipe the traffic secrets at the hand-off */
+	bool alpn_refuse_mismatch;	/* server: GNUTLS_ALPN_MANDATORY (handoff_config_refuse_alpn_mismatch) */
+	bool keep_peer_cert;		/* keep the peer's leaf certificate (handoff_config_keep_peer_cert) */
 
 	struct config_prio prio_cache[CONFIG_PRIO_SLOTS];
 	pthread_mutex_t prio_lock;

@@ -334,6 +334,7 @@ void handoff_free(struct handoff *h)
 	free(h->servername);
 	free(h->alpn);
 	free(h->peer_subject);
+	free(h->peer_cert);
 	free(h->psk_identity);
 	free(h->cache_key);
 	config_unref(h->cfg);
@@ -344,6 +345,30 @@ void handoff_free(struct handoff *h)
 const char *handoff_error(struct handoff *h)
 {
 	return h ? errbuf_get(&h->err) : NULL;
+}
+
+void handoff_config_refuse_alpn_mismatch(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->alpn_refuse_mismatch = true;
+}
+
+void handoff_config_keep_peer_cert(struct handoff_config *cfg)
+{
+	if (cfg)
+		cfg->keep_peer_cert = true;
+}
+
+const uint8_t *handoff_conn_peer_cert(struct handoff *h, size_t *len)
+{
+	if (!h || !h->peer_cert) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = h->peer_cert_len;
+	return h->peer_cert;
 }
 
 void handoff_conn_no_tickets(struct handoff *h)

@@ -78,6 +78,8 @@ struct handoff {
 	bool resumed;
 	char *alpn;
 	char *peer_subject;
+	uint8_t *peer_cert;		/* DER of the peer's leaf, if cfg->keep_peer_cert */
+	size_t peer_cert_len;
 	char *psk_identity;
 	char *cache_key;		/* client session cache key (name|addr|port) */
 	unsigned verify_status;		/* gnutls_certificate_status_t bits of the peer */

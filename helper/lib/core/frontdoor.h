@@ -51,4 +51,30 @@ int handoff_set_fd(struct handoff *h, int fd);
  */
 void handoff_conn_no_tickets(struct handoff *h);
 
+/*
+ * handoff_config_refuse_alpn_mismatch - a server with an ALPN list
+ * (handoff_config_set_alpn) refuses, inside the handshake, a client whose
+ * own ALPN list names none of its protocols (no_application_protocol,
+ * RFC 7301 3.2).  A client that sends no ALPN at all is still served:
+ * GnuTLS's GNUTLS_ALPN_MANDATORY (measured with 3.7.9).  For RFC 9289's
+ * "sunrpc", which Linux's tlshd-era NFS clients do not send.  Clients
+ * ignore it: GnuTLS already refuses a protocol the client did not offer.
+ */
+void handoff_config_refuse_alpn_mismatch(struct handoff_config *cfg);
+
+/*
+ * handoff_config_keep_peer_cert - connections made with cfg keep the DER
+ * bytes of the peer's leaf certificate past the hand-off (the session that
+ * held them is released there), for handoffd to put into a kernel key as
+ * the remote peer's identity.  Off by default: a connection would
+ * otherwise carry a copy nobody reads.
+ *
+ * handoff_conn_peer_cert - those bytes once the handshake has completed,
+ * with their length in *len (len may be NULL); NULL (and *len 0) when the
+ * peer sent no certificate, before the handshake ends, or when cfg did not
+ * ask to keep it.  Owned by h: valid until handoff_free(h).
+ */
+void handoff_config_keep_peer_cert(struct handoff_config *cfg);
+const uint8_t *handoff_conn_peer_cert(struct handoff *h, size_t *len);
+
 #endif

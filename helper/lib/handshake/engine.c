@@ -81,8 +81,11 @@ int engine_setup(struct handoff *h)
 	if (set_credentials(h) < 0 || verify_setup(h) < 0)
 		return -1;
 	if (cfg->n_alpn) {
-		ret = gnutls_alpn_set_protocols(h->session, cfg->alpn, (unsigned)cfg->n_alpn,
-						h->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0);
+		unsigned alpn_flags = h->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0;
+
+		if (h->is_server && cfg->alpn_refuse_mismatch)
+			alpn_flags |= GNUTLS_ALPN_MANDATORY;
+		ret = gnutls_alpn_set_protocols(h->session, cfg->alpn, (unsigned)cfg->n_alpn, alpn_flags);
 		if (ret < 0)
 			return conn_fail(h, "ALPN: %s", gnutls_strerror(ret));
 	}
@@ -208,6 +211,16 @@ static int collect(struct handoff *h)
 				gnutls_free(d.data);
 			}
 			gnutls_x509_crt_deinit(crt);
+		}
+		/* The session goes at the hand-off: a caller who needs the certificate asked to keep it. */
+		if (h->cfg->keep_peer_cert) {
+			free(h->peer_cert);
+			h->peer_cert_len = 0;
+			h->peer_cert = malloc(peers[0].size ? peers[0].size : 1);
+			if (!h->peer_cert)
+				goto err_nomem;
+			memcpy(h->peer_cert, peers[0].data, peers[0].size);
+			h->peer_cert_len = peers[0].size;
 		}
 	}
 	if (gnutls_auth_get_type(s) == GNUTLS_CRD_PSK) {
