@@ -22,18 +22,10 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates an NVMe target)"
-[[ $(id -u) == 0 ]] || skip "needs root"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-builddir=${HANDOFF_BUILDDIR:-$PWD}
-handoffd=$builddir/handoffd
-cli=$builddir/handoff
-[[ -x $handoffd && -x $cli ]] || skip "no $handoffd or $cli"
-command -v keyctl >/dev/null || skip "keyctl missing (keyutils)"
-[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics (--modules \"... nvme_tcp nvmet nvmet_tcp\")"
-grep -qw configfs /proc/filesystems || skip "no configfs"
-touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+# shellcheck source=tests/upcall/lib/nvmet.sh
+. "$here/lib/nvmet.sh"
+nvmet_need
 
 connects=8 queues=1
 work=${TMPDIR:-/tmp}/nvme-burst.$$
@@ -45,8 +37,6 @@ hd_pid=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# shellcheck source=tests/upcall/lib/nvmet.sh
-. "$here/lib/nvmet.sh"
 
 stop_daemon() {
 	[[ -n $hd_pid ]] || return 0

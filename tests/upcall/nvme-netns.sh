@@ -16,18 +16,11 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates namespaces and an NVMe target)"
-[[ $(id -u) == 0 ]] || skip "needs root"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-builddir=${HANDOFF_BUILDDIR:-$PWD}
-handoffd=$builddir/handoffd
-cli=$builddir/handoff
-[[ -x $handoffd && -x $cli ]] || skip "no $handoffd or $cli"
-command -v keyctl >/dev/null && command -v ip >/dev/null || skip "keyctl or ip missing"
-[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics"
-grep -qw configfs /proc/filesystems || skip "no configfs"
-touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+NVMET_ADDR=10.77.0.1
+# shellcheck source=tests/upcall/lib/nvmet.sh
+. "$here/lib/nvmet.sh"
+nvmet_need ip
 
 work=${TMPDIR:-/tmp}/nvme-netns.$$
 mkdir -p "$work"
@@ -36,9 +29,6 @@ pid_host= pid_ns=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-NVMET_ADDR=10.77.0.1
-# shellcheck source=tests/upcall/lib/nvmet.sh
-. "$here/lib/nvmet.sh"
 
 cleanup() {
 	for p in $pid_host $pid_ns; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

@@ -23,19 +23,10 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 
-skip() { echo "SKIP: $*"; exit 77; }
-[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates an NVMe target)"
-[[ $(id -u) == 0 ]] || skip "needs root"
-builddir=${HANDOFF_BUILDDIR:-$PWD}
-handoffd=$builddir/handoffd
-[[ -x $handoffd ]] || skip "no $handoffd"
-command -v keyctl >/dev/null || skip "keyctl missing (keyutils)"
-[[ -r /proc/net/tls_stat ]] || skip "no kTLS (/proc/net/tls_stat)"
-[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics (--modules \"... nvme_tcp nvmet nvmet_tcp\")"
-grep -qw configfs /proc/filesystems || skip "no configfs"
-mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
-[[ -d /sys/kernel/config/nvmet ]] || skip "no nvmet in configfs (modprobe nvmet nvmet_tcp)"
-touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+nvmet_name=tls-test nvmet_port=1 nvmet_svc=4420
+# shellcheck source=tests/upcall/lib/nvmet.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/nvmet.sh"
+nvmet_need
 
 work=${TMPDIR:-/tmp}/nvme-tls.$$
 mkdir -p "$work"
@@ -47,9 +38,6 @@ bad() { echo "FAIL: $*"; fail=1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
 
-nvmet_name=tls-test nvmet_port=1 nvmet_svc=4420
-# shellcheck source=tests/upcall/lib/nvmet.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/nvmet.sh"
 ctrl=
 
 cleanup() {

@@ -1,14 +1,40 @@
 # shellcheck shell=bash
 # tests/upcall/lib/nvmet.sh - an NVMe/TCP target that requires TLS with a
 # retained PSK, and bursts of host connects to it, for the NVMe tests
-# (tests/upcall/nvme-tls.sh, nvme-burst.sh, tests/soak/handoffd.sh; sourced,
+# (tests/upcall/nvme-*.sh and faults.sh, tests/soak/handoffd.sh; sourced,
 # not a test by itself).  The kernel interface only (configfs, keyctl,
-# /dev/nvme-fabrics): Debian 12's nvme-cli predates TLS.  Needs: work, ok,
-# bad, now_ms.  Each test names its own target before sourcing, so that one
-# left behind by a failed test never meets the next one:
+# /dev/nvme-fabrics): Debian 12's nvme-cli predates TLS.  A test calls
+# nvmet_need first; the target's and the bursts' functions need work, ok,
+# bad and now_ms.  Each test names its own target before sourcing, so that
+# one left behind by a failed test never meets the next one:
 #   nvmet_name  the subsystem NQN's last part (default: burst)
 #   nvmet_port  the configfs port id (default: 2)
 #   nvmet_svc   the TCP port (default: 4420)
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+# nvmet_need [COMMAND...]: what every NVMe test needs before it starts, each
+# missing piece a skip (exit 77) that names it: the VM, root, handoffd and
+# handoff built, keyctl and each COMMAND, kTLS, /dev/nvme-fabrics, configfs
+# with nvmet, a writable /srv.  Sets builddir, handoffd and cli.
+nvmet_need() {
+	local c
+	[[ ${HANDOFF_VM:-} == 1 ]] || skip "runs only in the VM (it creates an NVMe target)"
+	[[ $(id -u) == 0 ]] || skip "needs root"
+	builddir=${HANDOFF_BUILDDIR:-$PWD}
+	handoffd=$builddir/handoffd
+	cli=$builddir/handoff
+	[[ -x $handoffd && -x $cli ]] || skip "no $handoffd or $cli"
+	for c in keyctl "$@"; do
+		command -v "$c" >/dev/null || skip "$c missing"
+	done
+	[[ -r /proc/net/tls_stat ]] || skip "no kTLS (/proc/net/tls_stat)"
+	[[ -c /dev/nvme-fabrics ]] || skip "no /dev/nvme-fabrics (--modules \"... nvme_tcp nvmet nvmet_tcp\")"
+	grep -qw configfs /proc/filesystems || skip "no configfs"
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+	[[ -d $nvmet ]] || skip "no nvmet in configfs (modprobe nvmet nvmet_tcp)"
+	touch /srv/.w 2>/dev/null || skip "/srv must be writable (--tmpfs /srv)"
+}
 
 nvmet=/sys/kernel/config/nvmet
 # The target's address (an address of the host's namespace).
