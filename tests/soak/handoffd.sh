@@ -42,7 +42,6 @@ hd_pid=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 cleanup() {
 	nvmet_cleanup

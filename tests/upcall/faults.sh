@@ -34,14 +34,7 @@ fail=0 passes=0
 hd_pid=
 ok() { echo "ok: $*"; passes=$((passes + 1)); }
 bad() { echo "FAIL: $*"; fail=1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-stop_daemon() {
-	[[ -n $hd_pid ]] || return 0
-	kill "$hd_pid" 2>/dev/null
-	wait "$hd_pid" 2>/dev/null
-	hd_pid=
-}
 cleanup() {
 	stop_daemon
 	nvmet_cleanup
@@ -51,8 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-status_json() { "$cli" status --socket "$sock" --json 2>/dev/null; }
-jget() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
 # start_daemon OUT: handoffd with stdout and stderr to OUT; waits until its
 # status socket answers (the log may be unwritable).

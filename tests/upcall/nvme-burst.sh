@@ -36,14 +36,7 @@ fail=0
 hd_pid=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-stop_daemon() {
-	[[ -n $hd_pid ]] || return 0
-	kill "$hd_pid" 2>/dev/null
-	wait "$hd_pid" 2>/dev/null
-	hd_pid=
-}
 cleanup() {
 	stop_daemon
 	nvmet_cleanup
@@ -66,8 +59,6 @@ start_daemon() {
 	exit 1
 }
 
-status_json() { "$cli" status --socket "$sock" --json 2>/dev/null; }
-jget() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
 echo "kernel $(uname -r), $(nproc) CPUs"
 nvmet_setup

@@ -28,7 +28,6 @@ fail=0
 pid_host= pid_ns=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 cleanup() {
 	for p in $pid_host $pid_ns; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

@@ -35,7 +35,6 @@ fail=0
 hd_pid=
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 tls_stat() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/tls_stat; }
 
 ctrl=

@@ -4,14 +4,29 @@
 # (tests/upcall/nvme-*.sh and faults.sh, tests/soak/handoffd.sh; sourced,
 # not a test by itself).  The kernel interface only (configfs, keyctl,
 # /dev/nvme-fabrics): Debian 12's nvme-cli predates TLS.  A test calls
-# nvmet_need first; the target's and the bursts' functions need work, ok,
-# bad and now_ms.  Each test names its own target before sourcing, so that
+# nvmet_need first; the target's and the bursts' functions need work, ok
+# and bad.  Each test names its own target before sourcing, so that
 # one left behind by a failed test never meets the next one:
 #   nvmet_name  the subsystem NQN's last part (default: burst)
 #   nvmet_port  the configfs port id (default: 2)
 #   nvmet_svc   the TCP port (default: 4420)
 
 skip() { echo "SKIP: $*"; exit 77; }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# stop_daemon: the handoffd a test started (its pid in hd_pid), stopped and reaped.
+stop_daemon() {
+	[[ -n ${hd_pid:-} ]] || return 0
+	kill "$hd_pid" 2>/dev/null
+	wait "$hd_pid" 2>/dev/null
+	hd_pid=
+}
+
+# status_json: `handoff status --json` of the daemon at $sock; jget KEY: one
+# top-level value of that JSON (on stdin).
+status_json() { "$cli" status --socket "$sock" --json 2>/dev/null; }
+jget() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
 # nvmet_need [COMMAND...]: what every NVMe test needs before it starts, each
 # missing piece a skip (exit 77) that names it: the VM, root, handoffd and
