@@ -57,7 +57,8 @@ static bool is_ktls(int fd, struct stat *st)
 	       getsockopt(fd, SOL_TLS, TLS_RX, &info, &len) == 0;
 }
 
-static void adopt(int fd, struct seen *seen, unsigned *n_seen)
+/* *seen is taken at the first kTLS fd: most programs inherit none. */
+static void adopt(int fd, struct seen **seen, unsigned *n_seen)
 {
 	struct shim_conn *same = NULL, *c;
 	struct stat st;
@@ -65,9 +66,11 @@ static void adopt(int fd, struct seen *seen, unsigned *n_seen)
 
 	if (!is_ktls(fd, &st))
 		return;
+	if (!*seen)
+		*seen = calloc(MAX_SOCKETS, sizeof(**seen));
 	for (i = 0; i < *n_seen; i++)
-		if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino)
-			same = seen[i].c;
+		if ((*seen)[i].dev == st.st_dev && (*seen)[i].ino == st.st_ino)
+			same = (*seen)[i].c;
 	c = conn_adopt(fd, same);
 	if (!c) {
 		shim_log(LOG_WARNING, "fd %d: a TLS connection inherited across exec could not be "
@@ -75,20 +78,18 @@ static void adopt(int fd, struct seen *seen, unsigned *n_seen)
 		return;
 	}
 	shim_log(LOG_DEBUG, "fd %d: TLS connection with %s inherited across exec", fd, c->peer);
-	if (!same && *n_seen < MAX_SOCKETS)
-		seen[(*n_seen)++] = (struct seen){ st.st_dev, st.st_ino, c };
+	if (!same && *seen && *n_seen < MAX_SOCKETS)
+		(*seen)[(*n_seen)++] = (struct seen){ st.st_dev, st.st_ino, c };
 }
 
 void conn_adopt_inherited(void)
 {
-	struct seen *seen = calloc(MAX_SOCKETS, sizeof(*seen));
+	struct seen *seen = NULL;
 	unsigned n_seen = 0;
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	if (!seen)
-		return;
 	d = opendir("/proc/self/fd");
 	if (d) {
 		while ((de = readdir(d))) {
@@ -97,12 +98,12 @@ void conn_adopt_inherited(void)
 
 			if (de->d_name[0] == '.' || *end || v < 0 || v == dirfd(d))
 				continue;
-			adopt((int)v, seen, &n_seen);
+			adopt((int)v, &seen, &n_seen);
 		}
 		closedir(d);
 	} else {
 		for (fd = 0; fd < NO_PROC_FD_LIMIT; fd++)
-			adopt(fd, seen, &n_seen);
+			adopt(fd, &seen, &n_seen);
 	}
 	free(seen);
 }
