@@ -381,6 +381,8 @@ const char *custody_status_name(uint32_t status)
 		return "ECONNABORTED";
 	case ENOMEM:
 		return "ENOMEM";
+	case EAGAIN:
+		return "EAGAIN";
 	}
 	return "error";
 }

@@ -57,7 +57,9 @@
  * Statuses: EPROTO (the request is malformed), EPROTONOSUPPORT (another
  * version), EACCES (the policy refuses this uid/gid the identity, or there
  * is no such identity), EINVAL (the fd is not a connected TCP socket, or
- * the identity cannot play that role), and the handshake's own class (handoff_error_code()): ETIMEDOUT,
+ * the identity cannot play that role), EAGAIN (this uid has its share of
+ * requests queued or running: nothing was done with the socket, ask again),
+ * and the handshake's own class (handoff_error_code()): ETIMEDOUT,
  * ECONNRESET, EBADMSG, ECONNABORTED.
  */
 #ifndef HANDOFF_CUSTODY_WIRE_H

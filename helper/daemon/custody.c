@@ -19,7 +19,15 @@
  *    that we stop accepting and the rest waits in the socket's backlog
  *    (the caller's connect() then says EAGAIN), as upcalls wait in the
  *    kernel's queue.  The upcalls' own bound is separate, so a flood of
- *    callers never takes the kernel's handshakes' places.
+ *    callers never takes the kernel's handshakes' places;
+ *  - one uid never takes every place: at most max-per-uid of its
+ *    handshakes run at once (the others' requests are dispatched past its
+ *    queued ones), and at most max-queued-per-uid of its requests are
+ *    queued or running; past that it is answered EAGAIN at once.  A
+ *    compromised program can make stalled handshakes at will (a TCP
+ *    socket to a peer that never speaks): each would hold its place for
+ *    the identity's whole timeout, and without the share a handful would
+ *    stall every other program's handshakes for as long.
  */
 #include "common.h"
 
@@ -27,6 +35,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,15 +82,26 @@ struct slot {
 	struct hd_custody_job job;
 };
 
+/* A uid with handshakes running, and how many. */
+struct running {
+	uid_t uid;
+	unsigned n;			/* 0: the entry is free */
+};
+
 struct hd_custody {
 	int listen_fd, ep, timer_fd;
 	bool listening;			/* listen_fd in the epoll set */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	unsigned max_requests, max_pending;
+	unsigned max_requests, max_pending, max_per_uid, max_queued_per_uid;
 	atomic_uint in_flight;
 	unsigned evicted, expired;	/* silent callers dropped, for one log line per round */
+	unsigned busy;			/* requests answered EAGAIN this round (one log line) */
+	uid_t busy_uid;			/* ... the last of whose uids */
 	struct slot *slots;
 	uint64_t seq;
+	/* Workers end jobs, the main loop starts them: max-requests entries at most are used. */
+	pthread_mutex_t running_lock;
+	struct running *running;
 };
 
 static unsigned long now_ms(void)
@@ -136,13 +156,17 @@ int hd_custody_open(const struct hd_custody_conf *cc, struct hd_custody **out, c
 	if (!cu)
 		return -ENOMEM;
 	cu->slots = calloc(cc->max_pending, sizeof(*cu->slots));
+	cu->running = calloc(cc->max_requests, sizeof(*cu->running));
 	cu->listen_fd = cu->ep = cu->timer_fd = -1;
-	if (!cu->slots) {
+	pthread_mutex_init(&cu->running_lock, NULL);
+	if (!cu->slots || !cu->running) {
 		ret = -ENOMEM;
 		goto err;
 	}
 	cu->max_requests = cc->max_requests;
 	cu->max_pending = cc->max_pending;
+	cu->max_per_uid = cc->max_per_uid ? cc->max_per_uid : cc->max_requests;
+	cu->max_queued_per_uid = cc->max_queued_per_uid ? cc->max_queued_per_uid : cc->max_pending;
 	atomic_init(&cu->in_flight, 0);
 	snprintf(cu->path, sizeof(cu->path), "%s", cc->socket);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cc->socket);
@@ -191,6 +215,8 @@ err:
 		close(cu->ep);
 	if (cu->timer_fd >= 0)
 		close(cu->timer_fd);
+	pthread_mutex_destroy(&cu->running_lock);
+	free(cu->running);
 	free(cu->slots);
 	free(cu);
 	return ret;
@@ -199,6 +225,62 @@ err:
 int hd_custody_fd(const struct hd_custody *cu)
 {
 	return cu ? cu->ep : -1;
+}
+
+/* ------------------------------------------------ one uid's share */
+
+static unsigned running_count(struct hd_custody *cu, uid_t uid)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&cu->running_lock);
+	for (unsigned i = 0; i < cu->max_requests; i++)
+		if (cu->running[i].n && cu->running[i].uid == uid)
+			n = cu->running[i].n;
+	pthread_mutex_unlock(&cu->running_lock);
+	return n;
+}
+
+/* Called only below max-requests in flight, so a free entry is there when the uid has none. */
+static void running_add(struct hd_custody *cu, uid_t uid)
+{
+	struct running *free_entry = NULL;
+
+	pthread_mutex_lock(&cu->running_lock);
+	for (unsigned i = 0; i < cu->max_requests; i++) {
+		if (cu->running[i].n && cu->running[i].uid == uid) {
+			cu->running[i].n++;
+			pthread_mutex_unlock(&cu->running_lock);
+			return;
+		}
+		if (!cu->running[i].n && !free_entry)
+			free_entry = &cu->running[i];
+	}
+	if (free_entry)
+		*free_entry = (struct running){ .uid = uid, .n = 1 };
+	pthread_mutex_unlock(&cu->running_lock);
+}
+
+static void running_done(struct hd_custody *cu, uid_t uid)
+{
+	pthread_mutex_lock(&cu->running_lock);
+	for (unsigned i = 0; i < cu->max_requests; i++)
+		if (cu->running[i].n && cu->running[i].uid == uid) {
+			cu->running[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&cu->running_lock);
+}
+
+/* Requests of uid queued (read, not yet running). */
+static unsigned queued_count(const struct hd_custody *cu, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cu->max_pending; i++)
+		if (cu->slots[i].state == SLOT_READY && cu->slots[i].job.cred.uid == uid)
+			n++;
+	return n;
 }
 
 /* --------------------------------------------------------- main loop */
@@ -255,6 +337,23 @@ static void read_request(struct hd_custody *cu, struct slot *s)
 	ret = custody_request_decode(buf, (size_t)n, &s->job.req, &why);
 	if (ret < 0) {
 		refuse_early(s, (uint32_t)-ret, why);
+		slot_close(cu, s);
+		return;
+	}
+	if (queued_count(cu, s->job.cred.uid) + running_count(cu, s->job.cred.uid) >=
+	    cu->max_queued_per_uid) {
+		struct custody_reply rep = { .status = EAGAIN };
+		uint8_t out[CUSTODY_REPLY_MAX];
+		size_t len;
+
+		/* No log line per request: a flood would become one; service() sums them up. */
+		snprintf(rep.cause, sizeof(rep.cause), "uid %u has %u custody requests queued or "
+			 "running (max-queued-per-uid): try again", (unsigned)s->job.cred.uid,
+			 cu->max_queued_per_uid);
+		len = custody_reply_encode(&rep, out, sizeof(out));
+		(void)send(s->job.conn, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		cu->busy++;
+		cu->busy_uid = s->job.cred.uid;
 		slot_close(cu, s);
 		return;
 	}
@@ -345,9 +444,11 @@ static void dispatch(struct hd_custody *cu, hd_custody_submit_fn submit, void *c
 		struct slot *first = NULL;
 		struct hd_custody_job *job;
 
+		/* The oldest request whose uid is below its share; the rest wait their turn. */
 		for (unsigned i = 0; i < cu->max_pending; i++)
 			if (cu->slots[i].state == SLOT_READY &&
-			    (!first || cu->slots[i].seq < first->seq))
+			    (!first || cu->slots[i].seq < first->seq) &&
+			    running_count(cu, cu->slots[i].job.cred.uid) < cu->max_per_uid)
 				first = &cu->slots[i];
 		if (!first)
 			return;
@@ -357,6 +458,7 @@ static void dispatch(struct hd_custody *cu, hd_custody_submit_fn submit, void *c
 		*job = first->job;
 		first->job.conn = first->job.fd = -1;
 		first->state = SLOT_FREE;
+		running_add(cu, job->cred.uid);
 		atomic_fetch_add(&cu->in_flight, 1);
 		submit(job, ctx);
 	}
@@ -420,6 +522,11 @@ void hd_custody_service(struct hd_custody *cu, hd_custody_submit_fn submit, void
 			  "%u: none within %u ms)", cu->evicted + cu->expired, cu->evicted,
 			  cu->max_pending, cu->expired, PENDING_TIMEOUT_MS);
 	cu->evicted = cu->expired = 0;
+	if (cu->busy)
+		hd_notice("custody: answered %u requests EAGAIN: uid %u (or another) was at its share "
+			  "of %u queued or running (max-queued-per-uid)", cu->busy,
+			  (unsigned)cu->busy_uid, cu->max_queued_per_uid);
+	cu->busy = 0;
 	if (next) {
 		its.it_value.tv_sec = (time_t)((next - now) / 1000);
 		its.it_value.tv_nsec = (long)((next - now) % 1000) * 1000000L + 1;
@@ -605,6 +712,7 @@ void hd_custody_run(struct hd_custody_job *job, const struct hd_conf *conf, uint
 	snprintf(ev->consumer, sizeof(ev->consumer), "custody");
 	snprintf(ev->peer, sizeof(ev->peer), "%.*s", (int)sizeof(ev->peer) - 1, peer);
 	snprintf(ev->cause, sizeof(ev->cause), "%.*s", (int)sizeof(ev->cause) - 1, rep.cause);
+	running_done(job->cu, job->cred.uid);
 	atomic_fetch_sub(&job->cu->in_flight, 1);
 	free(job);
 }
@@ -620,6 +728,8 @@ void hd_custody_close(struct hd_custody *cu)
 	close(cu->ep);
 	close(cu->timer_fd);
 	unlink(cu->path);
+	pthread_mutex_destroy(&cu->running_lock);
+	free(cu->running);
 	free(cu->slots);
 	free(cu);
 }

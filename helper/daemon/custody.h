@@ -15,6 +15,13 @@
  *				rest wait in the socket's backlog)
  *	max-pending = 64	accepted connections that have not sent their
  *				request yet; past that the oldest is dropped
+ *	max-per-uid = 3		one uid's handshakes in flight at most
+ *				(default: max-requests - 1): the others'
+ *				requests go first while it is at its share
+ *	max-queued-per-uid = 32	one uid's requests queued and in flight at
+ *				most (default: half of max-pending); past
+ *				that its requests are answered EAGAIN (the
+ *				shim tries again until its deadline)
  *	[identity NAME]		NAME: 1-64 of A-Z a-z 0-9 . _ -
  *	allow-uid = 33 www-data	who may use it (user names or numbers)
  *	allow-gid = ssl-cert	... or members of these groups
@@ -61,6 +68,8 @@ struct hd_custody_conf {
 	mode_t mode;
 	unsigned max_requests;
 	unsigned max_pending;
+	unsigned max_per_uid;		/* 0 until hd_custody_conf_finish() sets the default */
+	unsigned max_queued_per_uid;
 	struct hd_custody_identity *ids;
 	size_t n_ids;
 };

@@ -98,8 +98,13 @@ static int custody_key(struct hd_custody_conf *cc, const char *key, const char *
 		return get_uint(value, 1, 1024, &cc->max_requests, why, why_size);
 	if (!strcmp(key, "max-pending"))
 		return get_uint(value, 1, 4096, &cc->max_pending, why, why_size);
+	if (!strcmp(key, "max-per-uid"))
+		return get_uint(value, 1, 1024, &cc->max_per_uid, why, why_size);
+	if (!strcmp(key, "max-queued-per-uid"))
+		return get_uint(value, 1, 4096, &cc->max_queued_per_uid, why, why_size);
 	return why_set(why, why_size, "%s", "unknown key (the [custody] keys are socket, mode, "
-					     "max-requests and max-pending)");
+					     "max-requests, max-pending, max-per-uid and "
+					     "max-queued-per-uid)");
 }
 
 /* "33 www-data, 1000": names resolved now, so a typo fails at load, not at a request. */
@@ -234,6 +239,21 @@ int hd_custody_conf_finish(struct hd_custody_conf *cc, char *why, size_t why_siz
 		settings_free(id->set);
 		id->set = NULL;
 	}
+	/*
+	 * One uid's share.  By default it may fill all but one of the
+	 * handshake places and half of the queue: a flood of stalled
+	 * handshakes from one caller (a compromised program can make them at
+	 * will) leaves room for everyone else, and a lone caller loses one
+	 * place at most.  Set, a share above the whole is the whole.
+	 */
+	if (!cc->max_per_uid)
+		cc->max_per_uid = cc->max_requests > 1 ? cc->max_requests - 1 : 1;
+	if (cc->max_per_uid > cc->max_requests)
+		cc->max_per_uid = cc->max_requests;
+	if (!cc->max_queued_per_uid)
+		cc->max_queued_per_uid = cc->max_pending > 1 ? cc->max_pending / 2 : 1;
+	if (cc->max_queued_per_uid > cc->max_pending)
+		cc->max_queued_per_uid = cc->max_pending;
 	if (cc->n_ids && !cc->socket) {
 		*line = cc->ids[0].line;
 		snprintf(why, why_size, "[identity %s]: no [custody] socket: nobody could reach it",

@@ -211,8 +211,10 @@ int hd_check_config(const struct hd_options *opts)
 	if (!c->client.truststore)
 		printf("  no [authenticate.client] x509.truststore: servers are checked against the system store\n");
 	if (c->custody) {
-		printf("  custody socket %s (mode %04o), at most %u requests in flight\n",
-		       c->custody->socket, (unsigned)c->custody->mode, c->custody->max_requests);
+		printf("  custody socket %s (mode %04o), at most %u requests in flight, %u per uid "
+		       "(%u queued or running)\n", c->custody->socket, (unsigned)c->custody->mode,
+		       c->custody->max_requests, c->custody->max_per_uid,
+		       c->custody->max_queued_per_uid);
 		for (size_t i = 0; i < c->custody->n_ids; i++)
 			printf("  identity %-19s %s, %zu uids, %zu gids may use it\n",
 			       c->custody->ids[i].name,

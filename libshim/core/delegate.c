@@ -160,6 +160,8 @@ static int take_reply(struct shim_conn *c, struct custody_reply *rep, char *why,
 		snprintf(why, why_size, "handoffd's answer is malformed: %s", what);
 		return -ECONNABORTED;
 	}
+	if (rep->status == EAGAIN)
+		return -EBUSY;	/* this uid's share is taken: ask again (delegate_step) */
 	if (rep->status) {
 		snprintf(why, why_size, "handoffd %s the handshake (identity %s): %s: %s",
 			 rep->status == EACCES ? "refused" : "failed", c->rule->identity,
@@ -181,6 +183,7 @@ int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, cha
 	int ret, left;
 
 	c->want = 0;	/* nothing the handshake needs happens on the program's fd */
+again:
 	while (c->custody_fd < 0) {
 		ret = send_request(c, why, why_size);
 		c->custody_retry = ret == -EAGAIN;
@@ -201,6 +204,25 @@ int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, cha
 	}
 	for (;;) {
 		ret = take_reply(c, rep, why, why_size);
+		if (ret == -EBUSY) {
+			/*
+			 * handoffd had this uid's share of requests queued or
+			 * running and did nothing with the socket: as for a
+			 * full backlog, ask again until the deadline.
+			 */
+			left = time_left(c);
+			if (left == 0) {
+				snprintf(why, why_size, "handoffd stayed busy with this uid's requests "
+					 "(max-queued-per-uid) until the handshake deadline");
+				return -ETIMEDOUT;
+			}
+			c->custody_retry = true;
+			if (!wait)
+				return -EAGAIN;	/* the watcher tries again */
+			SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ?
+					CONNECT_RETRY_MS : left);
+			goto again;
+		}
 		if (ret != -EAGAIN)
 			return ret;
 		if (!wait && !delegate_ktls_ready(c->fd))

@@ -21,7 +21,12 @@
 #     magic (EPROTO), another version (EPROTONOSUPPORT), a pipe for a
 #     socket (EINVAL);
 #  6. a flood of idle and garbage custody clients: a well-behaved request
-#     still completes, handoffd drops the idlers and stays up.
+#     still completes, handoffd drops the idlers and stays up;
+#  7. one uid's share: another uid floods handoffd with well-formed
+#     requests whose handshakes stall (its peer never speaks; identity
+#     timeout 60 s); curl's handshake through uid nobody's server still
+#     completes, and the flood's requests past max-queued-per-uid are
+#     answered EAGAIN.
 #
 # Needs root and kernel TLS (the VM); skips (77) elsewhere.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,6 +40,7 @@ HANDOFFD=${HANDOFF_BUILDDIR:-$top_builddir}/handoffd
 CA=$PKI/ca.pem
 NOBODY=65534
 DENIED=4321
+FLOODER=4322
 as_uid() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups -- "$@"; }
 
 # Files the unprivileged programs may touch; the key stays root's, 0600.
@@ -69,6 +75,12 @@ key = $WORK/keys/server-key.pem
 [identity out]
 allow-uid = nobody
 ca-file = $CA
+
+[identity flood]
+allow-uid = $FLOODER
+cert = $WORK/keys/server.pem
+key = $WORK/keys/server-key.pem
+timeout = 60000
 EOF
 HDLOG=$WORK/handoffd.log
 if "$HANDOFFD" --check-config -c "$WORK/handoffd.conf" >"$WORK/check.out" 2>&1 &&
@@ -381,6 +393,66 @@ if grep -q "identity=web server .*: ok" "$HDLOG"; then
 	else
 		fail "flood: handoffd died or dropped nobody" "$HDLOG"
 	fi
+fi
+
+# ---------------------------------------------------- 7. one uid's share
+# max-requests = 2, so uid FLOODER may run 1 (max-per-uid's default) and
+# hold 8 queued or running (half of max-pending 16); its 10 requests
+# leave 2 answered EAGAIN.  Without the share both places would hold
+# stalled handshakes for the identity's 60 s, and curl would wait for them.
+echo "## 7. one uid's share (at ${SECONDS} s)"
+cat >"$WORK/stall.py" <<'EOF'
+import errno, select, socket, struct, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+lis = socket.socket()
+lis.bind(("127.0.0.1", 0))
+lis.listen(64)
+keep, asks = [], []
+req = b"HOcR" + struct.pack("<HBBIBBH", 1, 2, 0, 0, 5, 0, 0) + b"flood"
+for i in range(n):
+    c = socket.create_connection(lis.getsockname())
+    a, _ = lis.accept()
+    keep += [c, a]    # c never speaks: handoffd waits for a ClientHello on a
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(path)
+    s.sendmsg([req], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", a.fileno()))])
+    asks.append(s)
+print("sent", n, flush=True)
+t0, left = time.time(), list(asks)
+while left:
+    ready, _, _ = select.select(left, [], [], 1)
+    for s in ready:
+        d = s.recv(4096)
+        left.remove(s)
+        st = struct.unpack_from("<I", d, 8)[0] if len(d) >= 12 else -1
+        print("reply", errno.errorcode.get(st, st), "after %.1f s" % (time.time() - t0), flush=True)
+EOF
+chmod 644 "$WORK/stall.py"
+if grep -q "identity=web server .*: ok" "$HDLOG"; then
+	timeout 120 setpriv --reuid "$FLOODER" --regid "$FLOODER" --clear-groups -- \
+		"$PY" "$WORK/stall.py" "$SOCK" 10 >"$WORK/stall.out" 2>&1 </dev/null &
+	SPID=$!
+	for _ in $(seq 1 100); do
+		[ "$(grep -c '^reply EAGAIN' "$WORK/stall.out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	if [ "$(grep -c '^reply EAGAIN' "$WORK/stall.out")" -eq 2 ] &&
+		grep -q "custody: answered [0-9]* requests EAGAIN: uid $FLOODER" "$HDLOG"; then
+		pass "share: 2 of the flood's 10 requests answered EAGAIN at once (8 queued or running)"
+	else
+		fail "share: want exactly 2 of 10 requests answered EAGAIN" "$WORK/stall.out" "$HDLOG"
+	fi
+	t0=$SECONDS
+	if timeout 30 curl -sS --cacert "$CA" "https://localhost:$P/index.html" \
+		-o "$WORK/got3" 2>"$WORK/curl3.err" && cmp -s "$WORK/got3" "$WORK/www/index.html" &&
+		! grep -v EAGAIN "$WORK/stall.out" | grep -q "^reply"; then
+		pass "share: uid $NOBODY's handshake completed in $((SECONDS - t0)) s while uid $FLOODER's stalled ones held their places"
+	else
+		fail "share: curl waited behind the stalled requests ($((SECONDS - t0)) s)" \
+			"$WORK/curl3.err" "$WORK/stall.out" "$HDLOG"
+	fi
+	kill "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
 fi
 
 # ------------------------------------------- custody in handoff status

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -343,6 +344,8 @@ static const struct {
 	{ "[custody]\nsocket = relative.sock\n", "c:2: [custody] socket: \"relative.sock\": an absolute path" },
 	{ "[custody]\nmode = 666\n", "c:2: [custody] mode: \"666\" is not an octal file mode" },
 	{ "[custody]\nmax-requests = 0\n", "c:2: [custody] max-requests: \"0\" is not a number from 1" },
+	{ "[custody]\nmax-per-uid = 0\n", "c:2: [custody] max-per-uid: \"0\" is not a number from 1" },
+	{ "[custody]\nmax-queued-per-uid = -3\n", "c:2: [custody] max-queued-per-uid: \"-3\" is not a number from 1" },
 	{ "[custody]\nfoo = 1\n", "c:2: [custody] foo: unknown key" },
 	{ "[custody]\nsocket = /s\n[identity a/b]\nallow-uid = 1\n", "c:4: [identity a/b] allow-uid: \"a/b\": an identity name" },
 	{ "[custody]\nsocket = /s\n[identity a]\nallow-uid = no-such-user-xyz\n", "c:4: [identity a] allow-uid: no user \"no-such-user-xyz\"" },
@@ -370,6 +373,129 @@ START_TEST(test_conf_bad)
 }
 END_TEST
 
+/* ------------------------------------------------------ one uid's share */
+
+START_TEST(test_conf_share)
+{
+	struct hd_conf conf;
+	char err[512] = "", *text = conf_text("");
+
+	/* Defaults: all places but one (max-requests 3), half of the 64 queue slots. */
+	ck_assert_msg(hd_conf_parse_string(&conf, "handoffd.conf", text, HD_CONF_HANDOFFD, NULL, NULL,
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(conf.custody->max_per_uid, 2);
+	ck_assert_uint_eq(conf.custody->max_queued_per_uid, 32);
+	hd_conf_free(&conf);
+	free(text);
+	/* Set, and a share above the whole is the whole. */
+	text = conf_text("[custody]\nmax-per-uid = 9\nmax-queued-per-uid = 5\n");
+	ck_assert_msg(hd_conf_parse_string(&conf, "handoffd.conf", text, HD_CONF_HANDOFFD, NULL, NULL,
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(conf.custody->max_per_uid, 3);
+	ck_assert_uint_eq(conf.custody->max_queued_per_uid, 5);
+	hd_conf_free(&conf);
+	free(text);
+}
+END_TEST
+
+struct submitted {
+	struct hd_custody_job *jobs[8];
+	unsigned n;
+};
+
+static void record_job(struct hd_custody_job *job, void *ctx)
+{
+	struct submitted *sub = ctx;
+
+	ck_assert_uint_lt(sub->n, 8);
+	sub->jobs[sub->n++] = job;
+}
+
+/* A caller's connection with its request sent (identity "nope": answered EACCES without a handshake). */
+static int caller(const char *path, int fd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct custody_request req = { .role = CUSTODY_ROLE_SERVER };
+	const char *why = "";
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(s, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	snprintf(req.identity, sizeof(req.identity), "nope");
+	ck_assert_msg(custody_send_request(s, fd, &req, &why) == 0, "%s", why);
+	return s;
+}
+
+/* The status of the reply waiting on s, or -1 when none is there. */
+static long reply_status(int s, char *cause, size_t size)
+{
+	uint8_t buf[CUSTODY_REPLY_MAX + 1];
+	struct custody_reply rep;
+	const char *why = "";
+	ssize_t n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0)
+		return -1;
+	ck_assert_msg(custody_reply_decode(buf, (size_t)n, &rep, &why) == 0, "%s", why);
+	snprintf(cause, size, "%s", rep.cause);
+	return rep.status;
+}
+
+/*
+ * One uid (this process) with max-per-uid 1 and max-queued-per-uid 2 of
+ * max-requests 2: the first request runs, the second waits although a
+ * place is free, the third is answered EAGAIN at once; when the first
+ * ends, the second runs.
+ */
+START_TEST(test_share)
+{
+	struct hd_conf conf;
+	struct hd_custody *cu;
+	struct hd_stats_event ev;
+	struct submitted sub = { .n = 0 };
+	char err[512] = "", path[108], cause[CUSTODY_CAUSE_MAX + 1], *extra, *text;
+	int p[2], c1, c2, c3;
+
+	snprintf(path, sizeof(path), "%s/custody-share.%d.sock", getenv("TMPDIR") ? getenv("TMPDIR") :
+		 "/tmp", (int)getpid());
+	ck_assert_int_ge(asprintf(&extra, "[custody]\nsocket = %s\nmax-requests = 2\n"
+				  "max-per-uid = 1\nmax-queued-per-uid = 2\n", path), 0);
+	text = conf_text(extra);
+	ck_assert_msg(hd_conf_parse_string(&conf, "handoffd.conf", text, HD_CONF_HANDOFFD, NULL, NULL,
+					   err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(hd_custody_open(conf.custody, &cu, err, sizeof(err)), 0);
+	ck_assert_int_eq(pipe(p), 0);
+
+	c1 = caller(path, p[0]);
+	c2 = caller(path, p[0]);
+	c3 = caller(path, p[0]);
+	hd_custody_service(cu, record_job, &sub);
+	ck_assert_uint_eq(sub.n, 1);
+	ck_assert_int_eq(reply_status(c2, cause, sizeof(cause)), -1);
+	ck_assert_int_eq(reply_status(c3, cause, sizeof(cause)), EAGAIN);
+	ck_assert_msg(strstr(cause, "max-queued-per-uid"), "%s", cause);
+
+	/* The first ends (EACCES: no identity "nope"): the second may run now. */
+	hd_custody_run(sub.jobs[0], &conf, 1, 0, &ev);
+	ck_assert_int_eq(reply_status(c1, cause, sizeof(cause)), EACCES);
+	hd_custody_service(cu, record_job, &sub);
+	ck_assert_uint_eq(sub.n, 2);
+	hd_custody_run(sub.jobs[1], &conf, 2, 0, &ev);
+	ck_assert_int_eq(reply_status(c2, cause, sizeof(cause)), EACCES);
+
+	hd_custody_close(cu);
+	close(c1);
+	close(c2);
+	close(c3);
+	close(p[0]);
+	close(p[1]);
+	hd_conf_free(&conf);
+	free(text);
+	free(extra);
+}
+END_TEST
+
 static Suite *custody_suite(void)
 {
 	Suite *s = suite_create("custody");
@@ -384,6 +510,8 @@ static Suite *custody_suite(void)
 	tcase_add_test(conf, test_conf_good);
 	tcase_add_test(conf, test_conf_several_certs);
 	tcase_add_loop_test(conf, test_conf_bad, 0, ARRAY_SIZE(conf_bad));
+	tcase_add_test(conf, test_conf_share);
+	tcase_add_test(conf, test_share);
 	suite_add_tcase(s, conf);
 	return s;
 }
