@@ -27,6 +27,9 @@
 #      leaves that to PKIX), an unreadable server key
 #      file, xprtsec=mtls with no client certificate configured, and no
 #      daemon at all.
+#   5. An export only mtls may use (xprtsec=mtls, set in nfsd's export
+#      cache): a tls mount is refused by nfsd after a good handshake, an
+#      mtls mount is served: nfsd acted on handoffd's remote-auth.
 # The mtls round trip runs under an allow-list that names the client.
 # Both ends are handoffd here, so both agree on ALPN "sunrpc" (RFC 9289).
 # /proc/net/tls_stat must show the kernel doing the record layer.
@@ -288,6 +291,57 @@ expect_refused "xprtsec=mtls client certificate whose EKU allows servers only" \
 reconfigure "$pki/server.pem" "$work/no-such-key.pem"
 expect_refused "unreadable server key file" \
 	"nfs server peer=127.0.0.1 auth=x509: failed EACCES: .*$work/no-such-key.pem"
+# 5. An export only mtls may use.  Debian 12's exportfs (nfs-utils 2.6.2)
+# has no xprtsec= option, so the export's entry goes into nfsd's export
+# cache the way rpc.mountd writes it (fs/nfsd/export.c svc_export_parse),
+# with "xprtsec 1 4" (NFSEXP_XPRTSEC_MTLS) added and an hour to live.
+# nfsd counts a TLS transport as peer-authenticated only when the DONE of
+# its handshake named the client's certificate (remote-auth): so a tls
+# mount (no client certificate) must be refused by nfsd after a good
+# handshake, and an mtls mount served.
+mtls_only_export() {
+	local line domain
+	line=$(grep -v '^#' /proc/net/rpc/nfsd.export/content | grep -m1 '^/srv/export[[:space:]]')
+	domain=$(sed -n 's/^\/srv\/export[[:space:]]*\([^(]*\)(.*/\1/p' <<<"$line")
+	if [[ -z $domain ]]; then
+		bad "mtls-only export: no cached entry for /srv/export to learn the client's domain from"
+		return
+	fi
+	# rw, insecure (0x2), wdelay (0x20), no_subtree_check (0x400), fsid= (0x2000); fsid 0.
+	if ! echo "$domain /srv/export $(($(date +%s) + 3600)) $((0x2 | 0x20 | 0x400 | 0x2000)) 65534 65534 0 xprtsec 1 4" \
+		>/proc/net/rpc/nfsd.export/channel 2>"$work/channel.err"; then
+		bad "mtls-only export: nfsd refused the cache entry: $(cat "$work/channel.err")"
+		return
+	fi
+	ok "mtls-only export for '$domain': $(grep -v '^#' /proc/net/rpc/nfsd.export/content | grep -m1 '^/srv/export[[:space:]]')"
+	n_before=$(grep -c "nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3" "$log")
+	if timeout 90 mount -t nfs4 -o "xprtsec=tls,vers=4.2,retry=0,soft" localhost:/ /mnt/client \
+		2>"$work/mount.err"; then
+		if timeout 30 ls /mnt/client >/dev/null 2>&1; then
+			bad "mtls-only export: a tls mount (no client certificate) was served"
+		else
+			ok "mtls-only export: tls mount made, but nfsd refuses it the export"
+		fi
+		umount -f /mnt/client
+	else
+		[[ $? -ne 124 ]] && ok "mtls-only export: nfsd refused the tls mount (no client certificate): $(head -1 "$work/mount.err")" ||
+			bad "mtls-only export: the tls mount hung"
+	fi
+	[[ $(grep -c "nfs server peer=127.0.0.1 auth=x509: ok TLSv1.3" "$log") -gt $n_before ]] &&
+		ok "mtls-only export: the refused mount's handshake itself succeeded (the refusal is nfsd's)" ||
+		bad "mtls-only export: no successful server handshake for the tls mount"
+	if timeout 60 mount -t nfs4 -o "xprtsec=mtls,vers=4.2,retry=0" localhost:/ /mnt/client \
+		2>"$work/mount.err" && cmp -s "$work/data-mtls" /mnt/client/data-mtls; then
+		ok "mtls-only export: an mtls mount is served (nfsd saw remote-auth) and reads data-mtls intact"
+	else
+		bad "mtls-only export: the mtls mount: $(cat "$work/mount.err")"
+	fi
+	umount /mnt/client 2>/dev/null
+}
+reconfigure "$pki/server.pem" "$pki/server-key.pem"
+mtls_only_export
+exportfs -f	# back to what mountd says
+
 # mtls with no client certificate anywhere: refused by the client side, not
 # let through as plain tls by a server that only asks for one.
 reconfigure "$pki/server.pem" "$pki/server-key.pem"
