@@ -98,6 +98,25 @@ run_prog() {
 	wait_listen "$port" "$SPID" 30
 }
 
+# launch_shim NAME PORT HANDOFF-RUN-ARGS... -- PROGRAM...: start_shim's start without
+# its wait, so that several programs start side by side; landed NAME PORT: the wait.
+launch_shim() {
+	local name=$1
+	LAUNCHED_PORT[$1]=$2
+	shift 2
+	: >"$WORK/$name.shim.log"
+	"$HANDOFF_CLI" run --log "$WORK/$name.shim.log" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+	LAUNCHED_PID[$name]=$!
+	T_PIDS+=("$!")
+}
+declare -A LAUNCHED_PID LAUNCHED_PORT
+landed() {
+	wait_listen "${LAUNCHED_PORT[$1]}" "${LAUNCHED_PID[$1]}" 60 && return 0
+	fail "$1: the program under the shim did not listen on ${LAUNCHED_PORT[$1]}" \
+		"$WORK/$1.err" "$WORK/$1.out" "$WORK/$1.shim.log"
+	return 1
+}
+
 echo "## 1. EMFILE during accept, and a handshake that needs fds"
 # emfile_round NAME SHIM CLIENT...: the four phases of faultprog emfile.
 emfile_round() {
@@ -187,14 +206,42 @@ if [ -n "$SYSLOG_PID" ]; then
 	rm -f /dev/log
 fi
 
-echo "## 2. a signal in the middle of a handshake"
+echo "## 2. a signal in the middle of a handshake (at ${SECONDS} s)"
+# The three programs and their clients run side by side: each case waits
+# seconds for its client, and nothing of one touches another.
+declare -A SPIDS SPORT
+for mode in norestart restart deadline; do
+	SPORT[$mode]=$(random_port)
+	if [ "$mode" = deadline ]; then
+		# The deadline still holds while the wait restarts after signals:
+		# the client never sends its Finished within it.
+		launch_shim sig-deadline "${SPORT[$mode]}" "${SRV[@]}" --timeout 2500 \
+			--accept "127.0.0.1:${SPORT[$mode]}" -- "$FP" signal "${SPORT[$mode]}" restart
+	else
+		launch_shim "sig-$mode" "${SPORT[$mode]}" "${SRV[@]}" \
+			--accept "127.0.0.1:${SPORT[$mode]}" -- "$FP" signal "${SPORT[$mode]}" "$mode"
+	fi
+done
+for mode in norestart restart deadline; do
+	landed "sig-$mode" && SPIDS[$mode]=${LAUNCHED_PID[sig-$mode]}
+done
+CPIDS=()
+for mode in "${!SPIDS[@]}"; do
+	if [ "$mode" = deadline ]; then
+		timeout 60 "${PEER[@]}" tls "${SPORT[$mode]}" "$CA" "too-late" 6 >"$WORK/sig-deadline.client" 2>&1 &
+	else
+		timeout 60 "${PEER[@]}" tls "${SPORT[$mode]}" "$CA" "after-the-signal" 4 \
+			>"$WORK/sig-$mode.client" 2>&1 &
+	fi
+	CPIDS+=("$!")
+done
+for pid in "${CPIDS[@]}" "${SPIDS[@]}"; do
+	wait_peer "$pid" 30
+done
 for mode in norestart restart; do
+	[ -n "${SPIDS[$mode]:-}" ] || continue
 	echo "# signal: $mode"
-	PORT=$(random_port)
-	run_prog "sig-$mode" "$PORT" yes signal "$PORT" "$mode" || continue
 	O=$WORK/sig-$mode.out
-	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "after-the-signal" 4 >"$WORK/sig-$mode.client" 2>&1
-	wait_peer "$SPID" 20
 	expect "$mode: the client's echo" "$WORK/sig-$mode.client" "echo ok"
 	if [ "$mode" = norestart ]; then
 		expect "no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
@@ -212,14 +259,8 @@ for mode in norestart restart; do
 	fi
 	established "$mode" "$WORK/sig-$mode.shim.log" 1
 done
-
-# The deadline still holds while the wait restarts after signals: the
-# client never sends its Finished within it.
-PORT=$(random_port)
-if SHIM_TIMEOUT=2500 run_prog sig-deadline "$PORT" yes signal "$PORT" restart; then
+if [ -n "${SPIDS[deadline]:-}" ]; then
 	O=$WORK/sig-deadline.out
-	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "too-late" 6 >"$WORK/sig-deadline.client" 2>&1
-	wait_peer "$SPID" 20
 	expect "SA_RESTART, handshake deadline 2.5 s: read() fails at the deadline" "$O" "read 1: ERR errno=110 ETIMEDOUT"
 	ms=$(ms_of "$O" "read 1:")
 	if [ -n "$ms" ] && [ "$ms" -ge 2000 ] && [ "$ms" -lt 5500 ]; then
@@ -236,7 +277,7 @@ if SHIM_TIMEOUT=2500 run_prog sig-deadline "$PORT" yes signal "$PORT" restart; t
 	log_has "deadline" "$WORK/sig-deadline.shim.log" "handshake timed out"
 fi
 
-echo "## 3. fork in the middle of a handshake"
+echo "## 3. fork in the middle of a handshake (at ${SECONDS} s)"
 PORT=$(random_port)
 if run_prog forkthread "$PORT" yes forkthread "$PORT"; then
 	O=$WORK/forkthread.out
@@ -268,7 +309,7 @@ if run_prog forkeach "$PORT" yes forkeach "$PORT" 2; then
 	established "forking server" "$WORK/forkeach.shim.log" 2
 fi
 
-echo "## 4. the tls module missing"
+echo "## 4. the tls module missing (at ${SECONDS} s)"
 MP=/proc/sys/kernel/modprobe
 ulp_has_tls() { grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; }
 if [ "$(id -u)" != 0 ] || [ "${HANDOFF_VM:-0}" != 1 ] || ! command -v rmmod >/dev/null || [ ! -w "$MP" ]; then
@@ -312,7 +353,7 @@ else
 		fail "tls missing: the module did not come back"
 	fi
 fi
-echo "## 5. delegated mode: a signal while the program waits for handoffd"
+echo "## 5. delegated mode: a signal while the program waits for handoffd (at ${SECONDS} s)"
 HANDOFFD=${HANDOFF_BUILDDIR:-$top_builddir}/handoffd
 if [ "$(id -u)" != 0 ] || [ ! -x "$HANDOFFD" ]; then
 	echo "# skipped: needs root and $HANDOFFD"
@@ -338,11 +379,7 @@ while True:
     print("request", len(held), flush=True)
 ' "$SILENT" >"$WORK/silent.out" 2>&1 &
 	T_PIDS+=("$!")
-	for _ in $(seq 1 100); do
-		[ -S "$SOCK" ] && [ -S "$SILENT" ] && break
-		sleep 0.1
-	done
-	# The three programs and their clients run side by side (each case waits seconds).
+	# The three programs (started meanwhile) and their clients run side by side (each case waits seconds).
 	declare -A DPID DPORT
 	for mode in norestart restart deadline; do
 		DPORT[$mode]=$(random_port)
@@ -353,8 +390,15 @@ while True:
 			args=(--delegate "$SOCK" --identity web)
 			sig=$mode
 		fi
-		start_shim "dsig-$mode" "${DPORT[$mode]}" "${args[@]}" --accept "127.0.0.1:${DPORT[$mode]}" \
-			-- "$FP" signal "${DPORT[$mode]}" "$sig" && DPID[$mode]=$SPID
+		launch_shim "dsig-$mode" "${DPORT[$mode]}" "${args[@]}" --accept "127.0.0.1:${DPORT[$mode]}" \
+			-- "$FP" signal "${DPORT[$mode]}" "$sig"
+	done
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK" ] && [ -S "$SILENT" ] && break
+		sleep 0.1
+	done
+	for mode in norestart restart deadline; do
+		landed "dsig-$mode" && DPID[$mode]=${LAUNCHED_PID[dsig-$mode]}
 	done
 	CPIDS=()
 	for mode in "${!DPID[@]}"; do
@@ -414,7 +458,7 @@ while True:
 	fi
 fi
 
-echo "## 6. fork while another thread acts on a ready connection's control record"
+echo "## 6. fork while another thread acts on a ready connection's control record (at ${SECONDS} s)"
 PORT=$(random_port)
 if ! command -v openssl >/dev/null; then
 	echo "# skipped: no openssl"
@@ -458,4 +502,5 @@ elif run_prog forkready "$PORT" yes forkready "$PORT" "$WORK/forkready.go"; then
 	# refusal reach it first (both end in its fatal alert, the child's control record).
 	echo "# the client: $(grep -m1 'error:' "$WORK/forkready.client")"
 fi
+echo "## done (at ${SECONDS} s)"
 finish
