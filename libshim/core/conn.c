@@ -137,6 +137,7 @@ static void conn_reset(struct shim_conn *c, int fd, const struct shim_rule *rule
 	c->blocked = false;
 	c->fork_orphan = false;
 	c->fork_orphan_logged = false;
+	c->fork_torn = false;
 	c->err = 0;
 	c->want = 0;
 	c->pending = NULL;
@@ -361,11 +362,16 @@ static int delegated_step(struct shim_conn *c, bool wait)
 	was = shim_enter();
 	ret = delegate_step(c, wait, &rep, why, sizeof(why));
 	shim_leave(was);
-	if (ret == -EAGAIN) {
-		/* The watcher takes the answer (or retries) if the program does not call again. */
+	if (ret == -EAGAIN || ret == -EINTR) {
+		/*
+		 * The watcher takes the answer (or retries) if the program does not
+		 * call again.  EINTR: a signal cut a blocking wait, as it would the
+		 * program's own call; the exchange stays, and the next call waits
+		 * for the same answer (the request is not sent again).
+		 */
 		if ((!had_fd && c->custody_fd >= 0) || (!had_retry && c->custody_retry))
 			watch_wake();
-		errno = EAGAIN;
+		errno = -ret;
 		return -1;
 	}
 	if (ret < 0) {
@@ -610,8 +616,13 @@ void conn_delegate_poke(struct shim_conn *c, unsigned gen)
 
 	if (__atomic_load_n(&c->gen, __ATOMIC_ACQUIRE) != gen || pthread_mutex_trylock(&c->lock) != 0)
 		return;	/* recycled, or its owner is in a call and takes the answer itself */
-	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && c->rule->delegate &&
-	    !fd_blocking(c->fd))
+	/*
+	 * A blocking fd too: its owner is in no call (the lock was free), so a
+	 * signal took it out of its wait (EINTR), and the answer waits for its
+	 * next call; taking it now keeps the watcher from polling it again and
+	 * again meanwhile.
+	 */
+	if (c->gen == gen && shim_state(c) == SHIM_HANDSHAKE && c->fd >= 0 && c->rule->delegate)
 		(void)delegated_step(c, false);
 	pthread_mutex_unlock(&c->lock);
 	errno = saved;
@@ -622,15 +633,19 @@ void conn_expire(struct shim_conn *c)
 	if (pthread_mutex_trylock(&c->lock) != 0) {
 		/*
 		 * Its owner is in the handshake.  In an engine step it enforces
-		 * the deadline itself; in wait_blocking() only the shutdown wakes
-		 * it (and the lock it holds keeps c->fd the connection's).
+		 * the deadline itself; in wait_blocking(), or blocked waiting for
+		 * handoffd's answer (delegate.c), only the shutdown wakes it (and
+		 * the lock it holds keeps c->fd and the custody socket the
+		 * connection's).
 		 */
 		if (__atomic_load_n(&c->blocked, __ATOMIC_SEQ_CST) &&
 		    !__atomic_exchange_n(&c->timed_out, true, __ATOMIC_ACQ_REL)) {
+			int s = __atomic_load_n(&c->custody_fd, __ATOMIC_ACQUIRE);
+
 			shim_log(LOG_WARNING, "%s %s: handshake timed out after %u ms; shutting the "
 				 "socket down", c->is_server ? "client" : "server", c->peer,
 				 c->rule->timeout_ms);
-			SHIM_REAL(shutdown)(c->fd, SHUT_RDWR);
+			SHIM_REAL(shutdown)(c->rule->delegate && s >= 0 ? s : c->fd, SHUT_RDWR);
 		}
 		return;
 	}
@@ -716,6 +731,23 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 	if (shim_state(c) == SHIM_FAILED) {
 		errno = c->err;
 		pthread_mutex_unlock(&c->lock);
+		return -1;
+	}
+	if (c->fork_torn) {
+		/*
+		 * Not conn_fail_locked(): no shutdown(), the socket is the
+		 * parent's too, and its copy of the session is the sound one.
+		 */
+		shim_log(LOG_WARNING, "fd %d (%s %s): another thread was acting on a TLS control "
+			 "record of it (ticket, KeyUpdate, alert) at fork(); this process's copy of "
+			 "the session is a half-done snapshot, so it does not act on the next one "
+			 "(%s): %s", c->fd, c->is_server ? "client" : "server", c->peer,
+			 n == 0 ? "the end of the stream" : "a record that is not data",
+			 strerror(ECONNABORTED));
+		c->err = ECONNABORTED;
+		set_state(c, SHIM_FAILED);
+		pthread_mutex_unlock(&c->lock);
+		errno = ECONNABORTED;
 		return -1;
 	}
 	was = shim_enter();
@@ -861,7 +893,9 @@ static void finish_locked(struct shim_conn *c)
 	int timeout;
 
 	if (c->rule->delegate) {
-		(void)delegated_step(c, true);
+		/* The exec goes ahead whatever a signal says: the handshake must end first. */
+		while (delegated_step(c, true) < 0 && errno == EINTR)
+			;
 		return;
 	}
 	while (shim_state(c) == SHIM_HANDSHAKE) {
@@ -952,6 +986,16 @@ void conn_atfork_parent(void)
  * ECONNABORTED and the log says why at the first one.  A handshake
  * between steps (a forking server that read once before fork()) has no
  * such thread: the child may take it over.
+ *
+ * A ready connection's lock is held only off the data path, while a
+ * thread acts on a control record (a ticket stored, a KeyUpdate re-keying
+ * the kernel, an alert, a declined renegotiation, close_notify): the
+ * child's copy of the session (traffic secrets, what was sent) is then a
+ * snapshot of an update the parent finishes.  Data needs no session (the
+ * kernel carries it), so the child's reads and writes go on untouched;
+ * its next control record fails closed (conn_after_read()), and closing
+ * it sends nothing (the session that would say close_notify is the
+ * parent's).  A delegated or inherited connection has no session to tear.
  */
 void conn_atfork_child(void)
 {
@@ -962,7 +1006,10 @@ void conn_atfork_child(void)
 	for (c = pool_all; c; c = c->all_next) {
 		held = pthread_mutex_trylock(&c->lock) != 0;
 		pthread_mutex_init(&c->lock, NULL);
-		if (held && c->fds && shim_state(c) == SHIM_HANDSHAKE) {
+		if (held && c->fds && c->h && (shim_state(c) == SHIM_READY || shim_state(c) == SHIM_EOF)) {
+			c->fork_torn = true;
+			c->forked = true;
+		} else if (held && c->fds && shim_state(c) == SHIM_HANDSHAKE) {
 			c->err = ECONNABORTED;
 			c->fork_orphan = true;
 			c->blocked = false;

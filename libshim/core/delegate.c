@@ -176,6 +176,40 @@ static int take_reply(struct shim_conn *c, struct custody_reply *rep, char *why,
 	return 0;
 }
 
+/*
+ * The wait for handoffd's answer inside a blocking program's read() or
+ * write(): the program's own call would be blocked in the kernel, so this
+ * one is too, in a blocking recv(MSG_PEEK) on the custody socket, which
+ * the kernel restarts after a handler installed with SA_RESTART and fails
+ * with EINTR after one without (signal(7)); poll() would always fail.
+ * The custody socket is ours alone and was non-blocking only for the
+ * connect (a full backlog must not block): every other read of it says
+ * MSG_DONTWAIT.  No SO_RCVTIMEO: with one the kernel fails the recv with
+ * EINTR whatever SA_RESTART says.  The deadline is the watcher's, as for
+ * a local handshake: it shuts the custody socket down (conn_expire()) and
+ * the recv returns.  0 (look at the answer), -EINTR (the exchange stays:
+ * the next call waits for the same answer), or -EAGAIN when the watcher
+ * cannot run (no fd for its eventfd): then the caller's bounded poll().
+ */
+static int wait_like_the_program(struct shim_conn *c)
+{
+	int s = c->custody_fd, fl;
+	ssize_t n;
+	char byte;
+
+	if (!watch_add(c))
+		return -EAGAIN;
+	fl = fcntl(s, F_GETFL);
+	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0))
+		return -EAGAIN;
+	__atomic_store_n(&c->blocked, true, __ATOMIC_SEQ_CST);
+	/* The watcher may have expired us just before it could see `blocked`. */
+	n = __atomic_load_n(&c->timed_out, __ATOMIC_SEQ_CST) ? 0 :
+	    SHIM_REAL(recv)(s, &byte, 1, MSG_PEEK);
+	__atomic_store_n(&c->blocked, false, __ATOMIC_SEQ_CST);
+	return n < 0 && errno == EINTR ? -EINTR : 0;
+}
+
 int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, char *why,
 		  size_t why_size)
 {
@@ -203,35 +237,49 @@ again:
 		SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : left);
 	}
 	for (;;) {
-		ret = take_reply(c, rep, why, why_size);
-		if (ret == -EBUSY) {
-			/*
-			 * handoffd had this uid's share of requests queued or
-			 * running and did nothing with the socket: as for a
-			 * full backlog, ask again until the deadline.
-			 */
-			left = time_left(c);
-			if (left == 0) {
-				snprintf(why, why_size, "handoffd stayed busy with this uid's requests "
-					 "(max-queued-per-uid) until the handshake deadline");
-				return -ETIMEDOUT;
+		/* Before the reply: the watcher's shutdown at the deadline reads as handoffd's close. */
+		if (!__atomic_load_n(&c->timed_out, __ATOMIC_ACQUIRE)) {
+			ret = take_reply(c, rep, why, why_size);
+			if (ret == -EBUSY) {
+				/*
+				 * handoffd had this uid's share of requests queued
+				 * or running and did nothing with the socket: as
+				 * for a full backlog, ask again until the deadline.
+				 */
+				left = time_left(c);
+				if (left == 0) {
+					snprintf(why, why_size, "handoffd stayed busy with this uid's "
+						 "requests (max-queued-per-uid) until the handshake "
+						 "deadline");
+					return -ETIMEDOUT;
+				}
+				c->custody_retry = true;
+				if (!wait)
+					return -EAGAIN;	/* the watcher tries again */
+				SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ?
+						CONNECT_RETRY_MS : left);
+				goto again;
 			}
-			c->custody_retry = true;
-			if (!wait)
-				return -EAGAIN;	/* the watcher tries again */
-			SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ?
-					CONNECT_RETRY_MS : left);
-			goto again;
+			if (ret != -EAGAIN)
+				return ret;
+			if (!wait && !delegate_ktls_ready(c->fd))
+				return -EAGAIN;
 		}
-		if (ret != -EAGAIN)
-			return ret;
-		if (!wait && !delegate_ktls_ready(c->fd))
-			return -EAGAIN;
 		left = time_left(c);
-		if (left == 0) {
+		if (left == 0 || __atomic_load_n(&c->timed_out, __ATOMIC_ACQUIRE)) {
 			delegate_abandon(c);
 			snprintf(why, why_size, "handoffd did not answer within the handshake timeout");
 			return -ETIMEDOUT;
+		}
+		/*
+		 * A blocking program's call waits as its own call would (see
+		 * wait_like_the_program()); the short wait of a non-blocking step
+		 * (handoffd is done but for its send) is not the program's to cut.
+		 */
+		if (wait && (ret = wait_like_the_program(c)) != -EAGAIN) {
+			if (ret == -EINTR)
+				return ret;
+			continue;
 		}
 		pfd.fd = c->custody_fd;
 		if (SHIM_REAL(poll)(&pfd, 1, left) < 0 && errno != EINTR) {

@@ -89,6 +89,7 @@ struct shim_conn {
 	bool blocked;			/* atomic: its owner waits in a blocking handshake's wait (conn.c) */
 	bool fork_orphan;		/* child: another thread was in its handshake at fork() */
 	bool fork_orphan_logged;
+	bool fork_torn;			/* child: ready, but another thread acted on a control record at fork() */
 	int err;			/* errno every call gets once SHIM_FAILED */
 	short want;			/* POLLIN / POLLOUT: what the handshake waits for */
 	char peer[64];			/* "addr:port" for log lines */
@@ -214,8 +215,9 @@ void conn_expire(struct shim_conn *c);
 /*
  * Delegated mode (delegate.c): one step of the exchange with handoffd, or
  * all of it when wait.  0: handoffd answered success and the kernel has
- * both keys (rep says what was agreed); -EAGAIN: still going; another
- * negative errno: failed, why says so.  Under c->lock.
+ * both keys (rep says what was agreed); -EAGAIN: still going; -EINTR: a
+ * signal without SA_RESTART cut a blocking wait (still going, as
+ * -EAGAIN); another negative errno: failed, why says so.  Under c->lock.
  */
 struct custody_reply;
 int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, char *why,

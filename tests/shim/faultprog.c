@@ -13,6 +13,10 @@
  *   faultprog forkthread PORT    fork() while another thread is in a handshake
  *   faultprog forkeach PORT N    a forking server that took one handshake
  *                                step before fork (non-blocking read)
+ *   faultprog forkready PORT GO  fork() while another thread acts on a control
+ *                                record of a ready connection (its reply is
+ *                                stuck on a full send buffer); waits for the
+ *                                file GO before it fills that buffer
  *
  * Not a test by itself: built by `make check`, run only inside kTLS kernels.
  */
@@ -33,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -410,6 +415,115 @@ static int m_forkeach(int port, int count)
 	return 0;
 }
 
+/* ------------------------------------------------------ fork, ready */
+
+static pid_t ctl_tid;
+
+/*
+ * One non-blocking read with a control record next (the client's
+ * renegotiation request): under the shim, acting on it sends a refusal,
+ * which waits for room on the full send buffer, with the connection's
+ * lock held.  Once sent, the read looks again and finds nothing.
+ */
+static void *ctl_reader(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[256];
+	ssize_t n;
+
+	__atomic_store_n(&ctl_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	report("parent thread: recv", n, errno, buf);
+	return NULL;
+}
+
+/* Whether thread tid is blocked in system call nr (/proc/self/task/TID/syscall). */
+static int in_syscall(pid_t tid, long nr)
+{
+	char path[64], line[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = '\0';
+	return strtol(line, NULL, 10) == nr;
+}
+
+/*
+ * A ready TLS 1.2 connection: the client asks to renegotiate, then stops
+ * reading (the script stops it, then creates GO).  The server fills its
+ * send buffer, and a thread's read meets the renegotiation request: the
+ * shim declines it, and that alert waits for room with the connection's
+ * lock held.  The main thread forks right then (seen in /proc: the thread
+ * is in sendmsg).  The child tries a write (data: the kernel's, untouched)
+ * and a read, which meets the next control record (the client's fatal
+ * alert, once it runs again): the child's copy of the session was taken
+ * in the middle of the parent's update, so it must not act on it.
+ */
+static int m_forkready(int port, const char *go)
+{
+	static char chunk[16384];
+	int lfd, fd, fl, st, small = 8192, i;
+	char buf[256];
+	size_t filled = 0;
+	pthread_t t;
+	pid_t pid, tid = 0;
+	ssize_t n;
+
+	lfd = listen_on(port);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0) {
+		say("accept: %s", strerror(errno));
+		return 1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	report("parent: read", n, errno, buf);
+	if (n <= 0)
+		return 1;
+	say("parent: a record is queued: %s", wait_readable(fd, 20000) ? "yes" : "no");
+	for (i = 0; i < 2000 && access(go, F_OK) != 0; i++)
+		usleep(10 * 1000);
+	/* A small buffer: the client's window and this fill quickly (TCG encrypts slowly). */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	memset(chunk, 'x', sizeof(chunk));
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	while ((n = write(fd, chunk, sizeof(chunk))) > 0)
+		filled += (size_t)n;
+	say("parent: filled %zu bytes: %s", filled, strerror(errno));
+	fcntl(fd, F_SETFL, fl);
+	pthread_create(&t, NULL, ctl_reader, &fd);
+	for (i = 0; i < 1000; i++) {
+		tid = __atomic_load_n(&ctl_tid, __ATOMIC_ACQUIRE);
+		if (tid && in_syscall(tid, SYS_sendmsg))
+			break;
+		usleep(10 * 1000);
+	}
+	say("parent: the reader thread waits in sendmsg: %s", i < 1000 ? "yes" : "no");
+	pid = fork();
+	if (pid == 0) {
+		say("child: forked");
+		n = send(fd, "child", 5, MSG_DONTWAIT);
+		report("child: non-blocking write", n < 0 ? -1 : n, errno, "child");
+		n = read(fd, buf, sizeof(buf));
+		report("child: read", n, errno, buf);
+		close(fd);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	say("child exited %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	pthread_join(t, NULL);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -422,7 +536,9 @@ int main(int argc, char **argv)
 		return m_forkthread(atoi(argv[2]));
 	if (argc >= 4 && !strcmp(argv[1], "forkeach"))
 		return m_forkeach(atoi(argv[2]), atoi(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "forkready"))
+		return m_forkready(atoi(argv[2]), argv[3]);
 	fprintf(stderr, "usage: faultprog emfile PORT | signal PORT restart|norestart | "
-			"forkthread PORT | forkeach PORT N\n");
+			"forkthread PORT | forkeach PORT N | forkready PORT GOFILE\n");
 	return 2;
 }

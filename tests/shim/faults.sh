@@ -20,6 +20,17 @@
 #   4. The tls module missing: the module is unloaded (and its autoload
 #      stopped) for one program: the program's read fails, the client gets
 #      nothing, the log says 'modprobe tls'; then the module comes back.
+#   5. Delegated mode (handoffd does the handshake): a signal while the
+#      program's read() waits for handoffd's answer does what it does in
+#      2 (EINTR, then the same exchange goes on: one request; or the read
+#      goes on), and the deadline holds against a custody socket that
+#      never answers.
+#   6. fork() while another thread acts on a control record of a ready
+#      connection (the shim's refusal of a TLS 1.2 renegotiation waits on
+#      a full send buffer): the child's next control record fails closed,
+#      its data path is the kernel's as before.
+# With root in the VM, 1's shim logs to syslog, read from a /dev/log
+# made here: the line that says why the fd-less handshake failed arrives.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -78,13 +89,32 @@ run_prog() {
 	shift 3
 	if [ "$shim" = yes ]; then
 		start_shim "$name" "$port" "${SRV[@]}" ${SHIM_TIMEOUT:+--timeout "$SHIM_TIMEOUT"} \
-			--accept "127.0.0.1:$port" -- "$FP" "$@"
+			${SHIM_LOG_TO:+--log "$SHIM_LOG_TO"} --accept "127.0.0.1:$port" -- "$FP" "$@"
 		return
 	fi
 	timeout 120 "$FP" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
 	SPID=$!
 	T_PIDS+=("$SPID")
 	wait_listen "$port" "$SPID" 30
+}
+
+# launch_shim NAME PORT HANDOFF-RUN-ARGS... -- PROGRAM...: start_shim's start without
+# its wait, so that several programs start side by side; landed NAME PORT: the wait.
+launch_shim() {
+	local name=$1
+	LAUNCHED_PORT[$1]=$2
+	shift 2
+	: >"$WORK/$name.shim.log"
+	"$HANDOFF_CLI" run --log "$WORK/$name.shim.log" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+	LAUNCHED_PID[$name]=$!
+	T_PIDS+=("$!")
+}
+declare -A LAUNCHED_PID LAUNCHED_PORT
+landed() {
+	wait_listen "${LAUNCHED_PORT[$1]}" "${LAUNCHED_PID[$1]}" 60 && return 0
+	fail "$1: the program under the shim did not listen on ${LAUNCHED_PORT[$1]}" \
+		"$WORK/$1.err" "$WORK/$1.out" "$WORK/$1.shim.log"
+	return 1
 }
 
 echo "## 1. EMFILE during accept, and a handshake that needs fds"
@@ -118,9 +148,28 @@ if emfile_round emfile-plain no plain_client; then
 	expect "without the shim (baseline)" "$B" "phase 1: accept: ERR errno=24 EMFILE"
 	expect "without the shim (baseline)" "$B" "phase 2: read: 10 bytes: phase-two"
 fi
+# syslogd for the shim's EMFILE round: a /dev/log of our own (root, the VM, none there yet).
+SYSLOG_PID=
+L=$WORK/emfile.shim.log
+if [ "$(id -u)" = 0 ] && [ "${HANDOFF_VM:-0}" = 1 ] && [ ! -e /dev/log ]; then
+	: >"$WORK/syslog.txt"
+	"$PY" -u -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+print("listening", flush=True)
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b"\n")
+' "$WORK/syslog.txt" >"$WORK/syslogd.out" 2>&1 &
+	SYSLOG_PID=$!
+	T_PIDS+=("$SYSLOG_PID")
+	SPID= wait_line "$WORK/syslogd.out" listening 10 && L=$WORK/syslog.txt
+fi
+[ "$L" = "$WORK/syslog.txt" ] && SHIM_LOG_TO=syslog
 if emfile_round emfile yes tls_client; then
 	O=$WORK/emfile.out
-	L=$WORK/emfile.shim.log
+	[ "$L" = "$WORK/syslog.txt" ] && pass "EMFILE: the shim logs to syslog (a /dev/log made by this test)"
 	expect "EMFILE: accept() as without the shim" "$O" "phase 1: accept: ERR errno=24 EMFILE"
 	expect "EMFILE: accept4() as without the shim" "$O" "phase 1: accept4: ERR errno=24 EMFILE"
 	if b=$(sed -n 's/^phase 1: fds before \([0-9]*\), after \([0-9]*\)$/\1 \2/p' "$O") &&
@@ -142,7 +191,7 @@ if emfile_round emfile yes tls_client; then
 	expect "one fd left, the one accept() takes: the handshake needs none" "$WORK/emfile.c4" "echo ok"
 	d=$(sed -n 's/^done: fds \([0-9]*\)$/\1/p' "$O")
 	sb=$(sed -n 's/^done: fds \([0-9]*\)$/\1/p' "$WORK/emfile-plain.out")
-	# The shim keeps its log file and, once a handshake ran, the watcher's eventfd.
+	# The shim keeps its log file (or syslog socket) and, once a handshake ran, the watcher's eventfd.
 	if [ -n "$d" ] && [ -n "$sb" ] && [ "$d" -le $((sb + 2)) ]; then
 		pass "EMFILE: fds at the end: $d (the program alone: $sb; the shim's log and watcher: 2)"
 	else
@@ -151,15 +200,48 @@ if emfile_round emfile yes tls_client; then
 	echo "# the shim's log:"
 	sed 's/^/#   /' "$L"
 fi
+SHIM_LOG_TO=
+if [ -n "$SYSLOG_PID" ]; then
+	stop_peer "$SYSLOG_PID"
+	rm -f /dev/log
+fi
 
-echo "## 2. a signal in the middle of a handshake"
+echo "## 2. a signal in the middle of a handshake (at ${SECONDS} s)"
+# The three programs and their clients run side by side: each case waits
+# seconds for its client, and nothing of one touches another.
+declare -A SPIDS SPORT
+for mode in norestart restart deadline; do
+	SPORT[$mode]=$(random_port)
+	if [ "$mode" = deadline ]; then
+		# The deadline still holds while the wait restarts after signals:
+		# the client never sends its Finished within it.
+		launch_shim sig-deadline "${SPORT[$mode]}" "${SRV[@]}" --timeout 2500 \
+			--accept "127.0.0.1:${SPORT[$mode]}" -- "$FP" signal "${SPORT[$mode]}" restart
+	else
+		launch_shim "sig-$mode" "${SPORT[$mode]}" "${SRV[@]}" \
+			--accept "127.0.0.1:${SPORT[$mode]}" -- "$FP" signal "${SPORT[$mode]}" "$mode"
+	fi
+done
+for mode in norestart restart deadline; do
+	landed "sig-$mode" && SPIDS[$mode]=${LAUNCHED_PID[sig-$mode]}
+done
+CPIDS=()
+for mode in "${!SPIDS[@]}"; do
+	if [ "$mode" = deadline ]; then
+		timeout 60 "${PEER[@]}" tls "${SPORT[$mode]}" "$CA" "too-late" 6 >"$WORK/sig-deadline.client" 2>&1 &
+	else
+		timeout 60 "${PEER[@]}" tls "${SPORT[$mode]}" "$CA" "after-the-signal" 4 \
+			>"$WORK/sig-$mode.client" 2>&1 &
+	fi
+	CPIDS+=("$!")
+done
+for pid in "${CPIDS[@]}" "${SPIDS[@]}"; do
+	wait_peer "$pid" 30
+done
 for mode in norestart restart; do
+	[ -n "${SPIDS[$mode]:-}" ] || continue
 	echo "# signal: $mode"
-	PORT=$(random_port)
-	run_prog "sig-$mode" "$PORT" yes signal "$PORT" "$mode" || continue
 	O=$WORK/sig-$mode.out
-	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "after-the-signal" 4 >"$WORK/sig-$mode.client" 2>&1
-	wait_peer "$SPID" 20
 	expect "$mode: the client's echo" "$WORK/sig-$mode.client" "echo ok"
 	if [ "$mode" = norestart ]; then
 		expect "no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
@@ -177,14 +259,8 @@ for mode in norestart restart; do
 	fi
 	established "$mode" "$WORK/sig-$mode.shim.log" 1
 done
-
-# The deadline still holds while the wait restarts after signals: the
-# client never sends its Finished within it.
-PORT=$(random_port)
-if SHIM_TIMEOUT=2500 run_prog sig-deadline "$PORT" yes signal "$PORT" restart; then
+if [ -n "${SPIDS[deadline]:-}" ]; then
 	O=$WORK/sig-deadline.out
-	timeout 60 "${PEER[@]}" tls "$PORT" "$CA" "too-late" 6 >"$WORK/sig-deadline.client" 2>&1
-	wait_peer "$SPID" 20
 	expect "SA_RESTART, handshake deadline 2.5 s: read() fails at the deadline" "$O" "read 1: ERR errno=110 ETIMEDOUT"
 	ms=$(ms_of "$O" "read 1:")
 	if [ -n "$ms" ] && [ "$ms" -ge 2000 ] && [ "$ms" -lt 5500 ]; then
@@ -201,7 +277,7 @@ if SHIM_TIMEOUT=2500 run_prog sig-deadline "$PORT" yes signal "$PORT" restart; t
 	log_has "deadline" "$WORK/sig-deadline.shim.log" "handshake timed out"
 fi
 
-echo "## 3. fork in the middle of a handshake"
+echo "## 3. fork in the middle of a handshake (at ${SECONDS} s)"
 PORT=$(random_port)
 if run_prog forkthread "$PORT" yes forkthread "$PORT"; then
 	O=$WORK/forkthread.out
@@ -233,7 +309,7 @@ if run_prog forkeach "$PORT" yes forkeach "$PORT" 2; then
 	established "forking server" "$WORK/forkeach.shim.log" 2
 fi
 
-echo "## 4. the tls module missing"
+echo "## 4. the tls module missing (at ${SECONDS} s)"
 MP=/proc/sys/kernel/modprobe
 ulp_has_tls() { grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null; }
 if [ "$(id -u)" != 0 ] || [ "${HANDOFF_VM:-0}" != 1 ] || ! command -v rmmod >/dev/null || [ ! -w "$MP" ]; then
@@ -277,4 +353,154 @@ else
 		fail "tls missing: the module did not come back"
 	fi
 fi
+echo "## 5. delegated mode: a signal while the program waits for handoffd (at ${SECONDS} s)"
+HANDOFFD=${HANDOFF_BUILDDIR:-$top_builddir}/handoffd
+if [ "$(id -u)" != 0 ] || [ ! -x "$HANDOFFD" ]; then
+	echo "# skipped: needs root and $HANDOFFD"
+else
+	SOCK=$WORK/custody.sock
+	SILENT=$WORK/silent.sock
+	printf '[custody]\nsocket = %s\n\n[identity web]\nallow-uid = 0\ncert = %s\nkey = %s\n' \
+		"$SOCK" "$PKI/server.pem" "$PKI/server-key.pem" >"$WORK/handoffd.conf"
+	HDLOG=$WORK/handoffd.log
+	"$HANDOFFD" -s -c "$WORK/handoffd.conf" >"$HDLOG" 2>&1 &
+	T_PIDS+=("$!")
+	# A custody socket that takes the request and never answers: only the shim's deadline ends the wait.
+	"$PY" -u -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1])
+s.listen(4)
+held = []
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    held.append(c)
+    print("request", len(held), flush=True)
+' "$SILENT" >"$WORK/silent.out" 2>&1 &
+	T_PIDS+=("$!")
+	# The three programs (started meanwhile) and their clients run side by side (each case waits seconds).
+	declare -A DPID DPORT
+	for mode in norestart restart deadline; do
+		DPORT[$mode]=$(random_port)
+		if [ "$mode" = deadline ]; then
+			args=(--timeout 2500 --delegate "$SILENT" --identity web)
+			sig=restart
+		else
+			args=(--delegate "$SOCK" --identity web)
+			sig=$mode
+		fi
+		launch_shim "dsig-$mode" "${DPORT[$mode]}" "${args[@]}" --accept "127.0.0.1:${DPORT[$mode]}" \
+			-- "$FP" signal "${DPORT[$mode]}" "$sig"
+	done
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK" ] && [ -S "$SILENT" ] && break
+		sleep 0.1
+	done
+	for mode in norestart restart deadline; do
+		landed "dsig-$mode" && DPID[$mode]=${LAUNCHED_PID[dsig-$mode]}
+	done
+	CPIDS=()
+	for mode in "${!DPID[@]}"; do
+		timeout 30 "${PEER[@]}" tls "${DPORT[$mode]}" "$CA" "after-the-signal" 4 \
+			>"$WORK/dsig-$mode.client" 2>&1 &
+		CPIDS+=("$!")
+	done
+	for pid in "${CPIDS[@]}" "${DPID[@]}"; do
+		wait_peer "$pid" 30
+	done
+	if [ -n "${DPID[norestart]:-}" ]; then
+		O=$WORK/dsig-norestart.out
+		expect "delegated, no SA_RESTART: the client's echo" "$WORK/dsig-norestart.client" "echo ok"
+		expect "delegated, no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
+		ms=$(ms_of "$O" "read 1:")
+		if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -lt 3900 ]; then
+			pass "delegated, no SA_RESTART: the EINTR came at the signal (${ms} ms; the client waits 4000)"
+		else
+			fail "delegated, no SA_RESTART: read 1 returned after '${ms}' ms, not at the signal (1500)" "$O"
+		fi
+		expect "delegated, no SA_RESTART: the next read() waits for the same answer and reads" "$O" \
+			"read 2: 17 bytes: after-the-signal"
+		log_has "delegated, no SA_RESTART" "$WORK/dsig-norestart.shim.log" "handshake by handoffd (identity web)"
+	fi
+	if [ -n "${DPID[restart]:-}" ]; then
+		O=$WORK/dsig-restart.out
+		expect "delegated, SA_RESTART: the client's echo" "$WORK/dsig-restart.client" "echo ok"
+		expect "delegated, SA_RESTART: read() goes on through the signal" "$O" "read 1: 17 bytes: after-the-signal"
+		expect "delegated, SA_RESTART: the handler ran" "$O" "alarms so far: 1"
+	fi
+	# One request per connection: the one cut by EINTR was not sent again.
+	n=$(grep -c "uid=0 identity=web server peer=" "$HDLOG")
+	if [ "$n" = 2 ] && [ "$(grep -c ": ok TLS" "$HDLOG")" = 2 ]; then
+		pass "delegated: handoffd got one request per connection, both ok (2)"
+	else
+		fail "delegated: handoffd got $n requests for 2 connections" "$HDLOG"
+	fi
+	if [ -n "${DPID[deadline]:-}" ]; then
+		O=$WORK/dsig-deadline.out
+		expect "delegated, SA_RESTART, deadline 2.5 s, custody silent: read() fails at the deadline" "$O" \
+			"read 1: ERR errno=110 ETIMEDOUT"
+		ms=$(ms_of "$O" "read 1:")
+		if [ -n "$ms" ] && [ "$ms" -ge 2000 ] && [ "$ms" -lt 5500 ]; then
+			pass "delegated, deadline 2.5 s: read() failed after ${ms} ms"
+		else
+			fail "delegated, deadline 2.5 s: read() returned after '${ms}' ms" "$O"
+		fi
+		expect "delegated, deadline 2.5 s: the handler ran and the wait went on" "$O" "alarms so far: 1"
+		expect "delegated, deadline 2.5 s: one request to the silent custody socket" "$WORK/silent.out" "request 1"
+		log_has "delegated, deadline" "$WORK/dsig-deadline.shim.log" \
+			"handoffd did not answer within the handshake timeout"
+		if grep -q "^echo ok" "$WORK/dsig-deadline.client"; then
+			fail "delegated, deadline: the client was served" "$WORK/dsig-deadline.client"
+		else
+			pass "delegated, deadline: the client was not served: $(tail -n1 "$WORK/dsig-deadline.client")"
+		fi
+	fi
+fi
+
+echo "## 6. fork while another thread acts on a ready connection's control record (at ${SECONDS} s)"
+PORT=$(random_port)
+if ! command -v openssl >/dev/null; then
+	echo "# skipped: no openssl"
+elif run_prog forkready "$PORT" yes forkready "$PORT" "$WORK/forkready.go"; then
+	O=$WORK/forkready.out
+	L=$WORK/forkready.shim.log
+	rm -f "$WORK/fr.fifo"
+	mkfifo "$WORK/fr.fifo"
+	# TLS 1.2: the client's renegotiation request is a control record the shim answers (it declines).
+	openssl s_client -tls1_2 -no_ign_eof -connect "127.0.0.1:$PORT" -servername server.test \
+		-CAfile "$CA" <"$WORK/fr.fifo" >"$WORK/forkready.client" 2>&1 &
+	CL=$!
+	T_PIDS+=("$CL")
+	exec 8>"$WORK/fr.fifo"
+	printf 'hello\n' >&8
+	if wait_line "$O" "parent: read: 6 bytes: hello" 30; then
+		printf 'R\n' >&8
+		wait_line "$O" "parent: a record is queued" 30
+		# The client stops reading: the server's send buffer fills, the refusal waits.
+		kill -STOP "$CL"
+		: >"$WORK/forkready.go"
+		wait_line "$O" "child: forked" 30
+		kill -CONT "$CL"
+	fi
+	wait_peer "$SPID" 30
+	exec 8>&-
+	stop_peer "$CL"
+	expect "forked, ready: the client's renegotiation request is queued" "$O" "parent: a record is queued: yes"
+	expect "forked, ready: the thread acting on it held the lock at fork (in sendmsg)" "$O" \
+		"parent: the reader thread waits in sendmsg: yes"
+	expect "forked, ready: the parent's thread finished its control record and read on" "$O" \
+		"parent thread: recv: ERR errno=11 EAGAIN"
+	if grep -q "child: non-blocking write: " "$O" && ! grep -q "child: non-blocking write: ERR errno=103" "$O"; then
+		pass "forked, ready: the child's data path is the kernel's: $(grep -m1 'child: non-blocking write' "$O")"
+	else
+		fail "forked, ready: the child's write" "$O"
+	fi
+	expect "forked, ready: the child's next control record fails closed" "$O" "child: read: ERR errno=103 ECONNABORTED"
+	log_has "forked, ready" "$L" "another thread was acting on a TLS control record of it"
+	# What the client says next depends on whether the child's 5 bytes or the parent's
+	# refusal reach it first (both end in its fatal alert, the child's control record).
+	echo "# the client: $(grep -m1 'error:' "$WORK/forkready.client")"
+fi
+echo "## done (at ${SECONDS} s)"
 finish
