@@ -12,6 +12,7 @@
 
 #include <gnutls/x509.h>
 
+#include "core/certselect.h"
 #include "handshake/alert.h"
 #include "handshake/engine.h"
 #include "handshake/priority.h"
@@ -32,6 +33,9 @@ static int set_credentials(struct handoff *h)
 		ret = gnutls_credentials_set(h->session, GNUTLS_CRD_CERTIFICATE, cfg->x509);
 		if (ret < 0)
 			return conn_fail(h, "certificate credentials: %s", gnutls_strerror(ret));
+		/* Which pair by the client's name: RFC 6125's rules, not GnuTLS's bytes. */
+		if (h->is_server && cfg->n_keypairs > 1)
+			certselect_attach(h);
 	}
 	if (config_has_psk(cfg, h->is_server)) {
 		ret = gnutls_credentials_set(h->session, GNUTLS_CRD_PSK,
