@@ -268,8 +268,6 @@ START_TEST(test_sni_wild)
 
 	add_wild_pairs(scfg);
 	raw_presented(scfg, c->servername, c->prio, c->presented, c->name_ok);
-	/* Twice: the second time from the credentials made the first time. */
-	raw_presented(scfg, c->servername, c->prio, c->presented, c->name_ok);
 }
 END_TEST
 
