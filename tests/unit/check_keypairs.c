@@ -142,12 +142,14 @@ static int serve(void *arg)
 }
 
 /*
- * A GnuTLS client with priority prio asks server for name (NULL: no SNI)
- * and must be shown file; if name_ok, file's names must also pass the
- * client's own RFC 6125 check for name.
+ * raw_resume - as raw_presented() below; with resume_in set the client
+ * offers that session, and it must be resumed (nothing chosen, the stored
+ * certificate); with resume_out set, the session to resume is stored there
+ * (TLS 1.3: after the ticket that follows the handshake).
  */
-static void raw_presented(struct handoff_config *server, const char *name, const char *prio,
-			  const char *file, bool name_ok)
+static void raw_resume(struct handoff_config *server, const char *name, const char *prio,
+		       const char *file, bool name_ok, const gnutls_datum_t *resume_in,
+		       gnutls_datum_t *resume_out)
 {
 	gnutls_datum_t pem = { NULL, 0 }, der = { NULL, 0 };
 	gnutls_certificate_credentials_t cc;
@@ -171,6 +173,8 @@ static void raw_presented(struct handoff_config *server, const char *name, const
 	ck_assert_int_eq(gnutls_priority_set_direct(s, prio, NULL), 0);
 	if (name)
 		ck_assert_int_eq(gnutls_server_name_set(s, GNUTLS_NAME_DNS, name, strlen(name)), 0);
+	if (resume_in)
+		ck_assert_int_eq(gnutls_session_set_data(s, resume_in->data, resume_in->size), 0);
 	gnutls_transport_set_int(s, fds[0]);
 	gnutls_handshake_set_timeout(s, 20000);
 	do
@@ -181,6 +185,16 @@ static void raw_presented(struct handoff_config *server, const char *name, const
 	srv_ret = tu_join(t);
 	ck_assert_msg(ret == 0, "%s, %s: client: %s", name, prio, gnutls_strerror(ret));
 	ck_assert_msg(srv_ret == 0, "%s, %s: server: %s", name, prio, handoff_error(srv));
+	ck_assert_int_eq(gnutls_session_is_resumed(s), resume_in != NULL);
+	ck_assert_int_eq(handoff_conn_resumed(srv), resume_in != NULL);
+	if (resume_out) {
+		char byte;
+
+		/* A TLS 1.3 ticket comes after the handshake: read until the server is quiet. */
+		gnutls_record_set_timeout(s, 300);
+		(void)gnutls_record_recv(s, &byte, 1);
+		ck_assert_int_eq(gnutls_session_get_data2(s, resume_out), 0);
+	}
 
 	peers = gnutls_certificate_get_peers(s, &n);
 	ck_assert_uint_ge(n, 1);
@@ -202,6 +216,17 @@ static void raw_presented(struct handoff_config *server, const char *name, const
 	handoff_free(srv);
 	close(fds[0]);
 	close(fds[1]);
+}
+
+/*
+ * A GnuTLS client with priority prio asks server for name (NULL: no SNI)
+ * and must be shown file; if name_ok, file's names must also pass the
+ * client's own RFC 6125 check for name.
+ */
+static void raw_presented(struct handoff_config *server, const char *name, const char *prio,
+			  const char *file, bool name_ok)
+{
+	raw_resume(server, name, prio, file, name_ok, NULL, NULL);
 }
 
 /* The wildcard server, its pairs in this order. */
@@ -340,6 +365,25 @@ START_TEST(test_wild_resume_and_mtls)
 	}
 	handoff_config_free(ccfg);
 	handoff_cache_free(cache);
+}
+END_TEST
+
+/*
+ * Resumption with GnuTLS clients, TLS 1.3 (ticket) and 1.2: the resumed
+ * handshake chooses nothing and the client keeps the wildcard's RSA
+ * certificate it was first shown.
+ */
+static const char *const resume_prios[] = { RSA13, RSA12 };
+
+START_TEST(test_wild_resume_raw)
+{
+	gnutls_datum_t sess = { NULL, 0 }, again = { NULL, 0 };
+
+	add_wild_pairs(scfg);
+	raw_resume(scfg, "R.Wild.Test", resume_prios[_i], "wild-rsa.pem", true, NULL, &sess);
+	raw_resume(scfg, "R.Wild.Test", resume_prios[_i], "wild-rsa.pem", true, &sess, &again);
+	gnutls_free(sess.data);
+	gnutls_free(again.data);
 }
 END_TEST
 
@@ -567,6 +611,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_sni_wild, 0, (int)ARRAY_SIZE(wild_cases));
 	tcase_add_test(tc, test_steer_copies);
 	tcase_add_test(tc, test_wild_resume_and_mtls);
+	tcase_add_loop_test(tc, test_wild_resume_raw, 0, (int)ARRAY_SIZE(resume_prios));
 	tcase_add_loop_test(tc, test_name_match, 0, (int)ARRAY_SIZE(name_cases));
 	suite_add_tcase(s, tc);
 	return s;
