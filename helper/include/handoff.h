@@ -113,7 +113,8 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  * call is the same as handoff_config_set_keypair_file().
  *
  * Which pair a client gets is decided per handshake, by the name it sent
- * (SNI) under the rules of RFC 6125, as nginx's server blocks do:
+ * (SNI), under the rules a client checks the certificate by (RFC 6125), so
+ * that the pair chosen is one the client will accept for that name:
  *  - A pair's names are its certificate's DNS subjectAltNames (its subject
  *    CN if it has none).  They are compared with the client's name without
  *    regard to (ASCII) case: "WWW.Example.COM" is "www.example.com".
