@@ -128,9 +128,9 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  *    key: its signature algorithms (in TLS 1.3 an ECDSA key only with its
  *    own curve's algorithm), and in TLS 1.2 also a cipher suite for that
  *    key type.  With an RSA and an ECDSA pair for one name, a client that
- *    takes only RSA gets the RSA pair; one that takes both gets, in TLS
- *    1.3, the pair added first, and in TLS 1.2 ECDSA (ECDHE-ECDSA suites
- *    come first in our order).
+ *    takes only RSA gets the RSA pair; one that takes both gets the pair
+ *    added first (in TLS 1.2 the key exchanges are put in the order of the
+ *    first candidate pair's key type).
  *  - No server name, or a name no pair has or covers, or no such pair whose
  *    key the client accepts: the first pair whose key the client accepts,
  *    whatever its names (in the last cases the client's name check fails).

@@ -101,7 +101,7 @@ ossl rsa-only-tls13 server-rsa.pem -servername server.test -verify_hostname serv
 	-sigalgs rsa_pss_rsae_sha256:rsa_pkcs1_sha256
 ossl rsa-only-tls12 server-rsa.pem -servername server.test -verify_hostname server.test \
 	-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
-# TLS 1.2 with both: ECDHE-ECDSA suites come first in our priority order.
+# TLS 1.2 with both: the pair added first (server.pem, ECDSA).
 ossl both-tls12 server.pem -servername server.test -tls1_2
 # second.test has no RSA pair: an RSA-only client gets the first RSA pair,
 # another name, and its name check fails (GnuTLS's choice; said in handoff.h).

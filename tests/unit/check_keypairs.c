@@ -387,6 +387,45 @@ START_TEST(test_wild_resume_raw)
 }
 END_TEST
 
+/*
+ * TLS 1.2 picks the suite before the pair: a client that takes both key
+ * types gets the key type of the first pair for its name (or of the
+ * default), not ECDSA because ECDHE-ECDSA suites come first.
+ */
+struct order_case {
+	const char *pairs[3];	/* in the order added; each with its -key.pem */
+	const char *servername;
+	const char *presented;
+	bool name_ok;
+};
+
+static const struct order_case order_cases[] = {
+	/* The name's only pair is RSA; the default ECDSA. */
+	{ { "server.pem", "server-rsa.pem", "wild-rsa.pem" }, "x.wild.test", "wild-rsa.pem", true },
+	{ { "server.pem", "wild-rsa.pem", NULL }, "X.WILD.TEST", "wild-rsa.pem", true },
+	/* The default is RSA, an ECDSA pair has other names. */
+	{ { "server-rsa.pem", "wild.pem", NULL }, NULL, "server-rsa.pem", false },
+	{ { "server-rsa.pem", "wild.pem", NULL }, "unknown.test", "server-rsa.pem", false },
+	{ { "server-rsa.pem", "wild.pem", NULL }, "x.wild.test", "wild.pem", true },
+	/* One name, both types: the first added, as in TLS 1.3. */
+	{ { "server-rsa.pem", "server.pem", NULL }, "server.test", "server-rsa.pem", true },
+	{ { "server.pem", "server-rsa.pem", NULL }, "server.test", "server.pem", true },
+};
+
+START_TEST(test_tls12_key_order)
+{
+	const struct order_case *c = &order_cases[_i];
+	char key[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(c->pairs) && c->pairs[i]; i++) {
+		snprintf(key, sizeof(key), "%.*s-key.pem", (int)(strlen(c->pairs[i]) - 4), c->pairs[i]);
+		add(scfg, c->pairs[i], key);
+	}
+	raw_presented(scfg, c->servername, T12, c->presented, c->name_ok);
+}
+END_TEST
+
 /* The matching rule itself. */
 struct name_case {
 	const char *name, *host;
@@ -610,6 +649,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_conflict_rule, 0, (int)ARRAY_SIZE(conflict_cases));
 	tcase_add_loop_test(tc, test_sni_wild, 0, (int)ARRAY_SIZE(wild_cases));
 	tcase_add_test(tc, test_steer_copies);
+	tcase_add_loop_test(tc, test_tls12_key_order, 0, (int)ARRAY_SIZE(order_cases));
 	tcase_add_test(tc, test_wild_resume_and_mtls);
 	tcase_add_loop_test(tc, test_wild_resume_raw, 0, (int)ARRAY_SIZE(resume_prios));
 	tcase_add_loop_test(tc, test_name_match, 0, (int)ARRAY_SIZE(name_cases));

@@ -6,7 +6,8 @@
  * in the order added; then those with a wildcard for it; then every pair
  * (the default).  The first of these whose key the client accepts is
  * presented: its signature algorithms (in TLS 1.3 with the ECDSA curve), in
- * TLS 1.2 also a cipher suite of ours for that key type.
+ * TLS 1.2 also a cipher suite of ours for that key type (whose order we
+ * then set by the first candidate's key type: tls12_key_order()).
  *
  * How, among the options GnuTLS 3.7.9 leaves:
  *  - A certificate callback (gnutls_certificate_set_retrieve_function3)
@@ -56,6 +57,8 @@
 #include "core/config.h"
 #include "core/conn.h"
 #include "core/keypairs.h"
+#include "handshake/engine.h"
+#include "handshake/priority.h"
 
 #define SNI_MAX 256	/* GnuTLS keeps at most 255 bytes of a server name */
 
@@ -325,23 +328,48 @@ static int restore(gnutls_session_t session, unsigned htype, unsigned when, unsi
 	return gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, h->cfg->x509);
 }
 
+/*
+ * TLS 1.2 chooses the cipher suite first, each suite its key type, and
+ * then the first pair that fits it: with our order (ECDHE-ECDSA first) a
+ * client that takes both key types would get an ECDSA pair even where the
+ * name's first pair, or the default, is RSA.  So the key exchanges go in
+ * the order of the first candidate pair's type.  (Left over: a pair of
+ * the first type that the client refuses for another reason, such as a
+ * curve, lets a later pair of that type go before the other type's.)
+ */
+static int tls12_key_order(struct handoff *h, gnutls_session_t session,
+			   gnutls_pk_algorithm_t first)
+{
+	char text[512], swapped[512];
+
+	if (first != GNUTLS_PK_RSA && first != GNUTLS_PK_RSA_PSS)
+		return 0;	/* already ours */
+	if (engine_priority(h, text, sizeof(text)) < 0 ||
+	    priority_rsa_first(text, swapped, sizeof(swapped)) < 0)
+		return GNUTLS_E_INTERNAL_ERROR;
+	return config_priority_set(h->cfg, session, swapped, NULL);
+}
+
 static int on_client_hello(gnutls_session_t session)
 {
 	struct handoff *h = gnutls_session_get_ptr(session);
 	const struct handoff_config *cfg = h->cfg;
+	bool tls12 = gnutls_protocol_get_version(session) == GNUTLS_TLS1_2;
 	gnutls_certificate_credentials_t cred;
 	char host[SNI_MAX];
-	size_t len = sizeof(host), ne, nw, *order;
+	size_t len = sizeof(host), ne = 0, nw = 0, *order;
 	int ret = 0;
 
 	/* TLS 1.2 resumption by session ID: no certificate is sent. */
-	if (gnutls_session_is_resumed(session) || !client_name(session, host, &len))
+	if (gnutls_session_is_resumed(session))
 		return 0;
+	if (!client_name(session, host, &len))
+		return tls12 ? tls12_key_order(h, session, cfg->keypairs[0].pk) : 0;
 	order = malloc(cfg->n_keypairs * sizeof(*order));
 	if (!order)
 		return GNUTLS_E_MEMORY_ERROR;
 	if (match_pairs(cfg, host, len, order, &ne, &nw))
-		goto out;	/* GnuTLS chooses the same by itself */
+		goto out;	/* GnuTLS chooses the same pair by itself */
 	cred = steer_for(cfg, order, ne, nw, &ret);
 	if (!cred)
 		goto out;
@@ -350,6 +378,8 @@ static int on_client_hello(gnutls_session_t session)
 		gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_SERVER_HELLO,
 						   GNUTLS_HOOK_PRE, restore);
 out:
+	if (ret == 0 && tls12)
+		ret = tls12_key_order(h, session, cfg->keypairs[ne + nw ? order[0] : 0].pk);
 	free(order);
 	return ret;
 }

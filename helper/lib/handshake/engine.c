@@ -47,10 +47,19 @@ static int set_credentials(struct handoff *h)
 	return 0;
 }
 
+int engine_priority(struct handoff *h, char *buf, size_t len)
+{
+	const struct handoff_kernel_info *kinfo = NULL;
+
+	/* Offer only what the kernel can take over, unless user space may keep it. */
+	if (h->hs->kernel_known && !h->cfg->insecure_userspace_fallback)
+		kinfo = &h->hs->kernel;
+	return priority_build(h->cfg, kinfo, h->is_server, buf, len, &h->err);
+}
+
 int engine_setup(struct handoff *h)
 {
 	struct handoff_config *cfg = h->cfg;
-	const struct handoff_kernel_info *kinfo = NULL;
 	char prio[512];
 	const char *errpos = NULL;
 	unsigned flags;
@@ -72,10 +81,7 @@ int engine_setup(struct handoff *h)
 	h->hs->transport.deadline = h->hs->deadline;
 	transport_attach(&h->hs->transport, h->session);
 
-	/* Offer only what the kernel can take over, unless user space may keep it. */
-	if (h->hs->kernel_known && !cfg->insecure_userspace_fallback)
-		kinfo = &h->hs->kernel;
-	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
+	if (engine_priority(h, prio, sizeof(prio)) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
 	ret = config_priority_set(cfg, h->session, prio, &errpos);
 	if (ret < 0)
