@@ -41,8 +41,17 @@
  * into another GnuTLS object, never through a buffer of ours), the first
  * time a client asks for a name that needs them, and kept until the config
  * is freed.  There is at most one per name or wildcard the pairs have.
+ * (So the private keys of a config with several pairs are also found,
+ * after such a first request, in these credentials: a key-residue search
+ * takes its baseline after them.  A config with one pair makes none.)
  *
- * A resumed session presents no certificate: nothing is chosen.
+ * GnuTLS itself puts a pair whose certificate says RSA-PSS before every RSA
+ * pair of a credentials object, so an RSA-PSS wildcard pair goes before an
+ * exact name's RSA pair for a client that takes both; such certificates
+ * are rare, and handoff.h says so.
+ *
+ * A resumed session presents no certificate: a TLS 1.2 one by session ID
+ * is not looked at; for a ticket (1.2 or 1.3) the choice is made but unused.
  */
 #include "common.h"
 
