@@ -647,12 +647,20 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_set_and_add);
 	tcase_add_test(tc, test_mem);
 	tcase_add_loop_test(tc, test_conflict_rule, 0, (int)ARRAY_SIZE(conflict_cases));
-	tcase_add_loop_test(tc, test_sni_wild, 0, (int)ARRAY_SIZE(wild_cases));
-	tcase_add_test(tc, test_steer_copies);
-	tcase_add_loop_test(tc, test_tls12_key_order, 0, (int)ARRAY_SIZE(order_cases));
-	tcase_add_test(tc, test_wild_resume_and_mtls);
-	tcase_add_loop_test(tc, test_wild_resume_raw, 0, (int)ARRAY_SIZE(resume_prios));
 	tcase_add_loop_test(tc, test_name_match, 0, (int)ARRAY_SIZE(name_cases));
+	/*
+	 * Which pair is presented is decided in user space before any key
+	 * reaches the kernel (these handshakes stop there), and the VM's TCG
+	 * made these 40-odd handshakes cost about 10 s of the ASan pass: host
+	 * only, like tests/interop/sni.sh.
+	 */
+	if (!getenv("HANDOFF_VM")) {
+		tcase_add_loop_test(tc, test_sni_wild, 0, (int)ARRAY_SIZE(wild_cases));
+		tcase_add_test(tc, test_steer_copies);
+		tcase_add_loop_test(tc, test_tls12_key_order, 0, (int)ARRAY_SIZE(order_cases));
+		tcase_add_test(tc, test_wild_resume_and_mtls);
+		tcase_add_loop_test(tc, test_wild_resume_raw, 0, (int)ARRAY_SIZE(resume_prios));
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }
