@@ -112,29 +112,46 @@ int handoff_config_set_keypair_file(struct handoff_config *cfg,
  * name.  Call it once per pair, in the order you want them tried; the first
  * call is the same as handoff_config_set_keypair_file().
  *
- * Which pair a client gets is decided per handshake by GnuTLS:
- *  - The client sent a server name (SNI): the first pair, in the order
- *    added, that has that name and whose key the client accepts (its
- *    signature algorithms; in TLS 1.2 also the cipher suite).  With an RSA
- *    and an ECDSA pair for one name, a client that takes only RSA gets the
- *    RSA pair; one that takes both gets, in TLS 1.3, the pair added first,
- *    and in TLS 1.2 ECDSA (ECDHE-ECDSA suites come first in our order).
- *  - No server name, or a name no pair has, or no pair of that name whose
+ * Which pair a client gets is decided per handshake, by the name it sent
+ * (SNI), under the rules a client checks the certificate by (RFC 6125), so
+ * that the pair chosen is one the client will accept for that name:
+ *  - A pair's names are its certificate's DNS subjectAltNames (its subject
+ *    CN if it has none).  They are compared with the client's name without
+ *    regard to (ASCII) case: "WWW.Example.COM" is "www.example.com".
+ *  - A name "*.example.com" is a wildcard for exactly one leftmost label:
+ *    it covers "www.example.com", but neither "example.com" nor
+ *    "a.www.example.com".  A "*" elsewhere in a name is no wildcard.
+ *  - The pairs with the client's name come first, in the order added; then
+ *    the pairs with a wildcard covering it, in the order added; the first of
+ *    these whose key the client accepts is presented.  An exact name thus
+ *    beats a wildcard whatever the order, as long as the client takes its
+ *    key: its signature algorithms (in TLS 1.3 an ECDSA key only with its
+ *    own curve's algorithm), and in TLS 1.2 also a cipher suite for that
+ *    key type.  With an RSA and an ECDSA pair for one name, a client that
+ *    takes only RSA gets the RSA pair; one that takes both gets the pair
+ *    added first (in TLS 1.2 the key exchanges are put in the order of the
+ *    first candidate pair's key type).
+ *  - No server name, or a name no pair has or covers, or no such pair whose
  *    key the client accepts: the first pair whose key the client accepts,
- *    whatever its names (in the last case the client's name check fails).
+ *    whatever its names (in the last cases the client's name check fails).
  *    For ordinary clients that is the first pair added: add the default
  *    site first.
- * A pair's names are its certificate's DNS subjectAltNames (its subject CN
- * if it has none), compared with the client's name exactly as sent, case
- * included.  A wildcard is not expanded: a "*.example.com" certificate is
- * never chosen for "www.example.com" by name, only as the default.
- * (GnuTLS tries RSA-PSS keys before RSA keys whatever the order.)
+ *  - A resumed session keeps the certificate of the session it resumes.
+ * (GnuTLS tries keys whose certificate says RSA-PSS, which are rare,
+ * before RSA keys whatever the order: even a wildcard's RSA-PSS key
+ * before an exact name's RSA key, for a client that takes both.)  For names where GnuTLS 3.7's own
+ * choice (exact bytes, no wildcards) would differ, the library keeps a
+ * copy of the matching pairs and of the first pair of each key type for
+ * that name, made the first time a client asks for it and kept until the
+ * config is freed: at most one such set per name or wildcard.
  *
  * Refused, with the file named in handoff_config_error(): a key that does
- * not match its certificate; a pair with a name that an earlier pair with
- * the same key type already has (GnuTLS would never present the second for
- * that name); a pair with no DNS name behind an earlier one of its key type
- * (it could never be chosen).  A refused pair leaves the config as it was.
+ * not match its certificate; a pair with a name (or a wildcard) that an
+ * earlier pair with the same key type already has, case aside (the second
+ * would never be presented for it; a wildcard and a name under it are
+ * fine: the name wins for itself); a pair with no DNS name behind an
+ * earlier one of its key type (it could never be chosen).  A refused pair
+ * leaves the config as it was.
  *
  * Clients: present one pair (mutual TLS); with several, which one goes out
  * is GnuTLS's guess from the CAs the server names.

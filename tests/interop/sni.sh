@@ -1,16 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# One `handoff serve` with three certificates (server.pem: ECDSA for
+# One `handoff serve` with six certificates (server.pem: ECDSA for
 # localhost and server.test; second.pem: ECDSA for second.test;
-# server-rsa.pem: RSA with server.pem's names), and real clients asking
-# for each name: `openssl s_client -servername` and `gnutls-cli
-# --sni-hostname`.  Each case checks the certificate the client was
-# actually shown (its SHA-256 fingerprint against the file's), and the
-# openssl cases also that data comes back through the connection.
+# server-rsa.pem: RSA with server.pem's names; wild.pem and wild-rsa.pem:
+# ECDSA and RSA for *.wild.test; wild-exact.pem: ECDSA for www.wild.test
+# and Mixed.Case.Test), and real clients asking for each name, for names
+# under the wildcard and for names in capitals: `openssl s_client
+# -servername`, `gnutls-cli --sni-hostname` and `curl --resolve`.  Each
+# case checks the certificate the client was actually shown (its SHA-256
+# fingerprint against the file's), the openssl cases also that data comes
+# back through the connection, the curl one that curl verified the name.
 . "${top_srcdir:-.}/tests/interop/lib.sh"
 
-need openssl gnutls-cli
+need openssl gnutls-cli curl
 # Which certificate GnuTLS presents does not depend on the kernel, and the
 # VM's TCG makes these 12 clients cost about 20 s per kernel in CI; the
 # kernel's part with several certificates is tests/shim/servers.sh.  (It
@@ -32,6 +35,9 @@ start_serve sni "${FALLBACK[@]}" \
 	--cert "$PKI/server.pem" --key "$PKI/server-key.pem" \
 	--cert "$PKI/second.pem" --key "$PKI/second-key.pem" \
 	--cert "$PKI/server-rsa.pem" --key "$PKI/server-rsa-key.pem" \
+	--cert "$PKI/wild.pem" --key "$PKI/wild-key.pem" \
+	--cert "$PKI/wild-rsa.pem" --key "$PKI/wild-rsa-key.pem" \
+	--cert "$PKI/wild-exact.pem" --key "$PKI/wild-exact-key.pem" \
 	--exec "head -n 1" 127.0.0.1:0 || finish
 SERVER_PID=$PEER_PID
 ktls_mark
@@ -95,16 +101,51 @@ ossl rsa-only-tls13 server-rsa.pem -servername server.test -verify_hostname serv
 	-sigalgs rsa_pss_rsae_sha256:rsa_pkcs1_sha256
 ossl rsa-only-tls12 server-rsa.pem -servername server.test -verify_hostname server.test \
 	-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
-# TLS 1.2 with both: ECDHE-ECDSA suites come first in our priority order.
+# TLS 1.2 with both: the pair added first (server.pem, ECDSA).
 ossl both-tls12 server.pem -servername server.test -tls1_2
 # second.test has no RSA pair: an RSA-only client gets the first RSA pair,
 # another name, and its name check fails (GnuTLS's choice; said in handoff.h).
 ossl second-rsa-only server-rsa.pem -servername second.test -sigalgs rsa_pss_rsae_sha256
 
+# RFC 6125: a wildcard covers one label, in any case; an exact name beats it.
+ossl wild wild.pem -servername x.wild.test -verify_hostname x.wild.test
+ossl wild-upper wild.pem -servername X.WILD.TEST -verify_hostname x.wild.test
+ossl wild-exact wild-exact.pem -servername www.wild.test -verify_hostname www.wild.test
+ossl wild-exact-upper wild-exact.pem -servername WWW.Wild.Test -verify_hostname www.wild.test
+ossl cert-in-capitals wild-exact.pem -servername mixed.case.test -verify_hostname mixed.case.test
+ossl upper-second second.pem -servername SECOND.TEST -verify_hostname second.test
+# A client that takes only RSA: the wildcard's RSA pair, not the RSA default.
+ossl wild-rsa-tls12 wild-rsa.pem -servername y.wild.test -verify_hostname y.wild.test \
+	-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+ossl wild-rsa-tls13 wild-rsa.pem -servername WWW.WILD.TEST -verify_hostname www.wild.test \
+	-sigalgs rsa_pss_rsae_sha256
+# Two labels under the wildcard, or the bare domain: nobody's name, the first pair.
+ossl wild-two-labels server.pem -servername a.b.wild.test
+ossl wild-bare server.pem -servername wild.test
+
+gtls gnutls-wild wild.pem --sni-hostname Z.Wild.Test --verify-hostname z.wild.test
+gtls gnutls-wild-rsa wild-rsa.pem --sni-hostname z.wild.test --verify-hostname z.wild.test \
+	--priority NORMAL:-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256
 gtls gnutls-second second.pem --sni-hostname second.test --verify-hostname second.test
 gtls gnutls-server server.pem --sni-hostname server.test --verify-hostname server.test
 gtls gnutls-rsa server-rsa.pem --sni-hostname server.test --verify-hostname server.test \
 	--priority NORMAL:-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256
+
+# curl, verifying the name against the CA: the server answers the request
+# line with itself (HTTP/0.9 to curl), and curl shows the certificate.
+CURL_NAME=q.wild.test
+if timeout "$TMO" curl -sS --http0.9 --max-time "$TMO" --cacert "$PKI/ca.pem" \
+	--resolve "$CURL_NAME:$PORT:127.0.0.1" -w '%{certs}' \
+	"https://$CURL_NAME:$PORT/" >"$WORK/curl.out" 2>"$WORK/curl.err"; then
+	got=$(fp "$WORK/curl.out")
+	if [ "$got" = "$(fp "$PKI/wild.pem")" ]; then
+		pass "curl https://$CURL_NAME verified the name and was shown wild.pem"
+	else
+		fail "curl https://$CURL_NAME was not shown wild.pem" "$WORK/curl.out"
+	fi
+else
+	fail "curl https://$CURL_NAME failed" "$WORK/curl.err" "$WORK/sni.err"
+fi
 
 # The server saw the names asked for, and did its part in the kernel where there is one.
 if has "$WORK/sni.err" "server name: second.test" && has "$WORK/sni.err" "server name: server.test"; then

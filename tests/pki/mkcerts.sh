@@ -14,6 +14,8 @@
 #   chained.pem chained-key.pem  leaf signed by inter; server-chain.pem = leaf+inter
 #   client.pem client-key.pem    CN=client.test, clientAuth
 #   second.pem second-key.pem    a second site under ca: second.test only (SNI tests)
+#   wild.pem wild-rsa.pem        *.wild.test, ECDSA and RSA (SNI wildcards)
+#   wild-exact.pem               www.wild.test and Mixed.Case.Test (SNI: exact, case)
 #   ca2.pem ca2-key.pem server2.pem server2-key.pem   a second, independent CA
 #   ca-bundle.pem                ca.pem + ca2.pem
 #   untrusted-ca.pem untrusted-ca-key.pem untrusted.pem untrusted-key.pem
@@ -182,6 +184,21 @@ sign server2.pem server2-key.pem server2.tmpl ca2.pem ca2-key.pem
 eckey second-key.pem
 server_tmpl second.tmpl second.test 'dns_name = "second.test"'
 sign second.pem second-key.pem second.tmpl ca.pem ca-key.pem
+
+# Wildcards and case (SNI): *.wild.test with an ECDSA and an RSA key; an
+# exact name under it (www.wild.test) and a name spelled with capitals.
+eckey wild-key.pem
+server_tmpl wild.tmpl '*.wild.test' 'dns_name = "*.wild.test"'
+sign wild.pem wild-key.pem wild.tmpl ca.pem ca-key.pem
+
+rsakey wild-rsa-key.pem
+server_tmpl wild-rsa.tmpl '*.wild.test' 'dns_name = "*.wild.test"'
+sign wild-rsa.pem wild-rsa-key.pem wild-rsa.tmpl ca.pem ca-key.pem
+
+eckey wild-exact-key.pem
+server_tmpl wild-exact.tmpl www.wild.test 'dns_name = "www.wild.test"' \
+	'dns_name = "Mixed.Case.Test"'
+sign wild-exact.pem wild-exact-key.pem wild-exact.tmpl ca.pem ca-key.pem
 
 eckey untrusted-key.pem
 server_tmpl untrusted.tmpl untrusted.test 'dns_name = "localhost"' \

@@ -96,6 +96,26 @@ START_TEST(test_protocols)
 }
 END_TEST
 
+/* A TLS 1.2 server whose name's first pair is RSA puts the RSA key exchanges first (certselect). */
+START_TEST(test_priority_rsa_first)
+{
+	struct errbuf err = { 0 };
+	char prio[512], swapped[512];
+	const char *rsa, *ecdsa;
+
+	ck_assert_int_eq(priority_build(cfg, NULL, true, prio, sizeof(prio), &err), 0);
+	ck_assert_int_eq(priority_rsa_first(prio, swapped, sizeof(swapped)), 0);
+	ck_assert_uint_eq(strlen(swapped), strlen(prio));
+	rsa = strstr(swapped, ":+ECDHE-RSA:+DHE-RSA");
+	ecdsa = strstr(swapped, ":+ECDHE-ECDSA");
+	ck_assert_msg(rsa && ecdsa && rsa < ecdsa, "%s", swapped);
+	ck_assert_ptr_nonnull(strstr(swapped, "%SERVER_PRECEDENCE"));
+	/* Too small, or not ours: refused, never cut. */
+	ck_assert_int_eq(priority_rsa_first(prio, swapped, strlen(prio)), -1);
+	ck_assert_int_eq(priority_rsa_first("NORMAL", swapped, sizeof(swapped)), -1);
+}
+END_TEST
+
 /* Ciphers the kernel refuses are not offered; if nothing is left, say so. */
 START_TEST(test_priority_follows_kernel)
 {
@@ -553,6 +573,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_ciphers, 0, (int)ARRAY_SIZE(cipher_cases));
 	tcase_add_test(tc, test_protocols);
+	tcase_add_test(tc, test_priority_rsa_first);
 	tcase_add_test(tc, test_priority_follows_kernel);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_keypair_mem);

@@ -16,6 +16,7 @@
 
 #include <gnutls/x509.h>
 
+#include "core/certselect.h"
 #include "core/config.h"
 #include "core/conn.h"
 #include "handshake/session.h"
@@ -55,8 +56,13 @@ struct handoff_config *handoff_config_new(void)
 	cfg->server_db = session_db_new(4096);
 	if (!cfg->server_db)
 		goto err_ticket;
+	cfg->select = certselect_new();
+	if (!cfg->select)
+		goto err_db;
 	return cfg;
 
+err_db:
+	session_db_free(cfg->server_db);
 err_ticket:
 	wipe(cfg->ticket_key.data, cfg->ticket_key.size);
 	gnutls_free(cfg->ticket_key.data);
@@ -83,6 +89,7 @@ void config_unref(struct handoff_config *cfg)
 	if (!cfg || __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 
+	certselect_free(cfg->select);
 	gnutls_certificate_free_credentials(cfg->x509);
 	for (i = 0; i < cfg->n_keypairs; i++)
 		keypair_clear(&cfg->keypairs[i]);
@@ -310,6 +317,25 @@ static void chain_free(gnutls_pcert_st *chain, unsigned n)
 		gnutls_pcert_deinit(&chain[--n]);
 }
 
+/* Our own copy of the (public) chain: core/certselect.c builds its credentials from it. */
+static int keep_chain(struct config_keypair *kp, const gnutls_pcert_st *chain, unsigned n)
+{
+	unsigned i;
+
+	kp->chain = calloc(n, sizeof(*kp->chain));
+	if (!kp->chain)
+		return -1;
+	for (i = 0; i < n; i++) {
+		kp->chain[i].data = malloc(chain[i].cert.size);
+		if (!kp->chain[i].data)
+			return -1;	/* keypair_clear() frees the ones made */
+		memcpy(kp->chain[i].data, chain[i].cert.data, chain[i].cert.size);
+		kp->chain[i].size = chain[i].cert.size;
+		kp->n_chain = i + 1;
+	}
+	return 0;
+}
+
 /*
  * One more pair into the credentials, after the checks GnuTLS does not make
  * first (keypairs.h).  gnutls_certificate_set_x509_key_mem2() appends a pair
@@ -352,6 +378,10 @@ static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
 		goto err_chain;
 	if (keypair_conflict(cfg->keypairs, cfg->n_keypairs, &kp, &cfg->err) < 0)
 		goto err_kp;
+	if (keep_chain(&kp, chain, n_chain) < 0) {
+		errbuf_set(&cfg->err, "certificate %s: out of memory", cert_label);
+		goto err_kp;
+	}
 	if (looks_like_pem(key->data, key->size)) {
 		if (pem_private_key(key->data, key->size, &der, &der_len, &why) < 0) {
 			errbuf_set(&cfg->err, "key %s: %s", key_label, why);
@@ -384,6 +414,7 @@ static int add_keypair(struct handoff_config *cfg, const gnutls_datum_t *cert,
 		goto err_key;
 	}
 	/* The chain's contents and the key are GnuTLS's now; the array was copied. */
+	kp.key = pkey;
 	cfg->keypairs[cfg->n_keypairs++] = kp;
 	cfg->have_keypair = true;
 	return 0;

@@ -15,6 +15,7 @@
 #include "util/errbuf.h"
 
 struct session_db;
+struct certselect;
 
 enum verify_client_mode {
 	VERIFY_CLIENT_NONE,
@@ -48,6 +49,7 @@ struct handoff_config {
 	/* Beside GnuTLS's copy, in the order added: to refuse an ambiguous pair (keypairs.h). */
 	struct config_keypair *keypairs;
 	size_t n_keypairs;
+	struct certselect *select;	/* a server's pair by the client's name (certselect.h) */
 	pthread_mutex_t x509_lock;	/* guards lazy system-CA loading */
 
 	/* TLS 1.3 external PSK (identity + raw key). */

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The names and key type of each keypair, read the way GnuTLS reads them
- * when it picks a server certificate by SNI (lib/cert-cred-x509.c,
- * get_x509_name: DNS subjectAltNames, else the CN), so that a pair GnuTLS
- * would pass over is refused when it is added, not discovered by a client.
+ * (lib/cert-cred-x509.c, get_x509_name: DNS subjectAltNames, else the CN),
+ * how one of them answers a client's name (RFC 6125), and the refusal of a
+ * pair that would make that answer ambiguous: found when it is added, not
+ * by a client.
  */
 #include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <gnutls/x509.h>
 
@@ -45,8 +45,48 @@ void keypair_clear(struct config_keypair *kp)
 	for (i = 0; i < kp->n_names; i++)
 		free(kp->names[i]);
 	free(kp->names);
+	for (i = 0; i < kp->n_chain; i++)
+		free(kp->chain[i].data);
+	free(kp->chain);
 	free(kp->label);
 	memset(kp, 0, sizeof(*kp));
+}
+
+/* Not strncasecmp(): the locale of a program under the shim must not fold 'I' to a dotless i. */
+static bool ascii_caseeq(const char *a, const char *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+enum keypair_match keypair_name_match(const char *name, const char *host, size_t host_len)
+{
+	size_t name_len = strlen(name);
+	const char *dot;
+
+	if (name_len == host_len && ascii_caseeq(name, host, host_len))
+		return KEYPAIR_MATCH_EXACT;
+	if (name_len < 3 || name[0] != '*' || name[1] != '.')
+		return KEYPAIR_MATCH_NONE;
+	/* The host's first label, whole and not empty, stands for the '*'. */
+	dot = memchr(host, '.', host_len);
+	if (!dot || dot == host)
+		return KEYPAIR_MATCH_NONE;
+	if ((size_t)(host + host_len - dot) != name_len - 1)
+		return KEYPAIR_MATCH_NONE;
+	return ascii_caseeq(name + 1, dot, name_len - 1) ? KEYPAIR_MATCH_WILDCARD :
+							   KEYPAIR_MATCH_NONE;
 }
 
 static int add_name(struct config_keypair *kp, const char *name, size_t len)
@@ -103,7 +143,9 @@ int keypair_describe(const gnutls_datum_t *cert, gnutls_x509_crt_fmt_t fmt, cons
 		gnutls_x509_crt_deinit(crt);
 		return errbuf_set(err, "certificate %s: %s", label, gnutls_strerror(ret));
 	}
-	kp.pk = (gnutls_pk_algorithm_t)gnutls_x509_crt_get_pk_algorithm(crt, NULL);
+	kp.pk = (gnutls_pk_algorithm_t)gnutls_x509_crt_get_pk_algorithm(crt, &kp.bits);
+	if (gnutls_x509_crt_get_key_usage(crt, &kp.key_usage, NULL) < 0)
+		kp.key_usage = 0;
 	kp.label = strdup(label);
 	ret = kp.label ? read_names(crt, &kp) : -1;
 	gnutls_x509_crt_deinit(crt);
@@ -151,7 +193,8 @@ int keypair_conflict(const struct config_keypair *pairs, size_t n,
 					  kp->label, old->label, keypair_type_name(kp->pk));
 		for (j = 0; j < kp->n_names; j++)
 			for (k = 0; k < old->n_names; k++)
-				if (!strcasecmp(kp->names[j], old->names[k]))
+				if (keypair_name_match(kp->names[j], old->names[k],
+						       strlen(old->names[k])) == KEYPAIR_MATCH_EXACT)
 					return errbuf_set(err,
 							  "certificate %s: %s already has an %s certificate, %s "
 							  "(one certificate per name and key type)",

@@ -12,6 +12,7 @@
 
 #include <gnutls/x509.h>
 
+#include "core/certselect.h"
 #include "handshake/alert.h"
 #include "handshake/engine.h"
 #include "handshake/priority.h"
@@ -32,6 +33,9 @@ static int set_credentials(struct handoff *h)
 		ret = gnutls_credentials_set(h->session, GNUTLS_CRD_CERTIFICATE, cfg->x509);
 		if (ret < 0)
 			return conn_fail(h, "certificate credentials: %s", gnutls_strerror(ret));
+		/* Which pair by the client's name: RFC 6125's rules, not GnuTLS's bytes. */
+		if (h->is_server && cfg->n_keypairs > 1)
+			certselect_attach(h);
 	}
 	if (config_has_psk(cfg, h->is_server)) {
 		ret = gnutls_credentials_set(h->session, GNUTLS_CRD_PSK,
@@ -43,10 +47,19 @@ static int set_credentials(struct handoff *h)
 	return 0;
 }
 
+int engine_priority(struct handoff *h, char *buf, size_t len)
+{
+	const struct handoff_kernel_info *kinfo = NULL;
+
+	/* Offer only what the kernel can take over, unless user space may keep it. */
+	if (h->hs->kernel_known && !h->cfg->insecure_userspace_fallback)
+		kinfo = &h->hs->kernel;
+	return priority_build(h->cfg, kinfo, h->is_server, buf, len, &h->err);
+}
+
 int engine_setup(struct handoff *h)
 {
 	struct handoff_config *cfg = h->cfg;
-	const struct handoff_kernel_info *kinfo = NULL;
 	char prio[512];
 	const char *errpos = NULL;
 	unsigned flags;
@@ -68,10 +81,7 @@ int engine_setup(struct handoff *h)
 	h->hs->transport.deadline = h->hs->deadline;
 	transport_attach(&h->hs->transport, h->session);
 
-	/* Offer only what the kernel can take over, unless user space may keep it. */
-	if (h->hs->kernel_known && !cfg->insecure_userspace_fallback)
-		kinfo = &h->hs->kernel;
-	if (priority_build(cfg, kinfo, h->is_server, prio, sizeof(prio), &h->err) < 0)
+	if (engine_priority(h, prio, sizeof(prio)) < 0)
 		return conn_fail(h, "%s", errbuf_get(&h->err));
 	ret = config_priority_set(cfg, h->session, prio, &errpos);
 	if (ret < 0)

@@ -9,6 +9,9 @@
 
 #include "core/conn.h"
 
+/* The GnuTLS priority string for h (its config and kernel) into buf.  0 or -1 (reason on h). */
+int engine_priority(struct handoff *h, char *buf, size_t len);
+
 /* Create and configure h->session from h->cfg.  0 or -1 (reason on h). */
 int engine_setup(struct handoff *h);
 

@@ -20,6 +20,14 @@ static bool kernel_takes(const struct handoff_kernel_info *kinfo, unsigned proto
 	return false;
 }
 
+/*
+ * The key exchanges by key type, ECDSA's first: in TLS 1.2 the suite is
+ * chosen before the certificate, so this order decides which key type a
+ * client that takes both gets, unless priority_rsa_first() swaps it.
+ */
+#define KX_ECDSA ":+ECDHE-ECDSA"
+#define KX_RSA ":+ECDHE-RSA:+DHE-RSA"
+
 /* Append to buf, reporting overflow instead of truncating silently. */
 static int append(char *buf, size_t len, size_t *used, const char *s)
 {
@@ -57,8 +65,7 @@ int priority_build(const struct handoff_config *cfg, const struct handoff_kernel
 	r |= append(buf, len, &used,
 		    ":+AEAD:+COMP-NULL:+CTYPE-X509:+SIGN-ALL:-SIGN-RSA-SHA1:-SIGN-DSA-SHA1"
 		    ":+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-X448:+GROUP-SECP521R1"
-		    ":+GROUP-FFDHE2048:+GROUP-FFDHE3072"
-		    ":+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA");
+		    ":+GROUP-FFDHE2048:+GROUP-FFDHE3072" KX_ECDSA KX_RSA);
 	if (config_has_psk(cfg, is_server))
 		r |= append(buf, len, &used, ":+ECDHE-PSK:+DHE-PSK");
 	if (is_server)
@@ -68,5 +75,21 @@ int priority_build(const struct handoff_config *cfg, const struct handoff_kernel
 	if (offered == 0)
 		return errbuf_set(err,
 				  "none of the configured ciphers is accepted by this kernel's TLS layer (see 'handoff check')");
+	return 0;
+}
+
+int priority_rsa_first(const char *text, char *buf, size_t len)
+{
+	static const char ours[] = KX_ECDSA KX_RSA, swapped[] = KX_RSA KX_ECDSA;
+	const char *at = strstr(text, ours);
+	size_t before, n = strlen(text);
+
+	if (!at || n + 1 > len)
+		return -1;
+	before = (size_t)(at - text);
+	memcpy(buf, text, before);
+	memcpy(buf + before, swapped, sizeof(swapped) - 1);
+	memcpy(buf + before + sizeof(swapped) - 1, at + sizeof(ours) - 1,
+	       n - before - (sizeof(ours) - 1) + 1);
 	return 0;
 }

@@ -17,4 +17,12 @@ int priority_build(const struct handoff_config *cfg,
 		   const struct handoff_kernel_info *kinfo, bool is_server,
 		   char *buf, size_t len, struct errbuf *err);
 
+/*
+ * priority_rsa_first - text (from priority_build()) with the RSA key
+ * exchanges before ECDHE-ECDSA, into buf: for a TLS 1.2 server whose pairs
+ * for the client's name start with an RSA key (core/certselect.c).  0, or
+ * -1 if text lacks our key exchanges or buf is too small.
+ */
+int priority_rsa_first(const char *text, char *buf, size_t len);
+
 #endif
