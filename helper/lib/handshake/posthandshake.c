@@ -447,6 +447,11 @@ static int on_key_update_lean(struct handoff *h, bool requested)
 	static const uint8_t ku_not_requested[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
 	int ret;
 
+	if (!secrets_have(h) && h->adopted)
+		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
+				  "peer sent a TLS 1.3 KeyUpdate, but the traffic secrets are not in "
+				  "this process (the handshake ran elsewhere and did not pass them on), "
+				  "so the kernel cannot be re-keyed");
 	if (!secrets_have(h))
 		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
 				  "peer sent a TLS 1.3 KeyUpdate, but this connection keeps no traffic "
