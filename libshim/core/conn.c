@@ -346,7 +346,7 @@ static int delegated_step(struct shim_conn *c, bool wait)
 	struct custody_reply rep;
 	char why[800];
 	int ret, was;
-	bool had_fd, had_retry;
+	bool had_fd, had_retry, secrets;
 
 	if (c->timed_out) {
 		delegate_abandon(c);
@@ -373,11 +373,21 @@ static int delegated_step(struct shim_conn *c, bool wait)
 			 c->peer, why);
 		return conn_fail_locked(c, -ret);
 	}
+	secrets = rep.secret_len != 0;
+	was = shim_enter();
+	c->h = adopt_delegated(c, &rep, why, sizeof(why));
+	shim_leave(was);
+	if (!c->h) {
+		shim_log(LOG_WARNING, "%s %s connection failed: %s", c->is_server ? "client" : "server",
+			 c->peer, why);
+		return conn_fail_locked(c, ECONNABORTED);
+	}
 	set_state(c, SHIM_READY);
-	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s, kernel TLS, handshake by handoffd (identity %s)",
+	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s, kernel TLS, handshake by handoffd (identity %s)%s",
 		 c->is_server ? "client" : "server", c->peer, rep.tls_version, rep.cipher,
 		 c->servername[0] ? ", name " : "", c->servername, rep.alpn[0] ? ", ALPN " : "",
-		 rep.alpn, c->rule->identity);
+		 rep.alpn, c->rule->identity,
+		 secrets ? ", KeyUpdate followed" : "");
 	return c->pending_len ? flush_pending(c) : 0;
 }
 
@@ -719,7 +729,7 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	if (c->rule->delegate || c->inherited) {
+	if (c->inherited) {
 		char why[300];
 
 		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
@@ -728,9 +738,7 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		if (ret == 2) {
 			ret = HANDOFF_WANT_POLLIN;
 		} else if (ret < 0) {
-			shim_log(LOG_WARNING, "%s %s connection failed: %s",
-				 c->inherited ? "inherited" : c->is_server ? "client" : "server",
-				 c->peer, why);
+			shim_log(LOG_WARNING, "inherited %s connection failed: %s", c->peer, why);
 			ret = conn_fail_locked(c, -ret);
 			pthread_mutex_unlock(&c->lock);
 			return ret;
@@ -758,16 +766,10 @@ static void send_close_notify(struct shim_conn *c)
 {
 	int was, st = shim_state(c);
 
-	if (c->closed_notify || c->forked || (!c->h && !c->rule->delegate) ||
-	    (st != SHIM_READY && st != SHIM_EOF))
+	/* Inherited connections have no h, and are always `forked`: the owner before exec closes. */
+	if (c->closed_notify || c->forked || !c->h || (st != SHIM_READY && st != SHIM_EOF))
 		return;
 	was = shim_enter();
-	if (!c->h) {
-		if (records_close_notify(c->fd) == 0)
-			c->closed_notify = true;
-		shim_leave(was);
-		return;
-	}
 	if (handoff_close(c->h) == 0)
 		c->closed_notify = true;
 	shim_leave(was);
@@ -936,7 +938,7 @@ void conn_atfork_parent(void)
 
 	pthread_mutex_lock(&pool_lock);
 	for (c = pool_all; c; c = c->all_next)
-		if (c->h || c->fds)	/* delegated connections have no h */
+		if (c->h || c->fds)	/* a delegated one has no h until handoffd answers */
 			c->forked = true;
 	pthread_mutex_unlock(&pool_lock);
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The records the kernel hands back on a connection where the shim has no
- * GnuTLS session: a delegated one (handoffd did the handshake) or one this
- * image inherited through exec (inherit.c).  Every non-data record of such
- * a connection is dealt with here and nowhere else, so that a session-less
- * post-handshake path in the engine can take this file's place later.
+ * The records the kernel hands back on a connection this image inherited
+ * through exec (inherit.c): it has no GnuTLS session, no traffic secrets
+ * (nothing crosses exec), and no known role (the process before exec made
+ * it; the kernel's TLS state does not say which end we are), while the
+ * engine's session-less path (handoff_adopt_ktls(), which delegated
+ * connections use) is role-specific: a server refuses a ticket, a client a
+ * ClientHello.  So these records are still dealt with here, taking
+ * whatever either role may receive.
  *
  * kTLS has already decrypted the record; only its meaning is ours:
  *  - alert close_notify: the end of the stream (reads return 0);
@@ -14,10 +17,11 @@
  *  - HelloRequest (TLS 1.2 renegotiation): declined with a warning
  *    no_renegotiation, as the engine does;
  *  - KeyUpdate (TLS 1.3): the new keys derive from a traffic secret that
- *    only handoffd (or the process before exec) ever had.  Fail closed (ECONNABORTED): going on would
- *    read the peer's next records with a key it no longer uses;
+ *    only the process before exec had.  Fail closed (ECONNABORTED): going
+ *    on would read the peer's next records with a key it no longer uses;
  *  - anything else after the handshake: ECONNABORTED.
- * Our close_notify is a 2-byte alert record sent through kTLS.
+ * No close_notify goes out from here: an inherited connection is the
+ * owner's before exec to close (conn_adopt() marks it forked).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,9 +71,8 @@ static int handshake_record(int fd, const uint8_t *p, size_t n, bool tls13, char
 			break;	/* nothing to resume with: the session stayed in handoffd */
 		case HS_KEY_UPDATE:
 			snprintf(why, size, "the peer sent a TLS 1.3 KeyUpdate: the traffic secrets "
-				 "are not in this process (they stayed in handoffd, or in the process "
-				 "that exec'd this one), so the kernel cannot be re-keyed; connection "
-				 "closed");
+				 "are not in this process (they stayed in the process that exec'd "
+				 "this one), so the kernel cannot be re-keyed; connection closed");
 			return -ECONNABORTED;
 		case HS_HELLO_REQUEST:
 			if (!tls13 && len == 0 &&
@@ -159,11 +162,4 @@ int records_zero_read(int fd, char *why, size_t size)
 			return fail(why, size, ECONNABORTED, "data raced an empty record on another thread");
 	}
 	return 0;
-}
-
-int records_close_notify(int fd)
-{
-	static const uint8_t close_notify[2] = { ALERT_WARNING, ALERT_CLOSE_NOTIFY };
-
-	return ktls_send_record(fd, KTLS_RECORD_ALERT, close_notify, 2, MSG_DONTWAIT) == 2 ? 0 : -1;
 }
