@@ -70,8 +70,9 @@
  *
  * Still version 1: a shim and handoffd come from the same build, the flag
  * is how the caller asks, and a handoffd that does not know it refuses the
- * request with EPROTO (unknown flags) rather than ignore it; a caller that
- * did not ask refuses a reply with secrets (secret_len was reserved, 0).
+ * request with EPROTO (unknown flags) rather than ignore it; a caller from
+ * before the flag would refuse a reply with secrets (byte 15 was reserved,
+ * 0), and handoffd sends them only when asked.
  *
  * Statuses: EPROTO (the request is malformed), EPROTONOSUPPORT (another
  * version), EACCES (the policy refuses this uid/gid the identity, or there
