@@ -211,6 +211,8 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct shim_conn *c;
+	char why[200];
+	int was;
 
 	if (same) {
 		conn_dup(same, fd);
@@ -219,7 +221,14 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	c = conn_alloc();
 	if (!c)
 		return NULL;
-	c->h = NULL;
+	was = shim_enter();
+	c->h = adopt_inherited(fd, why, sizeof(why));
+	shim_leave(was);
+	if (!c->h) {
+		shim_log(LOG_WARNING, "fd %d: inherited across exec: %s", fd, why);
+		conn_recycle(c);
+		return NULL;
+	}
 	c->servername[0] = '\0';
 	conn_reset(c, fd, &inherited_rule, false,
 		   getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ? (struct sockaddr *)&ss : NULL);
@@ -232,6 +241,10 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	set_state(c, SHIM_READY);
 	if (!fdtable_set(fd, c)) {
 		set_state(c, SHIM_FAILED);
+		was = shim_enter();
+		handoff_free(c->h);
+		shim_leave(was);
+		c->h = NULL;
 		conn_recycle(c);
 		return NULL;
 	}
@@ -262,7 +275,8 @@ static int engine_failed(struct shim_conn *c, const char *what)
 		code = ECONNABORTED;
 	if (c->timed_out && (code == ECONNRESET || code == ECONNABORTED))
 		code = ETIMEDOUT;
-	shim_log(LOG_WARNING, "%s %s %s failed: %s", c->is_server ? "client" : "server", c->peer,
+	shim_log(LOG_WARNING, "%s %s %s failed: %s",
+		 c->inherited ? "inherited" : c->is_server ? "client" : "server", c->peer,
 		 what, c->timed_out ? "handshake timed out" : why ? why : strerror(code));
 	return conn_fail_locked(c, code);
 }
@@ -729,24 +743,8 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	if (c->inherited) {
-		char why[300];
-
-		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
-			       records_take_control(fd, why, sizeof(why));
-		shim_leave(was);
-		if (ret == 2) {
-			ret = HANDOFF_WANT_POLLIN;
-		} else if (ret < 0) {
-			shim_log(LOG_WARNING, "inherited %s connection failed: %s", c->peer, why);
-			ret = conn_fail_locked(c, -ret);
-			pthread_mutex_unlock(&c->lock);
-			return ret;
-		}
-	} else {
-		ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
-		shim_leave(was);
-	}
+	ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
+	shim_leave(was);
 	if (ret == HANDOFF_WANT_POLLIN) {
 		/* Someone else took the record (another thread): nothing to read now. */
 		errno = EAGAIN;
@@ -766,7 +764,7 @@ static void send_close_notify(struct shim_conn *c)
 {
 	int was, st = shim_state(c);
 
-	/* Inherited connections have no h, and are always `forked`: the owner before exec closes. */
+	/* Inherited connections are always `forked`: the process before exec closes them. */
 	if (c->closed_notify || c->forked || !c->h || (st != SHIM_READY && st != SHIM_EOF))
 		return;
 	was = shim_enter();

@@ -173,11 +173,13 @@ void conn_finish_inherited(void);
 
 /*
  * conn_adopt - fd came through exec already a kTLS connection (inherit.c):
- * it joins the table with no session, its records handled as a delegated
- * connection's are (records.c).  same: the connection of another fd of
+ * it joins the table with an engine connection of its own (adopt.c: no
+ * session, no secrets, no known role), its records handled by the engine
+ * like a delegated connection's.  same: the connection of another fd of
  * the same socket, adopted before (stdin and stdout of an inetd child), or
  * NULL.  Returns the connection, or NULL (out of memory, fd out of the
- * table's range): the fd then stays as it was, outside the table.
+ * table's range, the engine cannot take it): the fd then stays as it was,
+ * outside the table.
  */
 struct shim_conn *conn_adopt(int fd, struct shim_conn *same);
 
@@ -241,15 +243,11 @@ struct handoff *adopt_delegated(struct shim_conn *c, struct custody_reply *rep, 
 				size_t why_size);
 
 /*
- * The records of a connection inherited through exec (records.c: no
- * GnuTLS session, no secrets, and no role: the engine needs one).
- * records_take_control: after EIO, act on the non-data record; 0 to read
- * again, 1 for close_notify, 2 if nothing was there, or -errno with why.
- * records_zero_read: after a read of 0; 0 to read again, -ECONNRESET for
- * a close without close_notify.
+ * adopt_inherited - the engine's connection for fd, a kTLS socket this
+ * image inherited through exec (adopt.c): no secrets (a KeyUpdate fails
+ * it closed), no known role.  NULL with why when the engine cannot take it.
  */
-int records_take_control(int fd, char *why, size_t size);
-int records_zero_read(int fd, char *why, size_t size);
+struct handoff *adopt_inherited(int fd, char *why, size_t why_size);
 
 /* The watcher thread: handshake deadlines and first flights of non-blocking clients. */
 /* watch_add: false when the watcher cannot run (its eventfd or thread could not be made). */

@@ -272,9 +272,13 @@ static void pair_start_lean(struct pair *p, unsigned protocols, const char *prio
  * its version and cipher.  Exactly what handoffd and the shim do with a
  * delegated connection, minus the socket passing.
  */
+#define ADOPT_NO_SECRETS 1u
+#define ADOPT_ROLE_UNKNOWN 2u
+
 static void pair_start_adopted(struct pair *p, unsigned protocols, const char *prio_extra,
-			       bool no_secrets)
+			       unsigned how)
 {
+	bool no_secrets = how & ADOPT_NO_SECRETS;
 	struct handoff_ktls_params kp = { 0 };
 	uint8_t w[48], r[48];
 	struct handoff *h;
@@ -282,6 +286,7 @@ static void pair_start_adopted(struct pair *p, unsigned protocols, const char *p
 
 	pair_start_lean(p, protocols, prio_extra);
 	kp.is_server = 0;
+	kp.role_unknown = (how & ADOPT_ROLE_UNKNOWN) != 0;
 	kp.version = p->h->version;
 	kp.cipher = p->h->cipher;
 	len = handoff_conn_traffic_secrets(p->h, w, r, sizeof(w));
@@ -559,7 +564,7 @@ START_TEST(test_key_update)
 	 */
 	if (_i >= 2 * (int)ARRAY_SIZE(ku_ciphers))
 		pair_start_adopted(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i % ARRAY_SIZE(ku_ciphers)],
-				   false);
+				   0);
 	else if (_i >= (int)ARRAY_SIZE(ku_ciphers))
 		pair_start_lean(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i % ARRAY_SIZE(ku_ciphers)]);
 	else
@@ -734,7 +739,7 @@ START_TEST(test_records)
 	int ret;
 
 	if (_i >= 2 * (int)ARRAY_SIZE(rec_cases))
-		pair_start_adopted(&p, c->protocols, NULL, false);
+		pair_start_adopted(&p, c->protocols, NULL, 0);
 	else if (_i >= (int)ARRAY_SIZE(rec_cases))
 		pair_start_lean(&p, c->protocols, NULL);
 	else
@@ -923,13 +928,56 @@ START_TEST(test_adopted_no_secrets)
 	uint8_t sent[2];
 	struct pair p;
 
-	pair_start_adopted(&p, TLS13, NULL, true);
+	pair_start_adopted(&p, TLS13, NULL, ADOPT_NO_SECRETS);
 	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ku, sizeof(ku)), -1);
 	ck_assert_int_eq(p.h->state, CONN_FAILED);
 	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "traffic secrets are not in this process"));
 	read_raw(p.fds[1], sent, 2);
 	ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
 	ck_assert_int_eq(sent[1], GNUTLS_A_INTERNAL_ERROR);
+	pair_free(&p);
+}
+END_TEST
+
+/*
+ * Adopted without knowing which end it is (a socket inherited through
+ * exec): what either end may receive is taken.  A ClientHello (which only
+ * a server may get) and a HelloRequest (only a client) are both declined
+ * with no_renegotiation in TLS 1.2; a TLS 1.3 ticket (only a client) is
+ * dropped.  The same records fail a client that knows it is one.
+ */
+START_TEST(test_adopted_role_unknown)
+{
+	static const uint8_t client_hello[5] = { 1, 0, 0, 1, 3 };
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	static const uint8_t ticket[8] = { 4, 0, 0, 4, 1, 2, 3, 4 };
+	uint8_t sent[2];
+	struct pair p;
+
+	pair_start_adopted(&p, TLS12, NULL, ADOPT_NO_SECRETS | ADOPT_ROLE_UNKNOWN);
+	ck_assert(p.h->role_unknown);
+	ck_assert_msg(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, client_hello,
+					   sizeof(client_hello)) == 0, "%s", handoff_error(p.h));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert(sent[0] == GNUTLS_AL_WARNING && sent[1] == GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, hello_request,
+					      sizeof(hello_request)), 0);
+	read_raw(p.fds[1], sent, 2);
+	ck_assert(sent[0] == GNUTLS_AL_WARNING && sent[1] == GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(p.h->state, CONN_KTLS);
+	pair_free(&p);
+
+	pair_start_adopted(&p, TLS13, NULL, ADOPT_NO_SECRETS | ADOPT_ROLE_UNKNOWN);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ticket, sizeof(ticket)), 0);
+	ck_assert(!raw_pending(p.fds[1]));
+	ck_assert_int_eq(p.h->state, CONN_KTLS);
+	pair_free(&p);
+
+	/* Known to be a client: a ClientHello is refused. */
+	pair_start_adopted(&p, TLS12, NULL, ADOPT_NO_SECRETS);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, client_hello,
+					      sizeof(client_hello)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "CLIENT HELLO"));
 	pair_free(&p);
 }
 END_TEST
@@ -1605,6 +1653,7 @@ static Suite *posthandshake_suite(void)
 	tcase_add_loop_test(tc, test_key_update_not_requested, 0, 2);
 	tcase_add_loop_test(tc, test_records, 0, 3 * (int)ARRAY_SIZE(rec_cases));
 	tcase_add_test(tc, test_adopted_no_secrets);
+	tcase_add_test(tc, test_adopted_role_unknown);
 	tcase_add_test(tc, test_adopt_refuses);
 	tcase_add_test(tc, test_oversized_message);
 	tcase_add_test(tc, test_lean_ticket_ignored);

@@ -168,6 +168,7 @@ struct handoff *conn_adopt_ktls(struct handoff_config *cfg, int fd,
 	h->lean_planned = true;
 	h->lean = true;
 	h->adopted = true;
+	h->role_unknown = p->role_unknown != 0;
 	if (p->secret_len)
 		secrets_set(h, p->write_secret, p->read_secret, p->secret_len);
 	return h;

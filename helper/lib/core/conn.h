@@ -101,6 +101,7 @@ struct handoff {
 	bool reneg_declined;		/* we sent no_renegotiation at least once */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
 	bool adopted;			/* handoff_adopt_ktls(): the handshake ran elsewhere */
+	bool role_unknown;		/* adopted without knowing which end we are (exec) */
 
 	/*
 	 * The lean post-hand-off state (conn.c says when): the GnuTLS session

@@ -87,6 +87,13 @@ const uint8_t *handoff_conn_peer_cert(struct handoff *h, size_t *len);
  */
 struct handoff_ktls_params {
 	int is_server;
+	/*
+	 * Which end we are is not known (a socket inherited through exec: the
+	 * kernel's TLS state does not say): what either end may receive is
+	 * taken (a ticket dropped, a renegotiation request of either kind
+	 * declined); is_server is then ignored.
+	 */
+	int role_unknown;
 	enum handoff_tls_version version;
 	enum handoff_cipher cipher;
 	const uint8_t *write_secret;
