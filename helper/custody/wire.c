@@ -89,7 +89,11 @@ ssize_t custody_request_encode(const struct custody_request *req, uint8_t *buf, 
 	memcpy(buf, req_magic, 4);
 	put16(buf + 4, CUSTODY_VERSION);
 	buf[6] = req->role;
-	buf[7] = 0;
+	if (req->flags & ~CUSTODY_FLAGS_KNOWN) {
+		*why = "unknown request flags";
+		return -EINVAL;
+	}
+	buf[7] = req->flags;
 	put32(buf + 8, req->timeout_ms);
 	buf[12] = (uint8_t)il;
 	buf[13] = (uint8_t)sl;
@@ -123,10 +127,11 @@ int custody_request_decode(const uint8_t *buf, size_t len, struct custody_reques
 		*why = "request length does not match its field lengths";
 		return -EPROTO;
 	}
-	if (buf[7] != 0 || get16(buf + 14) != 0) {
+	if ((buf[7] & ~CUSTODY_FLAGS_KNOWN) || get16(buf + 14) != 0) {
 		*why = "unknown flags or reserved bits set";
 		return -EPROTO;
 	}
+	req->flags = buf[7];
 	req->role = buf[6];
 	if (req->role != CUSTODY_ROLE_CLIENT && req->role != CUSTODY_ROLE_SERVER) {
 		*why = "role is neither client (1) nor server (2)";
@@ -163,6 +168,11 @@ static size_t put_text(uint8_t *dst, const char *src, size_t max)
 	return n;
 }
 
+static bool secret_len_ok(size_t n)
+{
+	return n == 0 || n == 32 || n == 48;
+}
+
 size_t custody_reply_encode(const struct custody_reply *rep, uint8_t *buf, size_t size)
 {
 	uint8_t *p = buf + CUSTODY_REPLY_HEADER;
@@ -189,6 +199,13 @@ size_t custody_reply_encode(const struct custody_reply *rep, uint8_t *buf, size_
 	n = put_text(p, rep->cause, CUSTODY_CAUSE_MAX);
 	put16(buf + 18, (uint16_t)n);
 	p += n;
+	if (rep->status == 0 && secret_len_ok(rep->secret_len) && rep->secret_len) {
+		buf[15] = rep->secret_len;
+		memcpy(p, rep->write_secret, rep->secret_len);
+		p += rep->secret_len;
+		memcpy(p, rep->read_secret, rep->secret_len);
+		p += rep->secret_len;
+	}
 	return (size_t)(p - buf);
 }
 
@@ -211,7 +228,7 @@ static int take_text(const uint8_t **p, size_t n, size_t max, char *out)
 int custody_reply_decode(const uint8_t *buf, size_t len, struct custody_reply *rep,
 			 const char **why)
 {
-	size_t vl, cl, al, pl, ml;
+	size_t vl, cl, al, pl, ml, sl;
 	const uint8_t *p = buf + CUSTODY_REPLY_HEADER;
 
 	memset(rep, 0, sizeof(*rep));
@@ -232,11 +249,12 @@ int custody_reply_decode(const uint8_t *buf, size_t len, struct custody_reply *r
 	al = buf[14];
 	pl = get16(buf + 16);
 	ml = get16(buf + 18);
-	if (len != CUSTODY_REPLY_HEADER + vl + cl + al + pl + ml) {
+	sl = buf[15];
+	if (len != CUSTODY_REPLY_HEADER + vl + cl + al + pl + ml + 2 * sl) {
 		*why = "reply length does not match its field lengths";
 		return -EPROTO;
 	}
-	if (get16(buf + 6) || buf[15] || get32(buf + 20)) {
+	if (get16(buf + 6) || get32(buf + 20)) {
 		*why = "reserved bytes set in the reply";
 		return -EPROTO;
 	}
@@ -253,6 +271,17 @@ int custody_reply_decode(const uint8_t *buf, size_t len, struct custody_reply *r
 		*why = "the status is not an errno";
 		return -EPROTO;
 	}
+	if (!secret_len_ok(sl)) {
+		*why = "traffic secrets of a length no TLS 1.3 suite has (32 or 48)";
+		return -EPROTO;
+	}
+	if (sl && rep->status) {
+		*why = "traffic secrets in a reply that says the handshake failed";
+		return -EPROTO;
+	}
+	rep->secret_len = (uint8_t)sl;
+	memcpy(rep->write_secret, p, sl);
+	memcpy(rep->read_secret, p + sl, sl);
 	return 0;
 }
 

@@ -30,7 +30,9 @@
  *   0  4  magic "HOcR"
  *   4  2  version (1)
  *   6  1  role: 1 = TLS client, 2 = TLS server
- *   7  1  flags, 0 (anything else is refused: no silent extension)
+ *   7  1  flags: bit 0 CUSTODY_FLAG_SECRETS, "send the traffic secrets"
+ *         (see the reply); every other bit is refused (EPROTO): no silent
+ *         extension
  *   8  4  timeout_ms: the caller's own deadline for the handshake (0 = none);
  *         handoffd never waits longer than its identity's timeout either
  *  12  1  identity_len, 1..64: [A-Za-z0-9._-]
@@ -39,7 +41,7 @@
  *  14  2  reserved, 0
  *  16  .  identity, then servername (no NULs)
  *
- * Reply, version 1 (exactly 24 + the five lengths):
+ * Reply, version 1 (exactly 24 + the five lengths + 2 * secret_len):
  *
  *   0  4  magic "HOcA"
  *   4  2  version (1)
@@ -48,11 +50,29 @@
  *  12  1  tls_version_len (<= 31)    "TLS1.3"
  *  13  1  cipher_len (<= 63)         "AES-128-GCM"
  *  14  1  alpn_len (<= 255)          the protocol agreed, or empty
- *  15  1  reserved, 0
+ *  15  1  secret_len: 0, or 32 / 48 (SHA-256 / SHA-384 suites)
  *  16  2  peer_len (<= 511)          the peer certificate's subject, or empty
  *  18  2  cause_len (<= 511)         why it failed, in words; empty on success
  *  20  4  reserved, 0
- *  24  .  tls_version, cipher, alpn, peer, cause (printable, no NULs)
+ *  24  .  tls_version, cipher, alpn, peer, cause (printable, no NULs),
+ *         then the caller's write secret and its read secret, secret_len
+ *         bytes each
+ *
+ * The secrets are the TLS 1.3 application traffic secrets as they are when
+ * handoffd hands the socket back, from the caller's point of view (its
+ * write secret is the one its kernel encrypts with): what the caller needs
+ * to follow the peer's KeyUpdates (RFC 8446 4.6.3) after handoffd is gone.
+ * They come only when the request had CUSTODY_FLAG_SECRETS, the status is
+ * 0, the version is TLS 1.3 and handoffd's identity keeps them (not
+ * no-key-update); otherwise secret_len is 0 and a KeyUpdate fails the
+ * caller's connection closed.  Whoever holds a buffer or struct with them
+ * wipes it.
+ *
+ * Still version 1: a shim and handoffd come from the same build, the flag
+ * is how the caller asks, and a handoffd that does not know it refuses the
+ * request with EPROTO (unknown flags) rather than ignore it; a caller from
+ * before the flag would refuse a reply with secrets (byte 15 was reserved,
+ * 0), and handoffd sends them only when asked.
  *
  * Statuses: EPROTO (the request is malformed), EPROTONOSUPPORT (another
  * version), EACCES (the policy refuses this uid/gid the identity, or there
@@ -82,8 +102,14 @@
 #define CUSTODY_ALPN_MAX 255
 #define CUSTODY_PEER_MAX 511
 #define CUSTODY_CAUSE_MAX 511
+#define CUSTODY_SECRET_MAX 48
 #define CUSTODY_REPLY_MAX (CUSTODY_REPLY_HEADER + CUSTODY_TLSVER_MAX + CUSTODY_CIPHER_MAX + \
-			   CUSTODY_ALPN_MAX + CUSTODY_PEER_MAX + CUSTODY_CAUSE_MAX)
+			   CUSTODY_ALPN_MAX + CUSTODY_PEER_MAX + CUSTODY_CAUSE_MAX + \
+			   2 * CUSTODY_SECRET_MAX)
+
+/* Request flags. */
+#define CUSTODY_FLAG_SECRETS 0x01	/* put the traffic secrets into the reply */
+#define CUSTODY_FLAGS_KNOWN CUSTODY_FLAG_SECRETS
 
 enum custody_role {
 	CUSTODY_ROLE_CLIENT = 1,
@@ -92,6 +118,7 @@ enum custody_role {
 
 struct custody_request {
 	uint8_t role;			/* enum custody_role */
+	uint8_t flags;			/* CUSTODY_FLAG_* */
 	uint32_t timeout_ms;
 	char identity[CUSTODY_IDENTITY_MAX + 1];
 	char servername[CUSTODY_SERVERNAME_MAX + 1];	/* "" for servers */
@@ -104,6 +131,9 @@ struct custody_reply {
 	char alpn[CUSTODY_ALPN_MAX + 1];
 	char peer[CUSTODY_PEER_MAX + 1];
 	char cause[CUSTODY_CAUSE_MAX + 1];
+	uint8_t secret_len;		/* 0, 32 or 48 */
+	uint8_t write_secret[CUSTODY_SECRET_MAX];	/* the caller's (wipe after use) */
+	uint8_t read_secret[CUSTODY_SECRET_MAX];	/* the peer's (wipe after use) */
 };
 
 /*
@@ -125,11 +155,17 @@ int custody_request_decode(const uint8_t *buf, size_t len, struct custody_reques
 /*
  * custody_reply_encode - rep into buf (at least CUSTODY_REPLY_MAX bytes).
  * Over-long text is cut at its field's maximum (the cause is words for a
- * log line, not data); bytes outside printable ASCII become '?'.
+ * log line, not data); bytes outside printable ASCII become '?'.  The
+ * secrets go only with status 0 and a secret_len of 32 or 48 (otherwise
+ * none).  Returns the length; the caller wipes buf once sent.
  */
 size_t custody_reply_encode(const struct custody_reply *rep, uint8_t *buf, size_t size);
 
-/* custody_reply_decode - as custody_request_decode, for a reply. */
+/*
+ * custody_reply_decode - as custody_request_decode, for a reply.  A
+ * secret_len other than 0, 32 or 48, or secrets with a failure status, is
+ * -EPROTO.  Whether the caller asked for secrets is its own check.
+ */
 int custody_reply_decode(const uint8_t *buf, size_t len, struct custody_reply *rep,
 			 const char **why);
 

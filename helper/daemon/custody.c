@@ -54,6 +54,7 @@
 #include "daemon/custody.h"
 #include "daemon/handshake.h"
 #include "daemon/log.h"
+#include "util/wipe.h"
 
 #define PENDING_TIMEOUT_MS 1000	/* a request comes with connect(): anything slower is not ours to wait for */
 #define LISTEN_BACKLOG 128
@@ -670,6 +671,16 @@ static void serve(struct hd_custody_job *job, const struct hd_conf *conf, unsign
 		snprintf(rep->peer, sizeof(rep->peer), "%s",
 			 handoff_conn_peer_subject(h) ? handoff_conn_peer_subject(h) : "");
 		hd_handshake_describe(h, detail, detail_size);
+		/*
+		 * The caller follows the peer's KeyUpdates itself once we are gone.
+		 * None for TLS 1.2 or a no-key-update identity: its KeyUpdate then
+		 * fails closed there.  Only the length reaches the log.
+		 */
+		if (req->flags & CUSTODY_FLAG_SECRETS) {
+			ret = handoff_conn_traffic_secrets(h, rep->write_secret, rep->read_secret,
+							   sizeof(rep->write_secret));
+			rep->secret_len = ret > 0 ? (uint8_t)ret : 0;
+		}
 	}
 	handoff_free(h);
 }
@@ -689,14 +700,21 @@ void hd_custody_run(struct hd_custody_job *job, const struct hd_conf *conf, uint
 	len = custody_reply_encode(&rep, buf, sizeof(buf));
 	if (send(job->conn, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
 		sent = " (the caller had gone: reply not delivered)";
+	wipe(buf, sizeof(buf));
+	wipe(rep.write_secret, sizeof(rep.write_secret));
+	wipe(rep.read_secret, sizeof(rep.read_secret));
 	close(job->conn);
 	/* Our copy only: the caller's fd is the same socket and carries on. */
 	close(job->fd);
 	if (rep.status == 0)
-		hd_info("custody #%llu pid=%d uid=%u identity=%s %s peer=%s: ok %s (%lu ms)%s",
+		hd_info("custody #%llu pid=%d uid=%u identity=%s %s peer=%s: ok %s%s (%lu ms)%s",
 			(unsigned long long)id, (int)job->cred.pid, (unsigned)job->cred.uid,
 			job->req.identity, job->req.role == CUSTODY_ROLE_SERVER ? "server" : "client",
-			peer, detail, now_ms() - start + waited_ms, sent);
+			peer, detail,
+			!(job->req.flags & CUSTODY_FLAG_SECRETS) ? "" :
+			rep.secret_len ? ", traffic secrets passed for KeyUpdate" :
+					 ", no traffic secrets to pass (KeyUpdate fails closed)",
+			now_ms() - start + waited_ms, sent);
 	else
 		hd_notice("custody #%llu pid=%d uid=%u identity=%s %s peer=%s: %s %s: %s (%lu ms)%s",
 			  (unsigned long long)id, (int)job->cred.pid, (unsigned)job->cred.uid,

@@ -212,6 +212,8 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct shim_conn *c;
+	char why[200];
+	int was;
 
 	if (same) {
 		conn_dup(same, fd);
@@ -220,7 +222,14 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	c = conn_alloc();
 	if (!c)
 		return NULL;
-	c->h = NULL;
+	was = shim_enter();
+	c->h = adopt_inherited(fd, why, sizeof(why));
+	shim_leave(was);
+	if (!c->h) {
+		shim_log(LOG_WARNING, "fd %d: inherited across exec: %s", fd, why);
+		conn_recycle(c);
+		return NULL;
+	}
 	c->servername[0] = '\0';
 	conn_reset(c, fd, &inherited_rule, false,
 		   getpeername(fd, (struct sockaddr *)&ss, &len) == 0 ? (struct sockaddr *)&ss : NULL);
@@ -233,6 +242,10 @@ struct shim_conn *conn_adopt(int fd, struct shim_conn *same)
 	set_state(c, SHIM_READY);
 	if (!fdtable_set(fd, c)) {
 		set_state(c, SHIM_FAILED);
+		was = shim_enter();
+		handoff_free(c->h);
+		shim_leave(was);
+		c->h = NULL;
 		conn_recycle(c);
 		return NULL;
 	}
@@ -263,7 +276,8 @@ static int engine_failed(struct shim_conn *c, const char *what)
 		code = ECONNABORTED;
 	if (c->timed_out && (code == ECONNRESET || code == ECONNABORTED))
 		code = ETIMEDOUT;
-	shim_log(LOG_WARNING, "%s %s %s failed: %s", c->is_server ? "client" : "server", c->peer,
+	shim_log(LOG_WARNING, "%s %s %s failed: %s",
+		 c->inherited ? "inherited" : c->is_server ? "client" : "server", c->peer,
 		 what, c->timed_out ? "handshake timed out" : why ? why : strerror(code));
 	return conn_fail_locked(c, code);
 }
@@ -347,7 +361,7 @@ static int delegated_step(struct shim_conn *c, bool wait)
 	struct custody_reply rep;
 	char why[800];
 	int ret, was;
-	bool had_fd, had_retry;
+	bool had_fd, had_retry, secrets;
 
 	if (c->timed_out) {
 		delegate_abandon(c);
@@ -379,11 +393,21 @@ static int delegated_step(struct shim_conn *c, bool wait)
 			 c->peer, why);
 		return conn_fail_locked(c, -ret);
 	}
+	secrets = rep.secret_len != 0;
+	was = shim_enter();
+	c->h = adopt_delegated(c, &rep, why, sizeof(why));
+	shim_leave(was);
+	if (!c->h) {
+		shim_log(LOG_WARNING, "%s %s connection failed: %s", c->is_server ? "client" : "server",
+			 c->peer, why);
+		return conn_fail_locked(c, ECONNABORTED);
+	}
 	set_state(c, SHIM_READY);
-	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s, kernel TLS, handshake by handoffd (identity %s)",
+	shim_log(LOG_INFO, "%s %s: %s %s%s%s%s%s, kernel TLS, handshake by handoffd (identity %s)%s",
 		 c->is_server ? "client" : "server", c->peer, rep.tls_version, rep.cipher,
 		 c->servername[0] ? ", name " : "", c->servername, rep.alpn[0] ? ", ALPN " : "",
-		 rep.alpn, c->rule->identity);
+		 rep.alpn, c->rule->identity,
+		 secrets ? ", KeyUpdate followed" : "");
 	return c->pending_len ? flush_pending(c) : 0;
 }
 
@@ -751,26 +775,8 @@ int conn_after_read(struct shim_conn *c, int fd, ssize_t n)
 		return -1;
 	}
 	was = shim_enter();
-	if (c->rule->delegate || c->inherited) {
-		char why[300];
-
-		ret = n == 0 ? records_zero_read(fd, why, sizeof(why)) :
-			       records_take_control(fd, why, sizeof(why));
-		shim_leave(was);
-		if (ret == 2) {
-			ret = HANDOFF_WANT_POLLIN;
-		} else if (ret < 0) {
-			shim_log(LOG_WARNING, "%s %s connection failed: %s",
-				 c->inherited ? "inherited" : c->is_server ? "client" : "server",
-				 c->peer, why);
-			ret = conn_fail_locked(c, -ret);
-			pthread_mutex_unlock(&c->lock);
-			return ret;
-		}
-	} else {
-		ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
-		shim_leave(was);
-	}
+	ret = n == 0 ? handoff_zero_read(c->h) : handoff_take_control_record(c->h);
+	shim_leave(was);
 	if (ret == HANDOFF_WANT_POLLIN) {
 		/* Someone else took the record (another thread): nothing to read now. */
 		errno = EAGAIN;
@@ -790,16 +796,10 @@ static void send_close_notify(struct shim_conn *c)
 {
 	int was, st = shim_state(c);
 
-	if (c->closed_notify || c->forked || (!c->h && !c->rule->delegate) ||
-	    (st != SHIM_READY && st != SHIM_EOF))
+	/* Inherited connections are always `forked`: the process before exec closes them. */
+	if (c->closed_notify || c->forked || !c->h || (st != SHIM_READY && st != SHIM_EOF))
 		return;
 	was = shim_enter();
-	if (!c->h) {
-		if (records_close_notify(c->fd) == 0)
-			c->closed_notify = true;
-		shim_leave(was);
-		return;
-	}
 	if (handoff_close(c->h) == 0)
 		c->closed_notify = true;
 	shim_leave(was);
@@ -970,7 +970,7 @@ void conn_atfork_parent(void)
 
 	pthread_mutex_lock(&pool_lock);
 	for (c = pool_all; c; c = c->all_next)
-		if (c->h || c->fds)	/* delegated connections have no h */
+		if (c->h || c->fds)	/* a delegated one has no h until handoffd answers */
 			c->forked = true;
 	pthread_mutex_unlock(&pool_lock);
 }

@@ -38,6 +38,7 @@
 #include "core/real.h"
 #include "core/shim.h"
 #include "custody/wire.h"
+#include "util/wipe.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -105,6 +106,8 @@ static int send_request(struct shim_conn *c, char *why, size_t why_size)
 		return ret == -EACCES || ret == -EPERM ? -EACCES : -ECONNREFUSED;
 	}
 	req.role = c->is_server ? CUSTODY_ROLE_SERVER : CUSTODY_ROLE_CLIENT;
+	/* For the peer's KeyUpdates: the engine follows them with these (adopt.c). */
+	req.flags = CUSTODY_FLAG_SECRETS;
 	left = time_left(c);
 	req.timeout_ms = left > 0 ? (uint32_t)left : 0;
 	snprintf(req.identity, sizeof(req.identity), "%s", c->rule->identity);
@@ -156,6 +159,7 @@ static int take_reply(struct shim_conn *c, struct custody_reply *rep, char *why,
 		return -ECONNABORTED;
 	}
 	ret = custody_reply_decode(buf, (size_t)n, rep, &what);
+	wipe(buf, (size_t)n);
 	if (ret < 0) {
 		snprintf(why, why_size, "handoffd's answer is malformed: %s", what);
 		return -ECONNABORTED;
@@ -170,6 +174,8 @@ static int take_reply(struct shim_conn *c, struct custody_reply *rep, char *why,
 	}
 	/* Never take the word for it: plaintext would go out if the keys were not in. */
 	if (!delegate_ktls_ready(c->fd)) {
+		wipe(rep->write_secret, sizeof(rep->write_secret));
+		wipe(rep->read_secret, sizeof(rep->read_secret));
 		snprintf(why, why_size, "handoffd answered success but the socket has no kernel TLS keys");
 		return -ECONNABORTED;
 	}

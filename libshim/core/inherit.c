@@ -8,10 +8,12 @@
  * first record that is not data: the peer's close_notify would reach the
  * program as an I/O error instead of the end of the stream.  So at
  * start-up every inherited kTLS socket joins the table without a session
- * (conn_adopt), and its records are handled as a delegated connection's
- * are (records.c): close_notify reads as the end, alerts as errors,
- * tickets are dropped; a TLS 1.3 KeyUpdate ends the connection, since the
- * traffic secrets stayed in the process before exec.
+ * (conn_adopt) as an engine connection without a session (adopt.c), and
+ * the engine handles its records as a delegated connection's: close_notify
+ * reads as the end, alerts as errors, tickets are dropped, renegotiation
+ * declined; a TLS 1.3 KeyUpdate ends the connection, since the traffic
+ * secrets stayed in the process before exec.  Which end we are is not
+ * known here, so the engine takes what either end may receive.
  *
  * Only the kernel's TLS state tells; nothing crosses exec in the
  * environment.  getsockopt(TLS_RX) with room for its header alone returns

@@ -99,7 +99,10 @@ struct shim_conn {
 	struct shim_conn *next;		/* free list */
 	struct shim_conn *watch_next;	/* watcher list; under the watcher's lock */
 	struct shim_conn *all_next;	/* every connection ever made (fork) */
-	/* Delegated mode (rule->delegate): handoffd does the handshake; h stays NULL. */
+	/*
+	 * Delegated mode (rule->delegate): handoffd does the handshake; h is
+	 * NULL until its answer, then the engine's adopted connection (adopt.c).
+	 */
 	int custody_fd;			/* the exchange with handoffd in progress; -1: none */
 	bool custody_retry;		/* its backlog was full: the watcher tries again */
 	char servername[254];		/* client: the name handoffd sends and verifies */
@@ -171,11 +174,13 @@ void conn_finish_inherited(void);
 
 /*
  * conn_adopt - fd came through exec already a kTLS connection (inherit.c):
- * it joins the table with no session, its records handled as a delegated
- * connection's are (records.c).  same: the connection of another fd of
+ * it joins the table with an engine connection of its own (adopt.c: no
+ * session, no secrets, no known role), its records handled by the engine
+ * like a delegated connection's.  same: the connection of another fd of
  * the same socket, adopted before (stdin and stdout of an inetd child), or
  * NULL.  Returns the connection, or NULL (out of memory, fd out of the
- * table's range): the fd then stays as it was, outside the table.
+ * table's range, the engine cannot take it): the fd then stays as it was,
+ * outside the table.
  */
 struct shim_conn *conn_adopt(int fd, struct shim_conn *same);
 
@@ -230,15 +235,21 @@ bool delegate_ktls_ready(int fd);
 void conn_delegate_poke(struct shim_conn *c, unsigned gen);
 
 /*
- * The records of a delegated connection (records.c: no GnuTLS session).
- * records_take_control: after EIO, act on the non-data record; 0 to read
- * again, 1 for close_notify, 2 if nothing was there, or -errno with why.
- * records_zero_read: after a read of 0; 0 to read again, -ECONNRESET for
- * a close without close_notify.  records_close_notify: 0 or -1.
+ * adopt_delegated - after handoffd's success answer (delegate_step() 0):
+ * the engine's connection for c's socket (adopt.c), the traffic secrets of
+ * rep taken in if it carries them.  rep's secrets are wiped here on every
+ * path.  NULL with why when the engine cannot take the socket over: the
+ * connection must then fail (its records would have no one to handle them).
  */
-int records_take_control(int fd, char *why, size_t size);
-int records_zero_read(int fd, char *why, size_t size);
-int records_close_notify(int fd);
+struct handoff *adopt_delegated(struct shim_conn *c, struct custody_reply *rep, char *why,
+				size_t why_size);
+
+/*
+ * adopt_inherited - the engine's connection for fd, a kTLS socket this
+ * image inherited through exec (adopt.c): no secrets (a KeyUpdate fails
+ * it closed), no known role.  NULL with why when the engine cannot take it.
+ */
+struct handoff *adopt_inherited(int fd, char *why, size_t why_size);
 
 /* The watcher thread: handshake deadlines and first flights of non-blocking clients. */
 /* watch_add: false when the watcher cannot run (its eventfd or thread could not be made). */

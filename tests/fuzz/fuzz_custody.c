@@ -8,8 +8,10 @@
  * Input: one control byte, then the message.  Bits 0-1 of the control
  * byte: how many fds go with the message (0-3) when it is passed through
  * a real socketpair to custody_recv_request(); bit 2: do that at all.
- * Invariants: a decoded request re-encodes to exactly the same bytes;
- * every decoded string is NUL-terminated and of the allowed characters;
+ * Invariants: a decoded request re-encodes to exactly the same bytes, and
+ * so does a decoded reply (texts, status and traffic secrets); every
+ * decoded string is NUL-terminated and of the allowed characters; secrets
+ * only of 32 or 48 bytes and only with status 0;
  * custody_recv_request() leaves no fd open but the one it returns.
  */
 #include <errno.h>
@@ -100,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct custody_request req;
 	struct custody_reply rep;
 	uint8_t again[CUSTODY_REQ_MAX];
+	static uint8_t reply[CUSTODY_REPLY_MAX];
 	const char *why = NULL;
 	ssize_t n;
 
@@ -110,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (custody_request_decode(data + 1, size - 1, &req, &why) == 0) {
 		FUZZ_CHECK(req.role == CUSTODY_ROLE_CLIENT || req.role == CUSTODY_ROLE_SERVER);
+		FUZZ_CHECK(!(req.flags & ~CUSTODY_FLAGS_KNOWN));
 		check_text(req.identity, CUSTODY_IDENTITY_MAX, "._-");
 		FUZZ_CHECK(req.identity[0]);
 		check_text(req.servername, CUSTODY_SERVERNAME_MAX, "._-:");
@@ -127,6 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_text(rep.alpn, CUSTODY_ALPN_MAX, NULL);
 		check_text(rep.peer, CUSTODY_PEER_MAX, NULL);
 		check_text(rep.cause, CUSTODY_CAUSE_MAX, NULL);
+		FUZZ_CHECK(rep.secret_len == 0 || rep.secret_len == 32 || rep.secret_len == 48);
+		FUZZ_CHECK(rep.secret_len == 0 || rep.status == 0);
+		n = (ssize_t)custody_reply_encode(&rep, reply, sizeof(reply));
+		FUZZ_CHECK(n == (ssize_t)(size - 1) && memcmp(reply, data + 1, size - 1) == 0);
 	} else {
 		FUZZ_CHECK(why != NULL);
 	}

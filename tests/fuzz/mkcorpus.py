@@ -481,10 +481,12 @@ def creq(role=2, ident=b"web", name=b"", timeout=30000, magic=b"HOcR", version=1
             b"\0\0" + ident + name + tail)
 
 
-def crep(status=0, fields=(b"TLSv1.3", b"AES-128-GCM", b"", b"", b""), magic=b"HOcA", version=1):
+def crep(status=0, fields=(b"TLSv1.3", b"AES-128-GCM", b"", b"", b""), magic=b"HOcA", version=1,
+         secrets=b"", sl=None):
     v, c, a, p, m = fields
-    return (magic + struct.pack("<HHI", version, 0, status) + bytes([len(v), len(c), len(a), 0]) +
-            struct.pack("<HHI", len(p), len(m), 0) + v + c + a + p + m)
+    return (magic + struct.pack("<HHI", version, 0, status) +
+            bytes([len(v), len(c), len(a), len(secrets) // 2 if sl is None else sl]) +
+            struct.pack("<HHI", len(p), len(m), 0) + v + c + a + p + m + secrets)
 
 
 def cu(name, ctl, msg):
@@ -507,6 +509,8 @@ cu("empty-with-fd", 0x05, b"")
 cu("bad-magic", 0x05, creq(magic=b"HOcX"))
 cu("version-2", 0x05, creq(version=2))
 cu("flags", 0x05, creq(flags=1))
+cu("flags-unknown", 0x05, creq(flags=2))
+cu("flags-all", 0x05, creq(flags=0xff))
 cu("role-0", 0x05, creq(role=0))
 cu("server-with-name", 0x05, creq(name=b"x.test"))
 cu("length-over", 0x05, creq(il=200))
@@ -523,6 +527,14 @@ cu("reply-control-char", 0x00, crep(fields=(b"TLS\x01", b"", b"", b"", b"")))
 cu("reply-cut", 0x00, crep()[:30])
 cu("reply-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 511)))
 cu("reply-too-long-cause", 0x00, crep(status=5, fields=(b"", b"", b"", b"", b"c" * 600)))
+# The traffic secrets after the texts: the caller's write, then its read.
+cu("reply-secrets-32", 0x00, crep(secrets=bytes(range(1, 33)) + bytes(range(101, 133))))
+cu("reply-secrets-48", 0x00, crep(fields=(b"TLSv1.3", b"AES-256-GCM", b"h2", b"", b""),
+                                  secrets=bytes(range(1, 49)) + bytes(range(101, 149))))
+cu("reply-secrets-16", 0x00, crep(secrets=bytes(32)))
+cu("reply-secrets-cut", 0x00, crep(secrets=bytes(64))[:-1])
+cu("reply-secrets-len-only", 0x00, crep(sl=32))
+cu("reply-secrets-failed", 0x00, crep(status=104, secrets=bytes(64)))
 
 
 # ------------------------------------------------------------ pskhash

@@ -85,7 +85,9 @@ static const struct {
 	{ "version 0", "HOcR", 0, 2, 0, "web", "", 0, -EPROTONOSUPPORT },
 	{ "role 0", "HOcR", 1, 0, 0, "web", "", 0, -EPROTO },
 	{ "role 3", "HOcR", 1, 3, 0, "web", "", 0, -EPROTO },
-	{ "flags set", "HOcR", 1, 2, 1, "web", "", 0, -EPROTO },
+	{ "secrets flag", "HOcR", 1, 2, 1, "web", "", 0, 0 },
+	{ "unknown flag 0x02", "HOcR", 1, 2, 2, "web", "", 0, -EPROTO },
+	{ "unknown flag 0x80", "HOcR", 1, 1, 0x81, "out", "", 0, -EPROTO },
 	{ "empty identity", "HOcR", 1, 2, 0, "", "", 0, -EPROTO },
 	{ "identity with a slash", "HOcR", 1, 2, 0, "../etc", "", 0, -EPROTO },
 	{ "identity with a space", "HOcR", 1, 2, 0, "a b", "", 0, -EPROTO },
@@ -133,6 +135,76 @@ START_TEST(test_request_encode_refuses)
 	r.role = CUSTODY_ROLE_SERVER;
 	ck_assert_int_eq(custody_request_encode(&r, buf, 10, &why), -EINVAL);	/* no room */
 	ck_assert_int_eq(custody_request_encode(&r, buf, sizeof(buf), &why), 19);
+	/* The flag travels; a flag this build does not know is not sent. */
+	r.flags = CUSTODY_FLAG_SECRETS;
+	ck_assert_int_eq(custody_request_encode(&r, buf, sizeof(buf), &why), 19);
+	ck_assert_int_eq(buf[7], CUSTODY_FLAG_SECRETS);
+	r.flags = 0x02;
+	ck_assert_int_eq(custody_request_encode(&r, buf, sizeof(buf), &why), -EINVAL);
+}
+END_TEST
+
+/*
+ * The traffic secrets: after the five texts, the caller's write secret
+ * then its read secret, secret_len (byte 15) each; only 32 or 48, only
+ * with status 0, exact lengths.
+ */
+START_TEST(test_reply_secrets)
+{
+	struct custody_reply in = { .status = 0 }, out;
+	uint8_t buf[CUSTODY_REPLY_MAX];
+	const char *why = NULL;
+	size_t n, base;
+
+	snprintf(in.tls_version, sizeof(in.tls_version), "TLSv1.3");
+	snprintf(in.cipher, sizeof(in.cipher), "AES-256-GCM");
+	in.secret_len = 48;
+	for (int i = 0; i < 48; i++) {
+		in.write_secret[i] = (uint8_t)(0x10 + i);
+		in.read_secret[i] = (uint8_t)(0xa0 + i);
+	}
+	n = custody_reply_encode(&in, buf, sizeof(buf));
+	base = 24 + 7 + 11;
+	ck_assert_uint_eq(n, base + 96);
+	ck_assert_uint_eq(buf[15], 48);
+	ck_assert_int_eq(memcmp(buf + base, in.write_secret, 48), 0);
+	ck_assert_int_eq(memcmp(buf + base + 48, in.read_secret, 48), 0);
+	ck_assert_int_eq(custody_reply_decode(buf, n, &out, &why), 0);
+	ck_assert_uint_eq(out.secret_len, 48);
+	ck_assert_int_eq(memcmp(out.write_secret, in.write_secret, 48), 0);
+	ck_assert_int_eq(memcmp(out.read_secret, in.read_secret, 48), 0);
+	/* Every cut is refused, and a cut reply leaves no secret behind. */
+	for (size_t cut = 0; cut < n; cut++) {
+		ck_assert_int_lt(custody_reply_decode(buf, cut, &out, &why), 0);
+		ck_assert_uint_eq(out.secret_len, 0);
+		for (int i = 0; i < 48; i++)
+			ck_assert(!out.write_secret[i] && !out.read_secret[i]);
+	}
+	/* One byte more than the lengths say. */
+	ck_assert_int_eq(custody_reply_decode(buf, n + 1, &out, &why), -EPROTO);
+	/* A length no suite has, or 32 where 48 are there. */
+	buf[15] = 16;
+	ck_assert_int_eq(custody_reply_decode(buf, base + 32, &out, &why), -EPROTO);
+	buf[15] = 32;
+	ck_assert_int_eq(custody_reply_decode(buf, n, &out, &why), -EPROTO);
+	ck_assert_int_eq(custody_reply_decode(buf, base + 64, &out, &why), 0);
+	ck_assert_uint_eq(out.secret_len, 32);
+	/* Secrets with a failure. */
+	buf[15] = 48;
+	buf[8] = EIO;
+	ck_assert_int_eq(custody_reply_decode(buf, n, &out, &why), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(why, "failed"));
+
+	/* The encoder sends none with a failure, or of a length no suite has. */
+	in.status = ECONNRESET;
+	ck_assert_uint_eq(custody_reply_encode(&in, buf, sizeof(buf)), base);
+	ck_assert_uint_eq(buf[15], 0);
+	in.status = 0;
+	in.secret_len = 40;
+	ck_assert_uint_eq(custody_reply_encode(&in, buf, sizeof(buf)), base);
+	ck_assert_uint_eq(buf[15], 0);
+	in.secret_len = 32;
+	ck_assert_uint_eq(custody_reply_encode(&in, buf, sizeof(buf)), base + 64);
 }
 END_TEST
 
@@ -505,6 +577,7 @@ static Suite *custody_suite(void)
 	tcase_add_loop_test(wire, test_request_cases, 0, ARRAY_SIZE(req_cases));
 	tcase_add_test(wire, test_request_encode_refuses);
 	tcase_add_test(wire, test_reply_roundtrip);
+	tcase_add_test(wire, test_reply_secrets);
 	tcase_add_test(wire, test_recv_request);
 	suite_add_tcase(s, wire);
 	tcase_add_test(conf, test_conf_good);

@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "core/conn.h"
+#include "core/frontdoor.h"
 #include "handshake/posthandshake.h"
 #include "handshake/secrets.h"
 #include "ktls/ktls.h"
@@ -262,6 +263,57 @@ static void pair_start_lean(struct pair *p, unsigned protocols, const char *prio
 		      CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE | CONN_TEST_LEAN);
 	ck_assert(p->h->lean);
 	ck_assert_ptr_null(p->h->session);
+}
+
+/*
+ * The same again, but A ends up as a connection made by handoff_adopt_ktls()
+ * (conn_adopt_ktls(): no kernel to check here) from what the lean one
+ * hands out: its secrets (handoff_conn_traffic_secrets) unless no_secrets,
+ * its version and cipher.  Exactly what handoffd and the shim do with a
+ * delegated connection, minus the socket passing.
+ */
+#define ADOPT_NO_SECRETS 1u
+#define ADOPT_ROLE_UNKNOWN 2u
+
+static void pair_start_adopted(struct pair *p, unsigned protocols, const char *prio_extra,
+			       unsigned how)
+{
+	bool no_secrets = how & ADOPT_NO_SECRETS;
+	struct handoff_ktls_params kp = { 0 };
+	uint8_t w[48], r[48];
+	struct handoff *h;
+	int len;
+
+	pair_start_lean(p, protocols, prio_extra);
+	kp.is_server = 0;
+	kp.role_unknown = (how & ADOPT_ROLE_UNKNOWN) != 0;
+	kp.version = p->h->version;
+	kp.cipher = p->h->cipher;
+	len = handoff_conn_traffic_secrets(p->h, w, r, sizeof(w));
+	if (protocols == HANDOFF_PROTOCOL_TLSv1_3) {
+		ck_assert_int_eq(len, p->h->secret_len);
+		ck_assert_int_eq(memcmp(w, p->h->secret[0], (size_t)len), 0);
+		ck_assert_int_eq(memcmp(r, p->h->secret[1], (size_t)len), 0);
+		if (!no_secrets) {
+			kp.write_secret = w;
+			kp.read_secret = r;
+			kp.secret_len = (size_t)len;
+		}
+	} else {
+		ck_assert_int_eq(len, -1);
+		ck_assert_int_eq(errno, ENOKEY);
+	}
+	h = conn_adopt_ktls(p->cfg, p->fds[0], &kp, CONN_TEST_NO_INSTALL | CONN_TEST_NO_PROBE);
+	wipe(w, sizeof(w));
+	wipe(r, sizeof(r));
+	ck_assert_msg(h, "conn_adopt_ktls: %s", strerror(errno));
+	ck_assert(h->lean && h->adopted && !h->session && !h->hs);
+	ck_assert_int_eq(h->state, CONN_KTLS);
+	ck_assert_int_eq(h->secret_have, kp.secret_len ? 3 : 0);
+	ck_assert_str_eq(handoff_conn_version(h), handoff_conn_version(p->h));
+	ck_assert_str_eq(handoff_conn_cipher(h), handoff_conn_cipher(p->h));
+	handoff_free(p->h);
+	p->h = h;
 }
 
 /* A as the server (our library, on fds[0]) against B, a GnuTLS client. */
@@ -506,8 +558,14 @@ START_TEST(test_key_update)
 	ssize_t r;
 	int round;
 
-	/* _i past the ciphers: the same on the lean path (no session, secrets only). */
-	if (_i >= (int)ARRAY_SIZE(ku_ciphers))
+	/*
+	 * _i past the ciphers: the same on the lean path (no session, secrets
+	 * only); past twice the ciphers: adopted from those secrets.
+	 */
+	if (_i >= 2 * (int)ARRAY_SIZE(ku_ciphers))
+		pair_start_adopted(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i % ARRAY_SIZE(ku_ciphers)],
+				   0);
+	else if (_i >= (int)ARRAY_SIZE(ku_ciphers))
 		pair_start_lean(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i % ARRAY_SIZE(ku_ciphers)]);
 	else
 		pair_start(&p, HANDOFF_PROTOCOL_TLSv1_3, ku_ciphers[_i], NULL);
@@ -669,7 +727,29 @@ static const struct rec_case rec_cases[] = {
 	{ "1.2 ChangeCipherSpec", TLS12, 20, { 1 }, 1, -1, "ChangeCipherSpec", { 2, 10 } },
 };
 
-/* _i past the table: every case again on the lean path, with the same words and alerts. */
+/*
+ * An adopted connection runs the lean path's code: a sample of the table
+ * (one of each kind, both versions) shows that nothing on the way differs.
+ */
+static const char *const adopted_cases[] = {
+	"close_notify", "handshake_failure", "1.3 warning is fatal", "ClientHello",
+	"KeyUpdate value 2", "1.2 HelloRequest", "1.2 ClientHello to a client",
+	"1.3 empty data record", "1.2 warning ignored", "1.2 close_notify",
+};
+
+static const struct rec_case *rec_case_named(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rec_cases); i++)
+		if (!strcmp(rec_cases[i].name, name))
+			return &rec_cases[i];
+	ck_abort_msg("no case %s", name);
+	return NULL;
+}
+
+/*
+ * _i past the table: every case again on the lean path, with the same words
+ * and alerts; past twice the table: adopted_cases on an adopted connection.
+ */
 START_TEST(test_records)
 {
 	const struct rec_case *c = &rec_cases[_i % ARRAY_SIZE(rec_cases)];
@@ -677,10 +757,14 @@ START_TEST(test_records)
 	struct pair p;
 	int ret;
 
-	if (_i >= (int)ARRAY_SIZE(rec_cases))
+	if (_i >= 2 * (int)ARRAY_SIZE(rec_cases)) {
+		c = rec_case_named(adopted_cases[_i - 2 * (int)ARRAY_SIZE(rec_cases)]);
+		pair_start_adopted(&p, c->protocols, NULL, 0);
+	} else if (_i >= (int)ARRAY_SIZE(rec_cases)) {
 		pair_start_lean(&p, c->protocols, NULL);
-	else
+	} else {
 		pair_start(&p, c->protocols, NULL, NULL);
+	}
 	ret = posthandshake_record(p.h, c->type, c->data, c->len);
 	ck_assert_msg(ret == c->want, "%s: got %d (%s)", c->name, ret,
 		      handoff_error(p.h) ? handoff_error(p.h) : "no error");
@@ -849,6 +933,143 @@ START_TEST(test_lean_no_key_update)
 	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "keeps no traffic secrets"));
 	read_raw(p.fds[1], sent, 2);
 	ck_assert_int_eq(sent[1], GNUTLS_A_INTERNAL_ERROR);
+	pair_free(&p);
+}
+END_TEST
+
+/*
+ * Adopted without the secrets (the shim's delegated connection when
+ * handoffd passed none, e.g. a no-key-update identity): a KeyUpdate fails
+ * the connection closed, with an internal_error alert and words that say
+ * where the secrets are.
+ */
+START_TEST(test_adopted_no_secrets)
+{
+	static const uint8_t ku[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
+	uint8_t sent[2];
+	struct pair p;
+
+	pair_start_adopted(&p, TLS13, NULL, ADOPT_NO_SECRETS);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ku, sizeof(ku)), -1);
+	ck_assert_int_eq(p.h->state, CONN_FAILED);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "traffic secrets are not in this process"));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert_int_eq(sent[0], GNUTLS_AL_FATAL);
+	ck_assert_int_eq(sent[1], GNUTLS_A_INTERNAL_ERROR);
+	pair_free(&p);
+}
+END_TEST
+
+/*
+ * Adopted without knowing which end it is (a socket inherited through
+ * exec): what either end may receive is taken.  A ClientHello (which only
+ * a server may get) and a HelloRequest (only a client) are both declined
+ * with no_renegotiation in TLS 1.2; a TLS 1.3 ticket (only a client) is
+ * dropped.  The same records fail a client that knows it is one.
+ */
+START_TEST(test_adopted_role_unknown)
+{
+	static const uint8_t client_hello[5] = { 1, 0, 0, 1, 3 };
+	static const uint8_t hello_request[4] = { 0, 0, 0, 0 };
+	static const uint8_t ticket[8] = { 4, 0, 0, 4, 1, 2, 3, 4 };
+	uint8_t sent[2];
+	struct pair p;
+
+	pair_start_adopted(&p, TLS12, NULL, ADOPT_NO_SECRETS | ADOPT_ROLE_UNKNOWN);
+	ck_assert(p.h->role_unknown);
+	ck_assert_msg(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, client_hello,
+					   sizeof(client_hello)) == 0, "%s", handoff_error(p.h));
+	read_raw(p.fds[1], sent, 2);
+	ck_assert(sent[0] == GNUTLS_AL_WARNING && sent[1] == GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, hello_request,
+					      sizeof(hello_request)), 0);
+	read_raw(p.fds[1], sent, 2);
+	ck_assert(sent[0] == GNUTLS_AL_WARNING && sent[1] == GNUTLS_A_NO_RENEGOTIATION);
+	ck_assert_int_eq(p.h->state, CONN_KTLS);
+	pair_free(&p);
+
+	pair_start_adopted(&p, TLS13, NULL, ADOPT_NO_SECRETS | ADOPT_ROLE_UNKNOWN);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, ticket, sizeof(ticket)), 0);
+	ck_assert(!raw_pending(p.fds[1]));
+	ck_assert_int_eq(p.h->state, CONN_KTLS);
+	pair_free(&p);
+
+	/* Known to be a client: a ClientHello is refused. */
+	pair_start_adopted(&p, TLS12, NULL, ADOPT_NO_SECRETS);
+	ck_assert_int_eq(posthandshake_record(p.h, KTLS_RECORD_HANDSHAKE, client_hello,
+					      sizeof(client_hello)), -1);
+	ck_assert_ptr_nonnull(strstr(handoff_error(p.h), "CLIENT HELLO"));
+	pair_free(&p);
+}
+END_TEST
+
+/* What handoff_adopt_ktls() and handoff_conn_traffic_secrets() refuse. */
+START_TEST(test_adopt_refuses)
+{
+	static const uint8_t sec[48] = { 1 };
+	struct handoff_config *cfg = handoff_config_new();
+	struct handoff_ktls_params ok = {
+		.version = HANDOFF_TLS_1_3, .cipher = HANDOFF_CIPHER_AES_128_GCM,
+		.write_secret = sec, .read_secret = sec, .secret_len = 32,
+	}, kp;
+	uint8_t w[48], r[48];
+	struct handoff *h;
+	struct pair p;
+	int fds[2], udp;
+
+	tu_tcp_pair(fds);
+	/* The kernel must hold the claimed state: a plain TCP socket holds none. */
+	errno = 0;
+	ck_assert_ptr_null(handoff_adopt_ktls(cfg, fds[0], &ok));
+	ck_assert_int_eq(errno, EINVAL);
+	/* Secrets that do not fit the suite, TLS 1.2 with secrets, half the secrets. */
+	kp = ok;
+	kp.cipher = HANDOFF_CIPHER_AES_256_GCM;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	ck_assert_int_eq(errno, EINVAL);
+	kp = ok;
+	kp.version = HANDOFF_TLS_1_2;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	kp = ok;
+	kp.read_secret = NULL;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	kp = ok;
+	kp.secret_len = 0;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	kp = ok;
+	kp.version = HANDOFF_TLS_VERSION_COUNT;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	kp = ok;
+	kp.cipher = HANDOFF_CIPHER_COUNT;
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL));
+	ck_assert_ptr_null(conn_adopt_ktls(NULL, fds[0], &ok, CONN_TEST_NO_INSTALL));
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, -1, &ok, CONN_TEST_NO_INSTALL));
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, fds[0], NULL, CONN_TEST_NO_INSTALL));
+	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_ptr_null(conn_adopt_ktls(cfg, udp, &ok, CONN_TEST_NO_INSTALL));
+	ck_assert_int_eq(errno, EINVAL);
+	close(udp);
+	/* The good one, as a server: its secrets come back out as they went in. */
+	kp = ok;
+	kp.is_server = 1;
+	h = conn_adopt_ktls(cfg, fds[0], &kp, CONN_TEST_NO_INSTALL);
+	ck_assert_ptr_nonnull(h);
+	ck_assert(h->is_server);
+	ck_assert_int_eq(handoff_conn_traffic_secrets(h, w, r, 47), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(handoff_conn_traffic_secrets(h, w, r, sizeof(w)), 32);
+	ck_assert_int_eq(memcmp(w, sec, 32), 0);
+	ck_assert_int_eq(memcmp(r, sec, 32), 0);
+	handoff_free(h);
+	ck_assert_int_eq(handoff_conn_traffic_secrets(NULL, w, r, sizeof(w)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	handoff_config_free(cfg);
+	close(fds[0]);
+	close(fds[1]);
+	/* A connection that kept its session has no secrets to give. */
+	pair_start(&p, TLS13, NULL, NULL);
+	ck_assert_int_eq(handoff_conn_traffic_secrets(p.h, w, r, sizeof(w)), -1);
+	ck_assert_int_eq(errno, ENOKEY);
 	pair_free(&p);
 }
 END_TEST
@@ -1449,9 +1670,13 @@ static Suite *posthandshake_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_ticket_stored_and_resumed, 0, (int)ARRAY_SIZE(delivery_name));
-	tcase_add_loop_test(tc, test_key_update, 0, 2 * (int)ARRAY_SIZE(ku_ciphers));
+	tcase_add_loop_test(tc, test_key_update, 0, 3 * (int)ARRAY_SIZE(ku_ciphers));
 	tcase_add_loop_test(tc, test_key_update_not_requested, 0, 2);
-	tcase_add_loop_test(tc, test_records, 0, 2 * (int)ARRAY_SIZE(rec_cases));
+	tcase_add_loop_test(tc, test_records, 0,
+			    2 * (int)ARRAY_SIZE(rec_cases) + (int)ARRAY_SIZE(adopted_cases));
+	tcase_add_test(tc, test_adopted_no_secrets);
+	tcase_add_test(tc, test_adopted_role_unknown);
+	tcase_add_test(tc, test_adopt_refuses);
 	tcase_add_test(tc, test_oversized_message);
 	tcase_add_test(tc, test_lean_ticket_ignored);
 	tcase_add_test(tc, test_lean_server_refuses_ticket);

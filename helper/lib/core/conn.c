@@ -109,6 +109,98 @@ struct handoff *handoff_server(struct handoff_config *cfg, int fd)
 	return conn_new(cfg, fd, true, NULL);
 }
 
+/* The hash of a TLS 1.3 suite sets its secrets' length: SHA-384 for AES-256-GCM only. */
+static size_t suite_secret_len(enum handoff_cipher cipher)
+{
+	return cipher == HANDOFF_CIPHER_AES_256_GCM ? 48 : 32;
+}
+
+static bool adopt_params_ok(const struct handoff_ktls_params *p)
+{
+	if ((unsigned)p->version >= HANDOFF_TLS_VERSION_COUNT ||
+	    (unsigned)p->cipher >= HANDOFF_CIPHER_COUNT)
+		return false;
+	if (!p->write_secret && !p->read_secret)
+		return p->secret_len == 0;
+	/* Both or none: one direction alone could follow only half a KeyUpdate. */
+	return p->write_secret && p->read_secret && p->version == HANDOFF_TLS_1_3 &&
+	       p->secret_len == suite_secret_len(p->cipher);
+}
+
+/* The kernel must run what the caller says, in both directions: a wrong claim fails here. */
+static bool kernel_holds(int fd, const struct handoff_ktls_params *p)
+{
+	enum handoff_tls_version v;
+	enum handoff_cipher c;
+	int dir[2] = { TLS_TX, TLS_RX };
+
+	for (int i = 0; i < 2; i++)
+		if (ktls_get_params(fd, dir[i], &v, &c) < 0 || v != p->version || c != p->cipher)
+			return false;
+	return true;
+}
+
+struct handoff *conn_adopt_ktls(struct handoff_config *cfg, int fd,
+				const struct handoff_ktls_params *p, unsigned test_flags)
+{
+	struct handoff *h;
+
+	if (!p || !adopt_params_ok(p)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!(test_flags & CONN_TEST_NO_INSTALL) && fd >= 0 && !kernel_holds(fd, p)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = conn_new(cfg, fd, p->is_server, NULL);
+	if (!h)
+		return NULL;
+	/* Straight to the state after a lean hand-off: nothing of a handshake is kept. */
+	free(h->hs);
+	h->hs = NULL;
+	h->test_flags = test_flags;
+	h->negotiated = true;
+	h->version = p->version;
+	h->cipher = p->cipher;
+	h->state = CONN_KTLS;
+	h->in_kernel = !(test_flags & CONN_TEST_NO_INSTALL);
+	h->lean_planned = true;
+	h->lean = true;
+	h->adopted = true;
+	h->role_unknown = p->role_unknown != 0;
+	if (p->secret_len)
+		secrets_set(h, p->write_secret, p->read_secret, p->secret_len);
+	return h;
+}
+
+struct handoff *handoff_adopt_ktls(struct handoff_config *cfg, int fd,
+				   const struct handoff_ktls_params *p)
+{
+	return conn_adopt_ktls(cfg, fd, p, 0);
+}
+
+int handoff_conn_traffic_secrets(struct handoff *h, uint8_t *write_secret,
+				 uint8_t *read_secret, size_t size)
+{
+	int ret;
+
+	if (!h || !write_secret || !read_secret || size < 48) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (h->state != CONN_KTLS || !h->lean) {
+		errno = ENOKEY;
+		return -1;
+	}
+	ret = secrets_get(h, write_secret, read_secret);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
 static int fail_no_ulp(struct handoff *h, int err)
 {
 	return conn_fail(h, "kernel TLS unavailable: TCP_ULP \"tls\": %s (%s)", strerror(err),

@@ -100,6 +100,8 @@ struct handoff {
 	size_t reneg_body_left;
 	bool reneg_declined;		/* we sent no_renegotiation at least once */
 	bool in_kernel;			/* keys went to the kernel (stays true after close) */
+	bool adopted;			/* handoff_adopt_ktls(): the handshake ran elsewhere */
+	bool role_unknown;		/* adopted without knowing which end we are (exec) */
 
 	/*
 	 * The lean post-hand-off state (conn.c says when): the GnuTLS session
@@ -121,6 +123,15 @@ struct handoff {
 	uint64_t ku_window_ms;		/* start of that window (CLOCK_MONOTONIC) */
 	unsigned test_flags;		/* CONN_TEST_* */
 };
+
+/*
+ * conn_adopt_ktls - handoff_adopt_ktls() with test switches from the
+ * start: under CONN_TEST_NO_INSTALL the kernel's state is not checked and
+ * no key goes to it (the unit tests play the kernel).
+ */
+struct handoff_ktls_params;
+struct handoff *conn_adopt_ktls(struct handoff_config *cfg, int fd,
+				const struct handoff_ktls_params *p, unsigned test_flags);
 
 /* Set a test switch; used by tests/unit only. */
 void conn_set_test_flags(struct handoff *h, unsigned flags);

@@ -77,4 +77,57 @@ void handoff_config_refuse_alpn_mismatch(struct handoff_config *cfg);
 void handoff_config_keep_peer_cert(struct handoff_config *cfg);
 const uint8_t *handoff_conn_peer_cert(struct handoff *h, size_t *len);
 
+/*
+ * A socket that already carries kernel TLS, its handshake done elsewhere
+ * (handoffd for a delegated connection of the shim): what the engine needs
+ * to go on with it.  The secrets are the TLS 1.3 application traffic
+ * secrets as they are now, from this end's point of view (write = ours,
+ * read = the peer's), secret_len bytes each (32, or 48 for AES-256-GCM's
+ * SHA-384); NULL (and 0) when they did not come, and always for TLS 1.2.
+ */
+struct handoff_ktls_params {
+	int is_server;
+	/*
+	 * Which end we are is not known (a socket inherited through exec: the
+	 * kernel's TLS state does not say): what either end may receive is
+	 * taken (a ticket dropped, a renegotiation request of either kind
+	 * declined); is_server is then ignored.
+	 */
+	int role_unknown;
+	enum handoff_tls_version version;
+	enum handoff_cipher cipher;
+	const uint8_t *write_secret;
+	const uint8_t *read_secret;
+	size_t secret_len;
+};
+
+/*
+ * handoff_adopt_ktls - a struct handoff for fd in the lean post-hand-off
+ * state (no GnuTLS session): its records then go through the calls above
+ * and handoff_read/write/close like those of a connection the engine made.
+ * With the secrets, a peer's KeyUpdate re-keys the kernel (Linux 6.14+;
+ * older kernels fail the connection with "needs Linux 6.14+"); without
+ * them it fails the connection closed.  The kernel's own TLS_TX and TLS_RX
+ * must hold p's version and cipher, or nothing is made.  The secrets are
+ * copied (the caller wipes its own); cfg is referenced (for its timeouts).
+ * Returns the connection (free with handoff_free(), which wipes the
+ * copies), or NULL with errno: EINVAL (bad arguments, secrets that do not
+ * fit the version or cipher, or a socket whose kernel TLS state is not
+ * p's), ENOMEM, or the socket's own error.
+ */
+struct handoff *handoff_adopt_ktls(struct handoff_config *cfg, int fd,
+				   const struct handoff_ktls_params *p);
+
+/*
+ * handoff_conn_traffic_secrets - the current TLS 1.3 application traffic
+ * secrets of a completed lean connection, copied into write_secret (ours)
+ * and read_secret (the peer's), each of size bytes at least 48.  The caller
+ * wipes them (they are the whole connection's keys).  Returns their length
+ * (32 or 48), or -1 with errno EINVAL (bad arguments) or ENOKEY (the
+ * connection keeps none: TLS 1.2, no-key-update, a session kept, not
+ * complete, or failed).
+ */
+int handoff_conn_traffic_secrets(struct handoff *h, uint8_t *write_secret,
+				 uint8_t *read_secret, size_t size);
+
 #endif

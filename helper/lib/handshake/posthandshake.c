@@ -164,6 +164,17 @@ static bool is_tls13(const struct handoff *h)
 	return h->version == HANDOFF_TLS_1_3;
 }
 
+/* An adopted connection may not know which end it is: it then takes what either may receive. */
+static bool may_be_client(const struct handoff *h)
+{
+	return !h->is_server || h->role_unknown;
+}
+
+static bool may_be_server(const struct handoff *h)
+{
+	return h->is_server || h->role_unknown;
+}
+
 static int on_alert(struct handoff *h, const uint8_t *data, size_t len)
 {
 	char name[128];
@@ -225,8 +236,8 @@ static int on_handshake_tls12(struct handoff *h, const uint8_t *data, size_t len
 			type = h->reneg_header[0];
 			body = ((size_t)h->reneg_header[1] << 16) | ((size_t)h->reneg_header[2] << 8) |
 			       h->reneg_header[3];
-			if (!((type == HS_HELLO_REQUEST && body == 0 && !h->is_server) ||
-			      (type == HS_CLIENT_HELLO && h->is_server))) {
+			if (!((type == HS_HELLO_REQUEST && body == 0 && may_be_client(h)) ||
+			      (type == HS_CLIENT_HELLO && may_be_server(h)))) {
 				snprintf(msg, sizeof(msg),
 					 "peer sent an unexpected handshake message after the handshake: %s",
 					 gnutls_handshake_description_get_name(type));
@@ -447,6 +458,11 @@ static int on_key_update_lean(struct handoff *h, bool requested)
 	static const uint8_t ku_not_requested[5] = { GNUTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0 };
 	int ret;
 
+	if (!secrets_have(h) && h->adopted)
+		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
+				  "peer sent a TLS 1.3 KeyUpdate, but the traffic secrets are not in "
+				  "this process (the handshake ran elsewhere and did not pass them on), "
+				  "so the kernel cannot be re-keyed");
 	if (!secrets_have(h))
 		return fail_fatal(h, GNUTLS_A_INTERNAL_ERROR,
 				  "peer sent a TLS 1.3 KeyUpdate, but this connection keeps no traffic "
@@ -511,7 +527,7 @@ static int on_handshake_tls13_lean(struct handoff *h, const uint8_t *data, size_
 				}
 				continue;	/* its one byte next */
 			}
-			if (type == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET && !h->is_server) {
+			if (type == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET && may_be_client(h)) {
 				if (body > PH_MAX_PARTIAL - HS_HEADER)
 					return fail_fatal(h, GNUTLS_A_RECORD_OVERFLOW,
 							  "peer sent a post-handshake message larger than 128 KiB");

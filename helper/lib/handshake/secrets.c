@@ -111,6 +111,24 @@ int secrets_advance(struct handoff *h, int read)
 	return ret;
 }
 
+void secrets_set(struct handoff *h, const uint8_t *write_secret, const uint8_t *read_secret,
+		 size_t len)
+{
+	memcpy(h->secret[0], write_secret, len);
+	memcpy(h->secret[1], read_secret, len);
+	h->secret_len = (uint8_t)len;
+	h->secret_have = 3;
+}
+
+int secrets_get(const struct handoff *h, uint8_t *write_secret, uint8_t *read_secret)
+{
+	if (!secrets_have(h))
+		return -ENOKEY;
+	memcpy(write_secret, h->secret[0], h->secret_len);
+	memcpy(read_secret, h->secret[1], h->secret_len);
+	return h->secret_len;
+}
+
 void secrets_wipe(struct handoff *h)
 {
 	wipe(h->secret, sizeof(h->secret));

@@ -35,6 +35,16 @@ int secrets_crypto_info(const struct handoff *h, int read, struct ktls_crypto_in
 /* secrets_advance - one direction moves to its next secret (a KeyUpdate); 0 or -errno. */
 int secrets_advance(struct handoff *h, int read);
 
+/*
+ * secrets_set - a connection whose handshake ran elsewhere starts from the
+ * two secrets given (len 32 or 48), copied in; secrets_get - copies both
+ * out (the caller wipes them) and returns their length, or -ENOKEY when
+ * the connection keeps none.  Ours is the write secret, the peer's the read.
+ */
+void secrets_set(struct handoff *h, const uint8_t *write_secret, const uint8_t *read_secret,
+		 size_t len);
+int secrets_get(const struct handoff *h, uint8_t *write_secret, uint8_t *read_secret);
+
 /* Forget both secrets (zeros); safe to call more than once. */
 void secrets_wipe(struct handoff *h);
 

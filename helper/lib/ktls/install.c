@@ -78,6 +78,46 @@ int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info)
 	return 0;
 }
 
+int ktls_get_params(int fd, int dir, enum handoff_tls_version *version,
+		    enum handoff_cipher *cipher)
+{
+	struct tls_crypto_info info;
+	socklen_t len = sizeof(info);
+
+	/* The kernel says EBUSY for a direction that has no key yet. */
+	if (getsockopt(fd, SOL_TLS, dir, &info, &len) < 0)
+		return errno == EBUSY ? -ENOKEY : -errno;
+	if (len < sizeof(info) || info.cipher_type == 0)
+		return -ENOKEY;
+	switch (info.version) {
+	case TLS_1_2_VERSION:
+		*version = HANDOFF_TLS_1_2;
+		break;
+	case TLS_1_3_VERSION:
+		*version = HANDOFF_TLS_1_3;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	switch (info.cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		*cipher = HANDOFF_CIPHER_AES_128_GCM;
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		*cipher = HANDOFF_CIPHER_AES_256_GCM;
+		break;
+	case TLS_CIPHER_AES_CCM_128:
+		*cipher = HANDOFF_CIPHER_AES_128_CCM;
+		break;
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		*cipher = HANDOFF_CIPHER_CHACHA20_POLY1305;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 int ktls_install_infos(int fd, struct ktls_crypto_info *tx,
 		       struct ktls_crypto_info *rx, const char **step)
 {

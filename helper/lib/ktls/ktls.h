@@ -71,6 +71,16 @@ int ktls_attach_ulp(int fd);
 int ktls_set_crypto(int fd, int dir, const struct ktls_crypto_info *info);
 
 /*
+ * ktls_get_params - the version and cipher the kernel holds for one
+ * direction (TLS_TX or TLS_RX) of fd.  Only the crypto info's 4-byte
+ * header is asked for, so no key byte is copied out.  0, -ENOKEY (no key
+ * in that direction), -EOPNOTSUPP (a version or cipher we do not know), or
+ * the getsockopt error.
+ */
+int ktls_get_params(int fd, int dir, enum handoff_tls_version *version,
+		    enum handoff_cipher *cipher);
+
+/*
  * TLS_TX_ZEROCOPY_RO / TLS_RX_EXPECT_NO_PAD on a socket whose keys are in:
  * 0 or negative errno (-ENOPROTOOPT: this kernel has no such option).
  */
