@@ -136,14 +136,16 @@ if command -v openssl >/dev/null 2>&1; then
 		cpid=$!
 		exec 3>"$WORK/openssl-R.in"
 		# One line per read(2): s_client takes R as a command only at the start of one.
+		# The marker is one s_client's own output never holds ("one" did:
+		# "PSK identity: None"), so R goes only after the echo is back.
 		wait_for "$WORK/openssl-R.err" "TLS session with" &&
-			echo one >&3 && wait_for "$WORK/openssl-R.out" one && echo R >&3
+			echo data-7f3a >&3 && wait_for "$WORK/openssl-R.out" data-7f3a && echo R >&3
 		wait_peer "$PEER_PID" 10
 		src=$?
 		exec 3>&-
 		wait "$cpid"
 		want="peer sent fatal alert: handshake_failure (Handshake failed) after we declined its renegotiation"
-		if [ $src -ne 0 ] && has "$WORK/openssl-R.out" one && has "$WORK/openssl-R.err" "$want" &&
+		if [ $src -ne 0 ] && has "$WORK/openssl-R.out" data-7f3a && has "$WORK/openssl-R.err" "$want" &&
 		   has "$WORK/openssl-R.cli" RENEGOTIATING; then
 			pass "openssl-R: data echoed, then $want"
 		else
