@@ -12,10 +12,16 @@
 # /etc/hosts, all of them DNS SANs of one server certificate), started
 # together, then parallel reads of 32 files on every mount (threads of one
 # process) so that the extra transports (opened lazily, on first use)
-# connect.  Every
-# transport is a handshake upcall on both ends (client and nfsd), all
-# answered by one handoffd: 8 x 16 x 2 = 256 at most.  Each burst uses
-# fresh names: an old transport is never reused.
+# connect.  Every transport is a handshake upcall on both ends (client
+# and nfsd), all answered by one handoffd.  Each burst uses fresh names:
+# an old transport is never reused.
+#
+# A known flaw: the names all lead to one nfsd, and the NFS client folds
+# mounts of one server into one client (measured on 6.12: a second name's
+# mount added 2 handshakes, /proc/fs/nfsfs/servers listed one server).
+# So a burst opens about one mount's transports, some 46 handshakes, not
+# the 8 x 16 x 2 = 256 it was meant to; a credible burst needs servers the
+# client cannot fold together (nfsd in several network namespaces).
 #
 # Why not NVMe/TCP: the kernel serialises connects (nvmf_dev_mutex) and a
 # controller's queues, so an NVMe burst is at most two handshakes at a
