@@ -197,6 +197,29 @@ static void free_fds(int n)
 		close(filler[--n_filler]);
 }
 
+/* A client for phase: wait for it, accept, echo once, close.  -1 when none came. */
+static int serve_one(int lfd, const char *phase)
+{
+	char what[64];
+	int fd, err;
+
+	say("%s: waiting for a client", phase);
+	if (!wait_readable(lfd, 60000)) {
+		say("%s: no client came", phase);
+		return -1;
+	}
+	fd = accept(lfd, NULL, NULL);
+	err = errno;
+	snprintf(what, sizeof(what), "%s: accept", phase);
+	report_fd(what, fd, err);
+	if (fd >= 0) {
+		snprintf(what, sizeof(what), "%s: read", phase);
+		echo_once(fd, what);
+		close(fd);
+	}
+	return 0;
+}
+
 /*
  * 1. no fd left: accept() fails with EMFILE, twice, and no fd appears;
  * 2. one fd free: accept() takes it; then the program reads (a shim's
@@ -241,31 +264,13 @@ static int m_emfile(int port)
 	say("phase 2: fds now %d", count_fds());
 
 	free_fds(16);
-	say("phase 3: waiting for a client");
-	if (!wait_readable(lfd, 60000)) {
-		say("phase 3: no client came");
+	if (serve_one(lfd, "phase 3") < 0)
 		return 1;
-	}
-	fd = accept(lfd, NULL, NULL);
-	report_fd("phase 3: accept", fd, errno);
-	if (fd >= 0) {
-		echo_once(fd, "phase 3: read");
-		close(fd);
-	}
 
 	fill_fds();
 	free_fds(1);
-	say("phase 4: waiting for a client");
-	if (!wait_readable(lfd, 60000)) {
-		say("phase 4: no client came");
+	if (serve_one(lfd, "phase 4") < 0)
 		return 1;
-	}
-	fd = accept(lfd, NULL, NULL);
-	report_fd("phase 4: accept", fd, errno);
-	if (fd >= 0) {
-		echo_once(fd, "phase 4: read");
-		close(fd);
-	}
 	free_fds(n_filler);
 	say("done: fds %d", count_fds());
 	return 0;
