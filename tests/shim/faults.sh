@@ -83,6 +83,18 @@ ms_of() {
 	grep -F -- "$2" "$1" | head -n1 | sed -n 's/.*(\([0-9]*\) ms)$/\1/p'
 }
 
+# eintr_at_signal LABEL FILE: read 1 in FILE returned at the program's
+# alarm (1500 ms), not when the client's data came (4000 ms).
+eintr_at_signal() {
+	local ms
+	ms=$(ms_of "$2" "read 1:")
+	if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -lt 3900 ]; then
+		pass "$1: the EINTR came at the signal (${ms} ms; the client waits 4000)"
+	else
+		fail "$1: read 1 returned after '${ms}' ms, not at the signal (1500)" "$2"
+	fi
+}
+
 # run_prog NAME PORT SHIM(yes|no) ARGS...: faultprog in the background (SPID).
 run_prog() {
 	local name=$1 port=$2 shim=$3
@@ -245,12 +257,7 @@ for mode in norestart restart; do
 	expect "$mode: the client's echo" "$WORK/sig-$mode.client" "echo ok"
 	if [ "$mode" = norestart ]; then
 		expect "no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
-		ms=$(ms_of "$O" "read 1:")
-		if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -lt 3900 ]; then
-			pass "no SA_RESTART: the EINTR came at the signal (${ms} ms; the client waits 4000)"
-		else
-			fail "no SA_RESTART: read 1 returned after '${ms}' ms, not at the signal (1500)" "$O"
-		fi
+		eintr_at_signal "no SA_RESTART" "$O"
 		expect "no SA_RESTART: the next read() completes the handshake and reads" "$O" \
 			"read 2: 17 bytes: after-the-signal"
 	else
@@ -413,12 +420,7 @@ while True:
 		O=$WORK/dsig-norestart.out
 		expect "delegated, no SA_RESTART: the client's echo" "$WORK/dsig-norestart.client" "echo ok"
 		expect "delegated, no SA_RESTART: read() fails with EINTR" "$O" "read 1: ERR errno=4 EINTR"
-		ms=$(ms_of "$O" "read 1:")
-		if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -lt 3900 ]; then
-			pass "delegated, no SA_RESTART: the EINTR came at the signal (${ms} ms; the client waits 4000)"
-		else
-			fail "delegated, no SA_RESTART: read 1 returned after '${ms}' ms, not at the signal (1500)" "$O"
-		fi
+		eintr_at_signal "delegated, no SA_RESTART" "$O"
 		expect "delegated, no SA_RESTART: the next read() waits for the same answer and reads" "$O" \
 			"read 2: 17 bytes: after-the-signal"
 		log_has "delegated, no SA_RESTART" "$WORK/dsig-norestart.shim.log" "handshake by handoffd (identity web)"
