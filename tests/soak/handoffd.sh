@@ -52,12 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-nvmet_setup
-case $? in
-0) ;;
-77) skip "this nvmet has no TLS" ;;
-*) bad "nvmet setup (keyctl, configfs)"; exit 1 ;;
-esac
+nvmet_ready
 
 "${VG[@]}" "$handoffd" -s --workers 4 >"$log" 2>&1 &
 hd_pid=$!

@@ -67,13 +67,8 @@ summary() {
 }
 
 echo "kernel $(uname -r), $(nproc) CPUs"
-nvmet_setup
-case $? in
-0) ;;
-77) skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)" ;;
-*) bad "target setup"; exit 1 ;;
-esac
-per=$((2 * (1 + (queues < $(nproc) ? queues : $(nproc)))))
+nvmet_ready
+per=$(handshakes_per_connect "$queues")
 want=$((connects * per))
 
 echo "## 1. a full log disk"

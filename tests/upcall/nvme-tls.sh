@@ -52,12 +52,7 @@ echo "kernel $(uname -r)"
 
 # The PSK in the keyring both kernel sides use, and the target: one
 # subsystem, one namespace on a file, a TLS-only port.
-nvmet_setup
-case $? in
-0) ;;
-77) skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)" ;;
-*) bad "nvmet setup (keyctl, configfs)"; exit 1 ;;
-esac
+nvmet_ready
 identity=$psk_identity serial=$psk_serial
 ok "PSK $serial in .nvme: $identity"
 ok "nvmet: $subnqn on 127.0.0.1:$nvmet_svc, tsas $(cat "$nvmet/ports/$nvmet_port/addr_tsas"), treq $(cat "$nvmet/ports/$nvmet_port/addr_treq")"
@@ -144,25 +139,33 @@ if [[ -n $ctrl ]]; then
 	echo 1 >"/sys/class/nvme/$ctrl/delete_controller" && ctrl=
 fi
 
+# connect_refused WHAT KEY: a host connect with the PSK key KEY must fail,
+# and fast (a hang is a failure too); a controller it made anyway is
+# deleted at the end (ctrl).
+connect_refused() {
+	local reply rc t0 t1
+	t0=$(now_ms)
+	exec 3<>/dev/nvme-fabrics
+	if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=$nvmet_svc,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$2,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
+		bad "$1: the connect succeeded"
+		read -r reply <&3
+		ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
+	else
+		rc=$?
+		t1=$(now_ms)
+		echo "dmesg: $(dmesg | tail -4 | tr "\n" " ")"
+		[[ $rc -ne 124 ]] && ok "$1: connect failed in $((t1 - t0)) ms: $(head -1 "$work/connect.err")" ||
+			bad "$1: connect hung"
+	fi
+	exec 3>&-
+}
+
 # An identity the target does not know: the host names a PSK (tls_key) that
 # lives outside the keyrings the target's upcall searches.  The connect must
 # fail fast, and the log must say why.
 other=$(keyctl padd psk "NVMe0R01 $hostnqn $subnqn-unknown" @u <"$work/psk")
 keyctl setperm "$other" 0x3f3f0000
-t0=$(now_ms)
-exec 3<>/dev/nvme-fabrics
-if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=$nvmet_svc,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$other,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
-	bad "unknown PSK identity: the connect succeeded"
-	read -r reply <&3
-	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
-else
-	rc=$?
-	t1=$(now_ms)
-	echo "dmesg: $(dmesg | tail -4 | tr "\n" " ")"
-	[[ $rc -ne 124 ]] && ok "unknown PSK identity: connect failed in $((t1 - t0)) ms: $(head -1 "$work/connect.err")" ||
-		bad "unknown PSK identity: connect hung"
-fi
-exec 3>&-
+connect_refused "unknown PSK identity" "$other"
 grep -q "nvme server peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK identity unknown" "$log" &&
 	ok "logged: $(grep -m1 'failed EKEYREJECTED' "$log" | sed 's/^handoffd: //')" ||
 	bad "no EKEYREJECTED line for the unknown identity"
@@ -226,19 +229,7 @@ id384="NVMe0R02 $hostnqn $subnqn"
 # The host's upcall: offered a SHA-384 key by serial (tls_key), it refuses.
 k384=$(keyctl padd psk "$id384" @u <"$work/psk48")
 keyctl setperm "$k384" 0x3f3f0000
-t0=$(now_ms)
-exec 3<>/dev/nvme-fabrics
-if timeout 60 sh -c "echo 'transport=tcp,traddr=127.0.0.1,trsvcid=4420,nqn=$subnqn,hostnqn=$hostnqn,hostid=$hostid,tls,tls_key=$k384,nr_io_queues=1,ctrl_loss_tmo=0' >&3" 2>"$work/connect.err"; then
-	bad "SHA-384 PSK on the host: the connect succeeded"
-	read -r reply <&3
-	ctrl=nvme$(echo "$reply" | sed -n 's/.*instance=\([0-9]*\).*/\1/p')
-else
-	rc=$?
-	t1=$(now_ms)
-	[[ $rc -ne 124 ]] && ok "SHA-384 PSK on the host: connect failed in $((t1 - t0)) ms: $(head -1 "$work/connect.err")" ||
-		bad "SHA-384 PSK on the host: connect hung"
-fi
-exec 3>&-
+connect_refused "SHA-384 PSK on the host" "$k384"
 grep -q "nvme client peer=127.0.0.1 auth=psk: failed EKEYREJECTED: PSK $k384 (\"$id384\"): a SHA-384 PSK (48-byte key, NVMe hash 02), but GnuTLS [0-9.]* binds external PSKs with SHA-256 only" "$log" &&
 	ok "host side logged: $(grep -m1 "failed EKEYREJECTED: PSK $k384" "$log" | sed 's/^handoffd: //')" ||
 	bad "no host-side line refusing the SHA-384 PSK by name"

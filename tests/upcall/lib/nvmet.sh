@@ -106,6 +106,25 @@ nvmet_cleanup() {
 		"$nvmet/ports/$nvmet_port" "$nvmet/hosts/$hostnqn" 2>/dev/null
 }
 
+# nvmet_ready: nvmet_setup, with its outcome as every test takes it: a
+# skip (77) where this nvmet has no TLS, a failure (bad, exit 1) where the
+# setup itself broke.
+nvmet_ready() {
+	nvmet_setup
+	case $? in
+	0) ;;
+	77) skip "this nvmet has no TLS (CONFIG_NVME_TARGET_TCP_TLS)" ;;
+	*) bad "nvmet setup (keyctl, configfs)"; exit 1 ;;
+	esac
+}
+
+# handshakes_per_connect QUEUES: the handshakes one host connect makes,
+# both ends of each TLS connection; the kernel caps the I/O queues at the
+# CPU count.
+handshakes_per_connect() {
+	echo $((2 * (1 + ($1 < $(nproc) ? $1 : $(nproc)))))
+}
+
 # burst N QUEUES: N host connects at once, each with QUEUES I/O queues:
 # (1 + QUEUES) TLS connections per controller, each a handshake on both
 # ends.  Every connect is bounded (90 s); results in $work/burst/I.res as
