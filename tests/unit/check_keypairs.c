@@ -48,12 +48,26 @@ static void add(struct handoff_config *cfg, const char *cert, const char *key)
 		      handoff_config_error(cfg));
 }
 
+/* The test PKI's certificate file as an object and as DER (the caller frees both). */
+static gnutls_x509_crt_t pki_cert(const char *file, gnutls_datum_t *der)
+{
+	gnutls_datum_t pem = { NULL, 0 };
+	gnutls_x509_crt_t crt;
+
+	ck_assert_int_eq(gnutls_load_file(tu_pki(file), &pem), 0);
+	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
+	ck_assert_int_eq(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, der), 0);
+	gnutls_free(pem.data);
+	return crt;
+}
+
 /* The leaf the server presented to a client asking for servername equals file's. */
 static void assert_presented(struct handoff_config *server, const char *servername,
 			     bool noverifyname, const char *file)
 {
 	struct handoff_config *ccfg = handoff_config_new();
-	gnutls_datum_t pem = { NULL, 0 }, der = { NULL, 0 };
+	gnutls_datum_t der = { NULL, 0 };
 	const gnutls_datum_t *peers;
 	gnutls_x509_crt_t crt;
 	unsigned n = 0;
@@ -69,14 +83,10 @@ static void assert_presented(struct handoff_config *server, const char *serverna
 	peers = gnutls_certificate_get_peers(p.cli->session, &n);
 	ck_assert_uint_ge(n, 1);
 
-	ck_assert_int_eq(gnutls_load_file(tu_pki(file), &pem), 0);
-	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
-	ck_assert_int_eq(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
-	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
+	crt = pki_cert(file, &der);
 	ck_assert_msg(peers[0].size == der.size && !memcmp(peers[0].data, der.data, der.size),
 		      "asked for %s: the server did not present %s", servername, file);
 	gnutls_x509_crt_deinit(crt);
-	gnutls_free(pem.data);
 	gnutls_free(der.data);
 	tu_pair_free(&p);
 	handoff_config_free(ccfg);
@@ -151,7 +161,7 @@ static void raw_resume(struct handoff_config *server, const char *name, const ch
 		       const char *file, bool name_ok, const gnutls_datum_t *resume_in,
 		       gnutls_datum_t *resume_out)
 {
-	gnutls_datum_t pem = { NULL, 0 }, der = { NULL, 0 };
+	gnutls_datum_t der = { NULL, 0 };
 	gnutls_certificate_credentials_t cc;
 	const gnutls_datum_t *peers;
 	gnutls_session_t s;
@@ -198,10 +208,7 @@ static void raw_resume(struct handoff_config *server, const char *name, const ch
 
 	peers = gnutls_certificate_get_peers(s, &n);
 	ck_assert_uint_ge(n, 1);
-	ck_assert_int_eq(gnutls_load_file(tu_pki(file), &pem), 0);
-	ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
-	ck_assert_int_eq(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
-	ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
+	crt = pki_cert(file, &der);
 	ck_assert_msg(peers[0].size == der.size && !memcmp(peers[0].data, der.data, der.size),
 		      "asked for %s with %s: the server did not present %s", name ? name : "(no SNI)",
 		      prio, file);
@@ -209,7 +216,6 @@ static void raw_resume(struct handoff_config *server, const char *name, const ch
 		ck_assert_msg(gnutls_x509_crt_check_hostname2(crt, name, 0),
 			      "%s does not pass the client's name check for %s", file, name);
 	gnutls_x509_crt_deinit(crt);
-	gnutls_free(pem.data);
 	gnutls_free(der.data);
 	gnutls_deinit(s);
 	gnutls_certificate_free_credentials(cc);
