@@ -39,13 +39,13 @@ static void adopt_cfg_make(void)
 	adopt_cfg = handoff_config_new();
 }
 
-struct handoff *adopt_inherited(int fd, char *why, size_t why_size)
+/* The kernel's version and cipher into p, then the engine's connection; NULL with why. */
+static struct handoff *adopt(int fd, struct handoff_ktls_params *p, char *why, size_t why_size)
 {
-	struct handoff_ktls_params p = { .role_unknown = 1 };
 	struct handoff *h;
 	int ret;
 
-	ret = ktls_get_params(fd, TLS_TX, &p.version, &p.cipher);
+	ret = ktls_get_params(fd, TLS_TX, &p->version, &p->cipher);
 	if (ret < 0) {
 		snprintf(why, why_size, "cannot read the kernel's TLS state: %s", strerror(-ret));
 		return NULL;
@@ -55,41 +55,33 @@ struct handoff *adopt_inherited(int fd, char *why, size_t why_size)
 		snprintf(why, why_size, "out of memory");
 		return NULL;
 	}
-	h = handoff_adopt_ktls(adopt_cfg, fd, &p);
+	h = handoff_adopt_ktls(adopt_cfg, fd, p);
 	if (!h)
-		snprintf(why, why_size, "the engine cannot take the connection over: %s",
-			 strerror(errno));
+		snprintf(why, why_size, "the engine cannot take the connection over: %s (%s%s)",
+			 strerror(errno), handoff_tls_version_name(p->version),
+			 p->secret_len ? ", with traffic secrets" : "");
 	return h;
+}
+
+struct handoff *adopt_inherited(int fd, char *why, size_t why_size)
+{
+	struct handoff_ktls_params p = { .role_unknown = 1 };
+
+	return adopt(fd, &p, why, why_size);
 }
 
 struct handoff *adopt_delegated(struct shim_conn *c, struct custody_reply *rep, char *why,
 				size_t why_size)
 {
 	struct handoff_ktls_params p = { .is_server = c->is_server };
-	struct handoff *h = NULL;
-	int ret;
+	struct handoff *h;
 
-	ret = ktls_get_params(c->fd, TLS_TX, &p.version, &p.cipher);
-	if (ret < 0) {
-		snprintf(why, why_size, "cannot read the kernel's TLS state: %s", strerror(-ret));
-		goto out;
-	}
 	if (rep->secret_len) {
 		p.write_secret = rep->write_secret;
 		p.read_secret = rep->read_secret;
 		p.secret_len = rep->secret_len;
 	}
-	pthread_once(&adopt_once, adopt_cfg_make);
-	if (!adopt_cfg) {
-		snprintf(why, why_size, "out of memory");
-		goto out;
-	}
-	h = handoff_adopt_ktls(adopt_cfg, c->fd, &p);
-	if (!h)
-		snprintf(why, why_size, "the engine cannot take the connection over: %s (%s%s)",
-			 strerror(errno), handoff_tls_version_name(p.version),
-			 rep->secret_len ? ", with traffic secrets" : "");
-out:
+	h = adopt(c->fd, &p, why, why_size);
 	wipe(rep->write_secret, sizeof(rep->write_secret));
 	wipe(rep->read_secret, sizeof(rep->read_secret));
 	return h;
