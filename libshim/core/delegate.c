@@ -216,10 +216,35 @@ static int wait_like_the_program(struct shim_conn *c)
 	return n < 0 && errno == EINTR ? -EINTR : 0;
 }
 
+/*
+ * handoffd could not take the request now (its backlog was full, or this
+ * uid had its share queued or running): ask again CONNECT_RETRY_MS later,
+ * until the deadline.  0 after the wait (ask again), -EAGAIN for a
+ * non-blocking step (the watcher asks again), or -ETIMEDOUT with why
+ * ("WHAT until the handshake deadline") once the deadline has passed.
+ */
+static int ask_again_later(struct shim_conn *c, bool wait, const char *what, char *why,
+			   size_t why_size)
+{
+	int left = time_left(c);
+
+	if (left == 0) {
+		snprintf(why, why_size, "%s until the handshake deadline", what);
+		c->custody_retry = false;
+		return -ETIMEDOUT;
+	}
+	c->custody_retry = true;
+	if (!wait)
+		return -EAGAIN;
+	SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : left);
+	return 0;
+}
+
 int delegate_step(struct shim_conn *c, bool wait, struct custody_reply *rep, char *why,
 		  size_t why_size)
 {
 	struct pollfd pfd = { .events = POLLIN };
+	char what[160];
 	int ret, left;
 
 	c->want = 0;	/* nothing the handshake needs happens on the program's fd */
@@ -231,39 +256,22 @@ again:
 			break;
 		if (ret != -EAGAIN)
 			return ret;
-		left = time_left(c);
-		if (left == 0) {
-			snprintf(why, why_size, "handoffd's custody socket %s stayed full until the "
-				 "handshake deadline", c->rule->delegate);
-			c->custody_retry = false;
-			return -ETIMEDOUT;
-		}
-		if (!wait)
-			return -EAGAIN;	/* the watcher tries again */
-		SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : left);
+		snprintf(what, sizeof(what), "handoffd's custody socket %s stayed full",
+			 c->rule->delegate);
+		ret = ask_again_later(c, wait, what, why, why_size);
+		if (ret < 0)
+			return ret;
 	}
 	for (;;) {
 		/* Before the reply: the watcher's shutdown at the deadline reads as handoffd's close. */
 		if (!__atomic_load_n(&c->timed_out, __ATOMIC_ACQUIRE)) {
 			ret = take_reply(c, rep, why, why_size);
 			if (ret == -EBUSY) {
-				/*
-				 * handoffd had this uid's share of requests queued
-				 * or running and did nothing with the socket: as
-				 * for a full backlog, ask again until the deadline.
-				 */
-				left = time_left(c);
-				if (left == 0) {
-					snprintf(why, why_size, "handoffd stayed busy with this uid's "
-						 "requests (max-queued-per-uid) until the handshake "
-						 "deadline");
-					return -ETIMEDOUT;
-				}
-				c->custody_retry = true;
-				if (!wait)
-					return -EAGAIN;	/* the watcher tries again */
-				SHIM_REAL(poll)(NULL, 0, left < 0 || left > CONNECT_RETRY_MS ?
-						CONNECT_RETRY_MS : left);
+				/* This uid's share was taken: nothing was done with the socket. */
+				ret = ask_again_later(c, wait, "handoffd stayed busy with this uid's "
+						      "requests (max-queued-per-uid)", why, why_size);
+				if (ret < 0)
+					return ret;
 				goto again;
 			}
 			if (ret != -EAGAIN)
