@@ -27,7 +27,7 @@
 
 #define MIB (1024ull * 1024)
 /* The one combination that moves a lot of data; the others move SMALL_LEN. */
-#define BULK_LEN_DEFAULT (256 * MIB)
+#define BULK_LEN_DEFAULT (64 * MIB)
 #define SMALL_LEN (8 * MIB)
 #define PEER_LEN (2 * MIB)
 #define SENDFILE_LEN (8 * MIB + 4097)

@@ -12,7 +12,7 @@
 # TlsDecryptError must stay put; a big file goes through nginx's sendfile.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
-# HANDOFF_SHIM_BIG_MB: size of the nginx sendfile download (default 256).
+# HANDOFF_SHIM_BIG_MB: size of the nginx sendfile download (default 64).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shim_setup shim-servers --map-names
 need curl openssl gnutls-cli socat
@@ -343,7 +343,7 @@ echo "## nginx (epoll, 2 worker processes, sendfile on)"
 if [ -z "$NGINX" ]; then
 	fail "nginx not installed (tests/install-deps.sh installs nginx-light)"
 else
-	BIG_MB=${HANDOFF_SHIM_BIG_MB:-256}
+	BIG_MB=${HANDOFF_SHIM_BIG_MB:-64}
 	head -c "$((BIG_MB * 1048576))" /dev/urandom >"$WWW/big.bin"
 	H_BIG=$(sha "$WWW/big.bin")
 	N=$WORK/nginx
