@@ -13,6 +13,9 @@
 # client): they print "ERR errno=N NAME" for what the socket call raised.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
+# vm-once: asan (the shim's parsers and its handling of broken peers,
+# the same under every kernel: tests/run-all.sh runs it once, in the
+# sanitizer build's pass; tests/vm/suite.sh says how.)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shim_setup shim-bad-input --map-names
 need curl openssl

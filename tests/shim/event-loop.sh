@@ -10,6 +10,9 @@
 # assertion is that all 100 succeed.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
+# vm-once: plain (stalled handshakes meet the shim's deadlines, the same
+# under every kernel: tests/run-all.sh runs it once, in the plain build's
+# pass; tests/vm/suite.sh says how.)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shim_setup shim-event-loop
 [ -x "$PY" ] || skip "python3 not installed"

@@ -33,6 +33,9 @@
 # made here: the line that says why the fd-less handshake failed arrives.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
+# vm-once: asan (EMFILE, signals, fork and a missing module meet the
+# shim's own code, the same under every kernel: tests/run-all.sh runs it
+# once, in the sanitizer build's pass; tests/vm/suite.sh says how.)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shim_setup shim-faults
 [ -x "$PY" ] || skip "python3 not installed"

@@ -17,6 +17,9 @@
 #   tests/vm/run.sh --modules "nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" \
 #       --tmpfs /srv tests/upcall/faults.sh
 # Exit 0 pass, 1 fail, 77 skip.
+# vm-once: asan (a full disk and no fds meet handoffd's own code, the
+# same under every kernel: tests/run-all.sh runs it once, in the sanitizer
+# build's pass; tests/vm/suite.sh says how.)
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)

@@ -48,6 +48,28 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 	done
 fi
 
+# HANDOFF_VM_ONCE=1 (tests/run-all.sh, which runs 6.12 from the sanitizer
+# build and 7.x from the plain one): a script whose header says
+# "# vm-once: asan" or "# vm-once: plain" runs only in the pass of that
+# build.  Such a script tests user-space logic that no kernel difference
+# reaches (or that the host suite already runs under ASan), so a second
+# kernel would repeat it; its header says why.  By hand every test runs
+# in every kernel.
+if [[ ${HANDOFF_VM_ONCE:-0} == 1 && ${#tests[@]} -gt 0 ]]; then
+	grep -q '^#define HANDOFF_ASAN_RUNTIME' "$builddir/config.h" 2>/dev/null && build=asan || build=plain
+	kept=()
+	for t in "${tests[@]}"; do
+		once=
+		[[ $t == *.sh ]] && once=$(sed -n '1,60s/^# vm-once: \([a-z]*\).*/\1/p' "$t" | head -n1)
+		if [[ -n $once && $once != "$build" ]]; then
+			echo "suite.sh: ${t#"$srcdir"/} runs once, in the $once build's pass (vm-once)"
+		else
+			kept+=("$t")
+		fi
+	done
+	tests=("${kept[@]}")
+fi
+
 # The shim tests run busybox httpd and wget, which needs the dynamic build
 # (the guest has no network: fetched here, on the host, into the VM cache).
 if bb=$("$srcdir/tests/shim/fetch-busybox.sh" 2>/dev/null); then
