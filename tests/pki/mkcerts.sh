@@ -20,6 +20,7 @@
 #   ca-bundle.pem                ca.pem + ca2.pem
 #   untrusted-ca.pem untrusted-ca-key.pem untrusted.pem untrusted-key.pem
 #   expired.pem notyet.pem revoked.pem wrongname.pem (+ -key.pem each)
+#   server-p8enc-key.pem         server-key.pem as encrypted PKCS #8 (password "secret")
 #   crl.pem (lists revoked.pem) crl-empty.pem
 #   psk.hex psk.txt (identity handoff-test)   ticket.key (64 bytes, 0600)
 # For the hostile-peer table (tests/interop/hostile.sh):
@@ -288,6 +289,11 @@ tmpl crl-empty.tmpl 'crl_next_update = 3650' 'crl_number = 2'
 ct --generate-crl --no-text --load-ca-certificate "$out/ca.pem" \
 	--load-ca-privkey "$out/ca-key.pem" \
 	--template "$out/tmpl/crl-empty.tmpl" --outfile "$out/crl-empty.pem"
+
+# --- server-key.pem as PKCS #8 under the password "secret" (PBES2): the
+# tests check that an encrypted key is named as such.  Made here, natively:
+# its key derivation takes seconds in a TCG guest.
+ct --to-p8 --password secret --load-privkey "$out/server-key.pem" --outfile "$out/server-p8enc-key.pem"
 
 # --- symmetric secrets
 psk=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
