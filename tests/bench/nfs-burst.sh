@@ -239,13 +239,18 @@ for b in bad: print(b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 
-# klatency.py TRACE: "SUBMITTED REFUSED DONE CANCELLED P50 P99" (ms) from
-# the tracepoints: a request is its req= pointer, from submit to complete.
+# klatency.py TRACE: "SUBMITTED REFUSED DONE CANCELLED P50 P99 MAXOPEN
+# SPREAD" from the tracepoints: a request is its req= pointer, from submit
+# to complete (P50, P99 in ms); MAXOPEN is the most requests submitted and
+# not yet done at one time (how "at once" the burst really was), SPREAD the
+# ms from the first submit to the last.
 cat >"$w/klatency.py" <<'PY'
 import re, sys
 ev = re.compile(r"\s(\d+\.\d+): (handshake_\w+): .*?req=(\S+)")
 start, lat = {}, []
 refused = cancelled = 0
+first = last = None
+open_now = max_open = 0
 for line in open(sys.argv[1]):
     m = ev.search(line)
     if not m:
@@ -253,13 +258,19 @@ for line in open(sys.argv[1]):
     t, name, req = float(m.group(1)), m.group(2), m.group(3)
     if name == "handshake_submit":
         start[req] = t
+        first = t if first is None else first
+        last = t
+        open_now += 1
+        max_open = max(max_open, open_now)
     elif name == "handshake_submit_err":
         refused += 1
-    elif name == "handshake_cancel":
+    elif name == "handshake_cancel" and req in start:
         cancelled += 1
-        start.pop(req, None)
+        start.pop(req)
+        open_now -= 1
     elif name == "handshake_complete" and req in start:
         lat.append((t - start.pop(req)) * 1000)
+        open_now -= 1
 lat.sort()
 def pct(p):
     # nearest rank, as handoffd's status computes it
@@ -268,7 +279,8 @@ def pct(p):
     k = max(1, -(-p * len(lat) // 100))
     return round(lat[k - 1])
 submitted = len(lat) + cancelled + len(start)
-print(submitted, refused, len(lat), cancelled, pct(50), pct(99))
+spread = round((last - first) * 1000) if first is not None else 0
+print(submitted, refused, len(lat), cancelled, pct(50), pct(99), max_open, spread)
 PY
 
 jget() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
@@ -280,6 +292,15 @@ client_side() {
 		sum=$((sum + ${v:-0}))
 	done
 	echo "$sum"
+}
+
+# client_failures: the causes the namespaces' daemons logged in this burst.
+clog_lines=()
+client_failures() {
+	local n
+	for ((n = 1; n <= clients; n++)); do
+		tail -n +$((clog_lines[n] + 1)) "$w/nb$n.log" | sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p'
+	done
 }
 
 # Past the grace period, or the first OPENs wait it out (NFS4ERR_GRACE).
@@ -296,6 +317,7 @@ for ((r = 0; r < reps; r++)); do
 		if [[ $m == fork ]]; then start_daemon --fork-per-request || continue
 		else start_daemon || continue; fi
 		c_ok0=$(client_side client-ok) c_failed0=$(client_side client-failed)
+		for ((n = 1; n <= clients; n++)); do clog_lines[n]=$(wc -l <"$w/nb$n.log"); done
 		ktrace_start
 		pids=()
 		t0=$(now_ms)
@@ -330,6 +352,7 @@ for ((r = 0; r < reps; r++)); do
 			say "$m: SMALLER BURST than intended: $n_hs handshakes at the daemon under test, not $want"
 		[[ $failed -eq 0 ]] || say "$m: $(cat "$w"/mount-$b-*.err | sort | uniq -c | tr -s ' \n' ' ')"
 		[[ $nf == 0 ]] || say "$m: failed handshakes: $(sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p' "$log" | sort | uniq -c | tr -s ' \n' ' ')"
+		[[ $c_failed == 0 ]] || say "$m: failed client-side handshakes: $(client_failures | sort | uniq -c | tr -s ' \n' ' ')"
 		# Reported even when some failed: under TCG the kernel's own handshake
 		# deadlines can pass; the failures are figures too.
 		echo "bench: burst-$m-ms $ms"
@@ -342,10 +365,13 @@ for ((r = 0; r < reps; r++)); do
 		echo "bench: burst-$m-client-failed $c_failed"
 		if [[ $ktrace -eq 1 ]]; then
 			# (No process substitution: the guest has no /dev/fd.)
-			read -r k_sub k_ref k_done k_can k50 k99 <<<"$(python3 "$w/klatency.py" "$w/trace-$b")"
-			say "$m: the kernel (server side): $k_sub requests submitted, $k_ref refused" \
-				"(its queue was full), $k_done answered, $k_can cancelled; submitted to DONE" \
-				"p50 $k50 ms, p99 $k99 ms"
+			read -r k_sub k_ref k_done k_can k50 k99 k_open k_spread \
+				<<<"$(python3 "$w/klatency.py" "$w/trace-$b")"
+			say "$m: the kernel (server side): $k_sub requests submitted over $k_spread ms," \
+				"at most $k_open open at once, $k_ref refused (its queue was full), $k_done" \
+				"answered, $k_can cancelled; submitted to DONE p50 $k50 ms, p99 $k99 ms"
+			echo "bench: burst-$m-kernel-max-open $k_open"
+			echo "bench: burst-$m-kernel-spread-ms $k_spread"
 			echo "bench: burst-$m-kernel-requests $k_sub"
 			echo "bench: burst-$m-kernel-refused $k_ref"
 			echo "bench: burst-$m-kernel-cancelled $k_can"
