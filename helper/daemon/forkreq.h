@@ -9,6 +9,21 @@
  * its copy; the child inherits the socket, runs the job exactly as a pool
  * worker would (its own netlink socket for DONE), sends its counters back
  * over a pipe and exits.  The parent reaps on SIGCHLD.
+ *
+ * How close that is to tlshd (read in ktls-utils 1.x: src/tlshd/netlink.c
+ * tlshd_genl_event_handler and tlshd_genl_get_handshake_parms,
+ * handshake.c tlshd_service_socket, server.c and client.c): tlshd forks
+ * the warm daemon on each READY notification; the child opens a netlink
+ * socket and resolves the family to ACCEPT, calls gnutls_global_init (a
+ * reference count: the library's constructor already initialised it),
+ * builds its credentials from the files (trust store, or the system one
+ * when none is configured; certificate; key), runs the handshake, and
+ * opens another netlink socket for DONE.  Our child builds the same
+ * credentials the same way (hd_handshake makes a fresh config for every
+ * handshake, in the pool too) and opens one netlink socket, since the
+ * parent ACCEPTed: one socket and one family lookup fewer, a few system
+ * calls.  So nothing was added here to imitate tlshd: the comparison is
+ * already with what tlshd does per request.
  */
 #ifndef HANDOFFD_FORKREQ_H
 #define HANDOFFD_FORKREQ_H

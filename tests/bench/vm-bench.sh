@@ -7,7 +7,7 @@
 #
 # Environment: HANDOFF_BENCH_MIB (per transfer), HANDOFF_BENCH_REPS,
 # HANDOFF_BENCH_IDLE (idle connections for the memory rows),
-# HANDOFF_BENCH_BURST ("MOUNTS NCONNECT REPS" of the handoffd upcall burst).
+# HANDOFF_BENCH_BURST ("CLIENTS NCONNECT REPS" of the handoffd upcall burst).
 set -uo pipefail
 
 top=$(pwd -P)
@@ -125,8 +125,8 @@ wait "$ipid" 2>/dev/null
 echo "vm-bench: idle-stunnel $line" >&2
 # ------------------------------------------- handoffd: an upcall burst
 # The pool against --fork-per-request, same burst, same boot (needs the
-# NFS modules and tmpfs on /var/lib/nfs /srv /mnt: bench.sh boots with them).
-# HANDOFF_BENCH_BURST: "MOUNTS NCONNECT REPS", empty to skip.
+# NFS modules, veth and tmpfs on /var/lib/nfs /srv /mnt: bench.sh boots with them).
+# HANDOFF_BENCH_BURST: "CLIENTS NCONNECT REPS", empty to skip.
 BURST=${HANDOFF_BENCH_BURST-8 16 2}
 if [[ -n $BURST ]]; then
 	phase "upcall burst ($BURST)"
