@@ -4,6 +4,12 @@
 # handoff against GnuTLS's own tools: our `connect` against gnutls-serv, and
 # gnutls-cli against our `serve`.  Every case moves data both ways and
 # compares it; the summary must report what the kernel did (see lib.sh).
+#
+# vm-once: asan (the handshake and hand-off against GnuTLS's tools are the
+# same under every kernel, and every kernel's record layer meets an
+# independent peer for each cipher in tests/ktls/ktls_datapath;
+# openssl-peers.sh takes the plain pass: tests/run-all.sh runs this once,
+# in the sanitizer build's pass; tests/vm/suite.sh says how.)
 . "${top_srcdir:-.}/tests/interop/lib.sh"
 
 need gnutls-serv gnutls-cli base64 cmp

@@ -4,6 +4,12 @@
 # handoff against OpenSSL: our `connect` against `openssl s_server -rev`
 # (which sends every line back reversed) and `openssl s_client` against our
 # `serve`.  Data goes both ways and is compared.
+#
+# vm-once: plain (the handshake and hand-off against OpenSSL are the same
+# under every kernel, and every kernel's record layer meets an independent
+# peer for each cipher in tests/ktls/ktls_datapath; gnutls-peers.sh takes
+# the sanitizer pass: tests/run-all.sh runs this once, in the plain
+# build's pass; tests/vm/suite.sh says how.)
 . "${top_srcdir:-.}/tests/interop/lib.sh"
 
 need openssl base64 rev cmp

@@ -13,9 +13,10 @@
 # client): they print "ERR errno=N NAME" for what the socket call raised.
 #
 # Needs kernel TLS (the VM: tests/vm/run.sh); skips (77) elsewhere.
-# vm-once: asan (the shim's parsers and its handling of broken peers,
-# the same under every kernel: tests/run-all.sh runs it once, in the
-# sanitizer build's pass; tests/vm/suite.sh says how.)
+# vm-once: plain (the shim's handling of broken peers and configs, the
+# same under every kernel; its parsers and record handling are fuzzed
+# under ASan (tests/fuzz): tests/run-all.sh runs it once, in the plain
+# build's pass; tests/vm/suite.sh says how.)
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shim_setup shim-bad-input --map-names
 need curl openssl

@@ -51,17 +51,20 @@ fi
 # HANDOFF_VM_ONCE=1 (tests/run-all.sh, which runs 6.12 from the sanitizer
 # build and 7.x from the plain one): a script whose header says
 # "# vm-once: asan" or "# vm-once: plain" runs only in the pass of that
-# build.  Such a script tests user-space logic that no kernel difference
-# reaches (or that the host suite already runs under ASan), so a second
-# kernel would repeat it; its header says why.  By hand every test runs
-# in every kernel.
+# build, and "# vm-once: host" in neither (the host suite runs it, plain
+# and under ASan).  Such a script tests user-space logic that no kernel
+# difference reaches, or has its kernel side covered by another test, so
+# a second kernel would repeat it; its header says why.  By hand every
+# test runs in every kernel.
 if [[ ${HANDOFF_VM_ONCE:-0} == 1 && ${#tests[@]} -gt 0 ]]; then
 	grep -q '^#define HANDOFF_ASAN_RUNTIME' "$builddir/config.h" 2>/dev/null && build=asan || build=plain
 	kept=()
 	for t in "${tests[@]}"; do
 		once=
 		[[ $t == *.sh ]] && once=$(sed -n '1,60s/^# vm-once: \([a-z]*\).*/\1/p' "$t" | head -n1)
-		if [[ -n $once && $once != "$build" ]]; then
+		if [[ $once == host ]]; then
+			echo "suite.sh: ${t#"$srcdir"/} runs on the host only (vm-once: host)"
+		elif [[ -n $once && $once != "$build" ]]; then
 			echo "suite.sh: ${t#"$srcdir"/} runs once, in the $once build's pass (vm-once)"
 		else
 			kept+=("$t")
