@@ -309,12 +309,16 @@ client_side() {
 	echo "$sum"
 }
 
-# client_failures: the causes the namespaces' daemons logged in this burst.
+# causes: the failure causes in handoffd log lines on stdin ("EACCES: why"),
+# counted.
+causes() { sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p' | sort | uniq -c | tr -s ' \n' ' '; }
+
+# client_failures: the lines the namespaces' daemons logged in this burst.
 clog_lines=()
 client_failures() {
 	local n
 	for ((n = 1; n <= clients; n++)); do
-		tail -n +$((clog_lines[n] + 1)) "$w/nb$n.log" | sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p'
+		tail -n +$((clog_lines[n] + 1)) "$w/nb$n.log"
 	done
 }
 
@@ -366,8 +370,8 @@ for ((r = 0; r < reps; r++)); do
 		((n_hs >= want)) ||
 			say "$m: SMALLER BURST than intended: $n_hs handshakes at the daemon under test, not $want"
 		[[ $failed -eq 0 ]] || say "$m: $(cat "$w"/mount-$b-*.err | sort | uniq -c | tr -s ' \n' ' ')"
-		[[ $nf == 0 ]] || say "$m: failed handshakes: $(sed -n 's/.*: failed \([A-Z]*: [^(]*\).*/\1/p' "$log" | sort | uniq -c | tr -s ' \n' ' ')"
-		[[ $c_failed == 0 ]] || say "$m: failed client-side handshakes: $(client_failures | sort | uniq -c | tr -s ' \n' ' ')"
+		[[ $nf == 0 ]] || say "$m: failed handshakes: $(causes <"$log")"
+		[[ $c_failed == 0 ]] || say "$m: failed client-side handshakes: $(client_failures | causes)"
 		# Reported even when some failed: under TCG the kernel's own handshake
 		# deadlines can pass; the failures are figures too.
 		echo "bench: burst-$m-ms $ms"
