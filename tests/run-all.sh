@@ -125,6 +125,9 @@ for id in 6.12 7.x; do
 	bash tests/vm/fetch-kernel.sh "$id" >/dev/null || { failed=$((failed + 1)); finish 1; }
 done
 bash tests/shim/fetch-busybox.sh >/dev/null || echo "run-all: no dynamic busybox: its shim tests will fail"
+# A guest that wedges is killed after 2400 s (twice the slowest pass seen):
+# the run then fails with the guest's report, not by CI's own timeout.
+export HANDOFF_VM_WATCHDOG=${HANDOFF_VM_WATCHDOG:-2400}
 (cd build-san && HANDOFF_VM_ONCE=1 HANDOFF_VM_KERNELS=6.12 make check-vm) >/tmp/handoff-vm-6.12.log 2>&1 &
 pid612=$!
 HANDOFF_VM_ONCE=1 HANDOFF_VM_KERNELS=7.x make check-vm 2>&1 | tee /tmp/handoff-vm-7.x.log

@@ -236,7 +236,11 @@ run_kernel() {
 		-no-reboot -nic none
 		-kernel "$dir/$(vm_env_get "$stamp" VMLINUZ)" -initrd "$initrd"
 		# loglevel=1, not 0: at 0 even a panic or an oops prints nothing.
-		-append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init"
+		# oops=panic: after an oops the kernel limps on with corrupted
+		# state, and a test stuck in it never ends (a slab corruption
+		# once wedged a guest until CI's own timeout).  A panic ends the
+		# guest at once, and the report names it.
+		-append "console=ttyS0 quiet loglevel=1 oops=panic panic=-1 rdinit=/init"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$share,mount_tag=handoffjob,security_model=none"
 	)

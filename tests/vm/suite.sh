@@ -90,6 +90,6 @@ export HANDOFF_TEST_WORKDIR=/tmp/handoff-work
 # One boot per kernel for everything: the NFS and NVMe modules and the NFS
 # state for tests/upcall are there for every test (loading them costs about
 # a second; a second boot would cost the whole boot again).
-exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-600}" \
+exec "$srcdir/tests/vm/run.sh" --kernel "$kernel" --timeout "${HANDOFF_VM_TIMEOUT:-300}" \
 	--modules "sunrpc nfsd nfs nfsv4 nvme_keyring nvme_fabrics nvme_tcp nvmet nvmet_tcp" \
 	--tmpfs "/var/lib/nfs /srv /mnt" -- "${tests[@]}"
