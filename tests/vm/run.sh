@@ -240,7 +240,7 @@ run_kernel() {
 		# state, and a test stuck in it never ends (a slab corruption
 		# once wedged a guest until CI's own timeout).  A panic ends the
 		# guest at once, and the report names it.
-		-append "console=ttyS0 quiet loglevel=1 oops=panic panic=-1 rdinit=/init"
+		-append "console=ttyS0 quiet loglevel=1 oops=panic panic=-1 rdinit=/init${HANDOFF_VM_APPEND:+ $HANDOFF_VM_APPEND}"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$share,mount_tag=handoffjob,security_model=none"
 	)
