@@ -22,7 +22,15 @@ count() {
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + f))
 }
+vm_logs=()
 finish() {
+	# CI shows only the tail of the output: name what failed in the VMs last.
+	if [[ $failed -gt 0 && ${#vm_logs[@]} -gt 0 ]]; then
+		printf '\nrun-all: failed in the VMs:\n'
+		grep -h '^==== vm\[[^]]*\] \(FAIL\|TIMEOUT\): ' "${vm_logs[@]}" 2>/dev/null | sed 's/^==== /  /; s/ ====$//'
+		printf 'run-all: their first failing checks:\n'
+		grep -h -E '^  \| (FAIL|not ok)\b' "${vm_logs[@]}" 2>/dev/null | head -n 20
+	fi
 	printf '\nrun-all: %d passed, %d failed (%ds)\n' "$passed" "$failed" $((SECONDS - start))
 	[[ $failed -eq 0 && $1 -eq 0 ]] && exit 0
 	exit 1
@@ -135,6 +143,7 @@ rc=${PIPESTATUS[0]}
 wait "$pid612" || rc=1
 cat /tmp/handoff-vm-6.12.log
 cat /tmp/handoff-vm-6.12.log /tmp/handoff-vm-7.x.log >/tmp/handoff-vm.log
+vm_logs=(/tmp/handoff-vm.log)
 while read -r p f; do
 	passed=$((passed + p))
 	failed=$((failed + f))
