@@ -60,6 +60,11 @@ struct hd_conf {
 	char *keyrings[HD_CONF_MAX_KEYRINGS];
 	size_t n_keyrings;
 	struct hd_conf_side client, server;
+	/*
+	 * Set by whoever loads the config, different for every load: what the
+	 * workers' credential caches (credcache.h) were built under.
+	 */
+	unsigned long generation;
 	unsigned workers;	/* threads doing handshakes */
 	unsigned max_handshakes;	/* accepted and not yet done */
 	unsigned timeout_ms;	/* when the kernel sets none */

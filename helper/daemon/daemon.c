@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/credcache.h"
 #include "daemon/custody.h"
 #include "daemon/daemon.h"
 #include "daemon/forkreq.h"
@@ -125,6 +126,7 @@ static void warn_exposed_keys(const struct hd_conf *c)
 /* Loads the config the options name; NULL (logged) when it is broken. */
 static struct hd_conf_ref *load_config(const struct hd_options *opts)
 {
+	static unsigned long generation;	/* main thread only */
 	struct hd_conf_ref *ref = calloc(1, sizeof(*ref));
 	const char *path = hd_config_path(opts);
 	char err[512];
@@ -134,6 +136,7 @@ static struct hd_conf_ref *load_config(const struct hd_options *opts)
 		return NULL;
 	}
 	atomic_init(&ref->refs, 1);
+	generation++;
 	if (!path) {
 		hd_conf_init(&ref->conf);
 		hd_notice("no config file (%s, %s, %s): built-in defaults", hd_default_configs[0],
@@ -145,6 +148,7 @@ static struct hd_conf_ref *load_config(const struct hd_options *opts)
 		return NULL;
 	}
 	warn_exposed_keys(&ref->conf);
+	ref->conf.generation = generation;
 	if (opts->workers)
 		ref->conf.workers = opts->workers;
 	if (opts->max_handshakes)
@@ -311,11 +315,18 @@ static void job_done(struct daemon *d)
 	wake_main(d);
 }
 
+/* A worker's own state (the pool's slot): never shared between threads. */
+struct worker {
+	struct hd_nl *nl;		/* for DONE; NULL: the main loop's, under accept_lock */
+	struct hd_credcache *cache;	/* configs built from files (credcache.h) */
+};
+
 static void run_job(struct hd_job *job, void **slot, void *ctx)
 {
 	struct daemon *d = ctx;
 	struct hd_conf *conf = &job->conf->conf;
-	struct hd_nl *nl = *slot;
+	struct worker *w = *slot;
+	struct hd_nl *nl;
 	struct hd_result res;
 	unsigned long waited = now_ms() - job->accepted_ms;
 	unsigned timeout = job->req.timeout_ms ? job->req.timeout_ms : conf->timeout_ms;
@@ -334,24 +345,32 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 		return;
 	}
 
-	if (!nl) {
-		nl = calloc(1, sizeof(*nl));
-		ret = nl ? hd_nl_open(nl) : -ENOMEM;
+	if (!w) {
+		/* Without it the job still runs: DONE through the main socket, no cache. */
+		w = calloc(1, sizeof(*w));
+		*slot = w;
+	}
+	if (w && !w->cache)
+		w->cache = hd_credcache_new();
+	if (w && !w->nl) {
+		w->nl = calloc(1, sizeof(*w->nl));
+		ret = w->nl ? hd_nl_open(w->nl) : -ENOMEM;
 		if (ret < 0) {
 			/* Tried again at the next job; meanwhile DONE goes through the main socket. */
 			hd_warn("handshake #%llu: no netlink socket for this worker: %s; its DONE goes "
 				"through the main loop's", (unsigned long long)job->id, strerror(-ret));
-			free(nl);
-			nl = NULL;
+			free(w->nl);
+			w->nl = NULL;
 		}
-		*slot = nl;
 	}
+	nl = w ? w->nl : NULL;
 	ret = hd_keyring_link(job->req.keyring, conf->keyrings, conf->n_keyrings);
 	if (ret < 0)
 		hd_warn("handshake #%llu: cannot link the keyrings (the request's: %u): %s",
 			(unsigned long long)job->id, job->req.keyring, strerror(-ret));
 	hd_stats_busy_inc(&d->stats);
-	hd_handshake(&job->req, conf, waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
+	hd_handshake(&job->req, conf, w ? w->cache : NULL,
+		     waited >= timeout ? 0 : (unsigned)(timeout - waited), &res);
 	hd_stats_busy_dec(&d->stats);
 	/* Counted before DONE: a consumer that saw its handshake end finds it counted. */
 	count(d, job, &res);
@@ -369,11 +388,17 @@ static void run_job(struct hd_job *job, void **slot, void *ctx)
 
 static void fini_worker(void *slot, void *ctx)
 {
+	struct worker *w = slot;
+
 	(void)ctx;
-	if (slot) {
-		hd_nl_close(slot);
-		free(slot);
+	if (!w)
+		return;
+	if (w->nl) {
+		hd_nl_close(w->nl);
+		free(w->nl);
 	}
+	hd_credcache_free(w->cache);
+	free(w);
 }
 
 /* ---------------------------------------------------------- main loop */

@@ -19,11 +19,12 @@
  * builds its credentials from the files (trust store, or the system one
  * when none is configured; certificate; key), runs the handshake, and
  * opens another netlink socket for DONE.  Our child builds the same
- * credentials the same way (hd_handshake makes a fresh config for every
- * handshake, in the pool too) and opens one netlink socket, since the
- * parent ACCEPTed: one socket and one family lookup fewer, a few system
- * calls.  So nothing was added here to imitate tlshd: the comparison is
- * already with what tlshd does per request.
+ * credentials the same way (it starts with an empty credcache.h cache,
+ * which a pool worker keeps across requests: that, and no fork, is what
+ * the pool saves) and opens one netlink socket, since the parent
+ * ACCEPTed: one socket and one family lookup fewer, a few system calls.
+ * So nothing was added here to imitate tlshd: the comparison is with what
+ * tlshd does per request.
  */
 #ifndef HANDOFFD_FORKREQ_H
 #define HANDOFFD_FORKREQ_H

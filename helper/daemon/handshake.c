@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/frontdoor.h"
+#include "daemon/credcache.h"
 #include "daemon/handshake.h"
 #include "daemon/keyring.h"
 #include "daemon/psk.h"
@@ -394,59 +395,116 @@ void hd_handshake_describe(struct handoff *h, char *buf, size_t size)
 		 handoff_conn_psk_identity(h) ? "\"" : "");
 }
 
+/* What every kernel consumer's handshake starts from. */
+static struct handoff_config *base_config(struct hd_result *res)
+{
+	struct handoff_config *cfg = handoff_config_new();
+
+	if (!cfg) {
+		set_cause(res, ENOMEM, "out of memory");
+		return NULL;
+	}
+	/* Kernel consumers speak TLS 1.3 only (RFC 9289 for NFS, TP 8011 for NVMe). */
+	handoff_config_set_protocols(cfg, HANDOFF_PROTOCOL_TLSv1_3);
+	handoff_config_disable_tickets(cfg);
+	return cfg;
+}
+
+/* An X.509 (or unauthenticated) handshake's config: the part a worker may keep. */
+struct x509_build {
+	const struct hd_request *req;
+	const struct hd_conf_side *side;
+	bool server, nfs;
+	struct hd_result *res;
+};
+
+static struct handoff_config *build_x509(void *arg)
+{
+	struct x509_build *b = arg;
+	struct handoff_config *cfg = base_config(b->res);
+
+	if (!cfg)
+		return NULL;
+	if (setup_x509(cfg, b->req, b->side, b->server, b->res) < 0 ||
+	    (b->nfs && use_sunrpc_alpn(cfg, b->server, b->res) < 0)) {
+		handoff_config_free(cfg);
+		return NULL;
+	}
+	handoff_config_keep_peer_cert(cfg);
+	return cfg;
+}
+
+/*
+ * The config for an X.509 or unauthenticated request: from the worker's
+ * cache when it comes from files only; built for this request alone when
+ * the kernel named the certificate and key (serials differ per request).
+ */
+static struct handoff_config *x509_config(const struct hd_request *req, const struct hd_conf *conf,
+					  const struct hd_conf_side *side, bool server, bool nfs,
+					  struct hd_credcache *cache, struct hd_result *res, int *owned)
+{
+	struct x509_build b = { .req = req, .side = side, .server = server, .nfs = nfs, .res = res };
+	bool kernel_keys = req->auth_mode == HS_AUTH_X509 && req->n_certs &&
+			   req->certs[0].cert != HS_NO_KEY;
+	const char *files[HD_CREDCACHE_FILES] = {
+		side->truststore, side->crl, side->certificate, side->private_key,
+	};
+	unsigned key = (server ? 1u : 0u) | (req->auth_mode == HS_AUTH_X509 ? 2u : 0u) |
+		       (nfs ? 4u : 0u);
+
+	return hd_credcache_get(kernel_keys ? NULL : cache, key, conf->generation, files,
+				HD_CREDCACHE_FILES, build_x509, &b, owned);
+}
+
 uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
-		      unsigned budget_ms, struct hd_result *res)
+		      struct hd_credcache *cache, unsigned budget_ms, struct hd_result *res)
 {
 	bool server = req->msg_type == HS_MSG_TYPE_SERVERHELLO;
 	const struct hd_conf_side *side = server ? &conf->server : &conf->client;
 	struct psk_lookup psk = { 0 };
-	struct handoff_config *cfg;
+	struct handoff_config *cfg = NULL;
 	struct handoff *h = NULL;
 	char ip[INET6_ADDRSTRLEN], skipped[320] = "";
 	const char *name;
-	int ret;
+	int owned = 1, ret;
+	bool nfs;
 
 	memset(res, 0, sizeof(*res));
 	res->status = EACCES;
 	identify(req, res, ip, sizeof(ip));
+	nfs = strcmp(res->consumer, "nfs") == 0;
 
 	if (budget_ms == 0) {
 		set_cause(res, ETIMEDOUT, "timeout: the kernel's deadline passed while queued");
 		return res->status;
 	}
-	cfg = handoff_config_new();
-	if (!cfg) {
-		set_cause(res, ENOMEM, "out of memory");
-		return res->status;
-	}
-	/* Kernel consumers speak TLS 1.3 only (RFC 9289 for NFS, TP 8011 for NVMe). */
-	handoff_config_set_protocols(cfg, HANDOFF_PROTOCOL_TLSv1_3);
-	handoff_config_set_handshake_timeout(cfg, budget_ms);
-	handoff_config_disable_tickets(cfg);
 
 	switch (req->auth_mode) {
 	case HS_AUTH_UNAUTH:
 	case HS_AUTH_X509:
-		if (setup_x509(cfg, req, side, server, res) < 0)
+		cfg = x509_config(req, conf, side, server, nfs, cache, res, &owned);
+		if (!cfg)
 			goto out;
-		handoff_config_keep_peer_cert(cfg);
 		break;
 	case HS_AUTH_PSK:
+		cfg = base_config(res);
+		if (!cfg)
+			goto out;
 		if (server) {
 			/* The kernel names no key: the client's identity does (NVMe target). */
 			handoff_config_set_psk_lookup(cfg, psk_from_keyring, &psk);
-			break;
+		} else if (setup_psk_client(cfg, req, res, skipped, sizeof(skipped)) < 0) {
+			goto out;
 		}
-		if (setup_psk_client(cfg, req, res, skipped, sizeof(skipped)) < 0)
+		if (nfs && use_sunrpc_alpn(cfg, server, res) < 0)
 			goto out;
 		break;
 	default:
 		set_cause(res, EOPNOTSUPP, "auth mode %u is not supported", req->auth_mode);
 		goto out;
 	}
-
-	if (strcmp(res->consumer, "nfs") == 0 && use_sunrpc_alpn(cfg, server, res) < 0)
-		goto out;
+	/* Per request, so also on a kept config: this worker's alone until we return. */
+	handoff_config_set_handshake_timeout(cfg, budget_ms);
 
 	if (server) {
 		h = handoff_server(cfg, req->sockfd);
@@ -502,6 +560,7 @@ out:
 	if (res->status)
 		res->n_remote_auth = 0;
 	handoff_free(h);
-	handoff_config_free(cfg);
+	if (owned)
+		handoff_config_free(cfg);
 	return res->status;
 }

@@ -25,13 +25,17 @@ struct hd_result {
 	char detail[320];	/* on success: version, cipher, peer identity */
 };
 
+struct hd_credcache;
+
 /*
  * hd_handshake - run the handshake req asks for, within budget_ms.
  * Never closes req->sockfd and never talks to netlink: the caller sends
- * DONE with res->status and closes the fd.  Returns res->status.
+ * DONE with res->status and closes the fd.  cache is the calling worker's
+ * (credcache.h), or NULL to build the config from the files every time.
+ * Returns res->status.
  */
 uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
-		      unsigned budget_ms, struct hd_result *res);
+		      struct hd_credcache *cache, unsigned budget_ms, struct hd_result *res);
 
 /*
  * The engine calls every front door of handoffd shares (the upcalls here,

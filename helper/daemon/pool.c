@@ -11,8 +11,9 @@
  *   keyrings are linked into the one process keyring), and a crash closes
  *   every in-flight socket, which the kernel reports to its consumers as a
  *   failed handshake that they retry; systemd restarts the daemon.
- * - A burst costs nothing extra: no fork, no re-read of the CA bundle per
- *   process image, no unbounded process count.  The pool is bounded by
+ * - A burst costs nothing extra: no fork, no re-read of the trust store,
+ *   certificate and key per request (each worker keeps the configs it
+ *   built: credcache.h), no unbounded process count.  The pool is bounded by
  *   [handoffd] workers; what is accepted is bounded by max-handshakes, and
  *   the rest waits in the kernel's own queue.
  */

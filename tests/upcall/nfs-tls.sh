@@ -155,10 +155,14 @@ expect_refused() {
 		bad "$what: no log line matching '$pattern'"
 }
 
-# rpctls [CERT KEY]: the user-space RPC-with-TLS client against nfsd; prints
-# its one line, exits 0 served, 1 refused, 2 when the probe itself failed.
+# rpctls [--repeat N] [CERT KEY]: the user-space RPC-with-TLS client against
+# nfsd; prints its one line, exits 0 served, 1 refused, 2 when the probe
+# itself failed, 3 when N connections did not all agree.
 rpctls() {
-	timeout 60 python3 "$(dirname "${BASH_SOURCE[0]}")/lib/rpctls-client.py" 127.0.0.1 2049 "$pki/ca.pem" 127.0.0.1 "$@" 2>&1
+	local repeat=()
+	[[ ${1:-} == --repeat ]] && { repeat=(--repeat "$2"); shift 2; }
+	timeout 60 python3 "$(dirname "${BASH_SOURCE[0]}")/lib/rpctls-client.py" "${repeat[@]}" \
+		127.0.0.1 2049 "$pki/ca.pem" 127.0.0.1 "$@" 2>&1
 }
 
 # expect_probe_refused WHAT PATTERN [CERT KEY]: nfsd's side refuses that
@@ -308,6 +312,31 @@ if out=$(rpctls "$pki/client.pem" "$pki/client-key.pem"); then
 else
 	bad "user-space RPC-with-TLS client, allowed certificate: $out"
 fi
+# handoffd's workers keep the configs they build from files (credcache.h),
+# but a certificate renewed on disk must be served from the next handshake
+# on, SIGHUP or not, as with tlshd (which reads the files every time).
+# Eight connections in a row before the change, so that every one of the
+# four workers has kept the old certificate, and eight after it, each of
+# which must meet the new one (renewed here to a certificate for another
+# name, which the client refuses: seen from outside, unmistakably).
+cp "$pki/server.pem" "$work/live.pem" && cp "$pki/server-key.pem" "$work/live-key.pem"
+reconfigure "$work/live.pem" "$work/live-key.pem"
+n_reloads=$(grep -c "reloaded" "$log")
+out1=$(rpctls --repeat 8) && rc1=0 || rc1=$?
+# Renewed the way deploy tools do it: written beside, renamed over.
+cp "$pki/wrongname.pem" "$work/live.pem.new" && cp "$pki/wrongname-key.pem" "$work/live-key.pem.new" &&
+	mv "$work/live-key.pem.new" "$work/live-key.pem" && mv "$work/live.pem.new" "$work/live.pem"
+out2=$(rpctls --repeat 8) && rc2=0 || rc2=$?
+# And back, written in place.
+cp "$pki/server.pem" "$work/live.pem" && cp "$pki/server-key.pem" "$work/live-key.pem"
+out3=$(rpctls --repeat 8) && rc3=0 || rc3=$?
+if [[ $rc1 -eq 0 && $rc2 -eq 1 && $out2 == *CERTIFICATE_VERIFY_FAILED* && $rc3 -eq 0 &&
+	$(grep -c "reloaded" "$log") -eq $n_reloads ]]; then
+	ok "certificate renewed on disk, no SIGHUP: ${out1%%:*}; renamed over by one for another name: ${out2%%: refused*}: ${out2##*: }; written back in place: ${out3%%:*}"
+else
+	bad "certificate renewed on disk: before: $rc1 $out1; replaced: $rc2 $out2; restored: $rc3 $out3"
+fi
+
 reconfigure "$pki/server.pem" "$pki/server-key.pem" "CN=other.test"
 expect_probe_refused "client certificate not in the server's allow-list" \
 	'nfs server peer=127.0.0.1 auth=x509: failed EACCES: client certificate "CN=client.test" is not among the allowed subjects' \

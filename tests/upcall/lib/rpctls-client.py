@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """rpctls-client.py - a user-space RPC-with-TLS client (RFC 9289) for nfsd.
 
-Usage: rpctls-client.py HOST PORT CA_FILE SERVER_NAME [CERT KEY]
+Usage: rpctls-client.py [--repeat N] HOST PORT CA_FILE SERVER_NAME [CERT KEY]
 
 Speaks to nfsd exactly as the kernel's NFS client does before a mount: an
 RPC NULL call with AUTH_TLS, whose reply must carry "STARTTLS"; then a TLS
@@ -18,7 +18,9 @@ the kernel (see tests/upcall/nfs-tls.sh).
 
 Prints one line and exits 0 when served, 1 when refused (the line names
 how: an alert, a reset, end of file), 2 when the probe itself went wrong
-(no STARTTLS, a malformed reply, a bad argument).
+(no STARTTLS, a malformed reply, a bad argument).  With --repeat N it
+connects N times in a row (one process: a process start is slow in a TCG
+guest) and exits 0 or 1 only when all N agree, 3 when they did not.
 """
 import socket
 import ssl
@@ -78,24 +80,49 @@ def why(e):
 
 
 def main(argv):
-    if len(argv) not in (5, 7):
+    repeat = 1
+    if len(argv) > 2 and argv[1] == "--repeat":
+        repeat = int(argv[2])
+        argv = argv[:1] + argv[3:]
+    if len(argv) not in (5, 7) or repeat < 1:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
+    results = []
+    for _ in range(repeat):
+        rc, line = once(argv)
+        if rc == 2:
+            print(line)
+            return 2
+        results.append((rc, line))
+    served = sum(1 for rc, _ in results if rc == 0)
+    if repeat == 1:
+        print(results[0][1])
+        return results[0][0]
+    if served == repeat:
+        print("served %d of %d: %s" % (repeat, repeat, results[0][1]))
+        return 0
+    if served == 0:
+        print("refused %d of %d: %s" % (repeat, repeat, results[0][1]))
+        return 1
+    print("mixed: %d of %d served; %s" % (served, repeat,
+                                          "; ".join("#%d %s" % (i + 1, line) for i, (_, line) in enumerate(results))))
+    return 3
+
+
+def once(argv):
+    """One connection: (0 served | 1 refused | 2 probe failed, the line to print)."""
     host, port, ca, name = argv[1], int(argv[2]), argv[3], argv[4]
     try:
         sock = socket.create_connection((host, port), timeout=20)
     except OSError as e:
-        print("connect %s:%d: %s" % (host, port, e))
-        return 2
+        return 2, "connect %s:%d: %s" % (host, port, e)
     sock.sendall(call(1, AUTH_TLS))
     try:
         accept, verf = reply(sock.recv, 1)
     except (EOFError, ValueError, OSError) as e:
-        print("AUTH_TLS probe: %s" % e)
-        return 2
+        return 2, "AUTH_TLS probe: %s" % e
     if accept != 0 or verf != b"STARTTLS":
-        print("AUTH_TLS probe: accept_stat %d, verifier %r (want 0, b'STARTTLS')" % (accept, verf))
-        return 2
+        return 2, "AUTH_TLS probe: accept_stat %d, verifier %r (want 0, b'STARTTLS')" % (accept, verf)
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -106,20 +133,18 @@ def main(argv):
     try:
         tls = ctx.wrap_socket(sock, server_hostname=name)
     except OSError as e:  # ssl.SSLError included
-        print("refused in the handshake: %s" % why(e))
-        return 1
+        return 1, "refused in the handshake: %s" % why(e)
     try:
         tls.sendall(call(2, AUTH_NONE))
         accept, _ = reply(tls.recv, 2)
     except (OSError, EOFError) as e:  # ssl.SSLError included
-        print("refused after the handshake: %s" % why(e))
-        return 1
+        return 1, "refused after the handshake: %s" % why(e)
     except ValueError as e:
-        print("NULL call inside TLS: %s" % e)
-        return 2
-    print("served: %s, ALPN %s, NULL call inside TLS answered (accept_stat %d)"
-          % (tls.version(), tls.selected_alpn_protocol(), accept))
-    return 0 if accept == 0 else 2
+        return 2, "NULL call inside TLS: %s" % e
+    line = "served: %s, ALPN %s, NULL call inside TLS answered (accept_stat %d)" % (
+        tls.version(), tls.selected_alpn_protocol(), accept)
+    tls.close()
+    return (0 if accept == 0 else 2), line
 
 
 if __name__ == "__main__":
