@@ -345,19 +345,27 @@ run_vm() {
 	log "VM (Linux 6.12, TCG): data path, hand-off cost, idle memory"
 	(cd "$top" && HANDOFF_BENCH_MIB=$VM_MIB HANDOFF_BENCH_REPS=$VM_REPS HANDOFF_BENCH_IDLE=$VM_IDLE \
 		HANDOFF_BENCH_HC_N=$VM_HC_N HANDOFF_BENCH_LAT_N=$VM_LAT_N HANDOFF_BENCH_MODES=$VM_MODES \
-		HANDOFF_BENCH_BURST=$VM_BURST HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 \
+		HANDOFF_BENCH_BURST= HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 \
 		--modules "sunrpc nfsd nfs nfsv4 veth" --tmpfs "/var/lib/nfs /srv /mnt" \
 		tests/bench/vm-bench.sh) \
 		>"$work/vm.log" 2>&1 || fail "the VM run (see $work/vm.log)"
 	sed -n 's/^  | bench: //p' "$work/vm.log" >"$work/vm.dat"
 }
-# Only the upcall burst (--only handoffd): nfs-burst.sh alone, at its full size.
+# The upcall burst: nfs-burst.sh alone, at its full size, in a boot of its
+# own with two vCPUs (HANDOFF_BENCH_BURST_SMP).  With one, the tail of a
+# 128-handshake burst sat at the kernel's handshake deadline (about 5 s)
+# and the second burst of each mode failed in both runs tried; with two,
+# one run of two completed all four bursts.  A handshake that fails there
+# can also hang the 6.12 client's reads (kmod-notes/versions.md), so a
+# burst may still fail: the table then says how.  Its figures join the
+# other VM rows' (vm.dat).
 run_burst() {
-	log "VM (Linux 6.12, TCG): handoffd's upcall burst"
-	(cd "$top" && HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 \
+	local smp=${HANDOFF_BENCH_BURST_SMP:-2}
+	log "VM (Linux 6.12, TCG, $smp vCPUs): handoffd's upcall burst"
+	(cd "$top" && HANDOFF_VM_SMP=$smp HANDOFF_VM_TIMEOUT=$VM_TIMEOUT bash tests/vm/run.sh --kernel 6.12 \
 		--modules "sunrpc nfsd nfs nfsv4 veth" --tmpfs "/var/lib/nfs /srv /mnt" \
-		tests/bench/nfs-burst.sh) >"$work/vm.log" 2>&1 || fail "the VM run (see $work/vm.log)"
-	sed -n 's/^  | bench: //p' "$work/vm.log" >"$work/vm.dat"
+		tests/bench/nfs-burst.sh) >"$work/vm-burst.log" 2>&1 || fail "the VM run (see $work/vm-burst.log)"
+	sed -n 's/^  | bench: //p' "$work/vm-burst.log" >>"$work/vm.dat"
 }
 # vmv KEY [FIELD] -> values of "bench: KEY v1 v2 ..." (all repetitions, one per line)
 vmv() { awk -v k="$1" '$1 == k { for (i = 2; i <= NF; i++) print $i }' "$work/vm.dat"; }
@@ -543,7 +551,7 @@ row_handoffd() {
 	row U1 "$what" ms "$pool" \
 		"$(spread $(vmv burst-pool-ms))" "fork-per-request=$fork" \
 		"$(pair_ratio "$(vmv burst-fork-ms)" "$(vmv burst-pool-ms)")" "fork/pool, per repetition" ">=3.0" \
-		"$b_clients NFS clients (network namespaces) x nconnect=$b_nconnect mount one nfsd at once: $want server-side upcalls meant, server handshakes served per burst pool=$(vmv burst-pool-handshakes | paste -sd/) fork=$(vmv burst-fork-handshakes | paste -sd/), at most open at once (kernel) pool=$(vmv burst-pool-kernel-max-open | paste -sd/) fork=$(vmv burst-fork-kernel-max-open | paste -sd/) (failed pool=$(vmv burst-pool-failed | paste -sd/) fork=$(vmv burst-fork-failed | paste -sd/)), refused by the kernel's full queue pool=$(vmv burst-pool-kernel-refused | paste -sd/) fork=$(vmv burst-fork-kernel-refused | paste -sd/), failed mounts pool=$(vmv burst-pool-mounts-failed | paste -sd/) fork=$(vmv burst-fork-mounts-failed | paste -sd/); the client sides answered by a handoffd per namespace (pool); TCG ratio"
+		"$b_clients NFS clients (network namespaces) x nconnect=$b_nconnect mount one nfsd at once: $want server-side upcalls meant, server handshakes served per burst pool=$(vmv burst-pool-handshakes | paste -sd/) fork=$(vmv burst-fork-handshakes | paste -sd/), at most open at once (kernel) pool=$(vmv burst-pool-kernel-max-open | paste -sd/) fork=$(vmv burst-fork-kernel-max-open | paste -sd/) (failed pool=$(vmv burst-pool-failed | paste -sd/) fork=$(vmv burst-fork-failed | paste -sd/)), refused by the kernel's full queue pool=$(vmv burst-pool-kernel-refused | paste -sd/) fork=$(vmv burst-fork-kernel-refused | paste -sd/), failed mounts pool=$(vmv burst-pool-mounts-failed | paste -sd/) fork=$(vmv burst-fork-mounts-failed | paste -sd/); the client sides answered by a handoffd per namespace (pool); TCG ratio, a guest with ${HANDOFF_BENCH_BURST_SMP:-2} vCPUs"
 	if [[ $kp50 != nan && $kp99 != nan ]]; then
 		row U2 "upcall burst: p99 over p50, latency the kernel sees (pool), TCG" ms "$kp99" - \
 			"p50=$kp50; fork-per-request p50=$kfp50 p99=$kfp99" "$(div "$kp99" "$kp50")" "p99/p50" "<=2.0" \
@@ -575,6 +583,7 @@ else
 		row_handoff_cost
 		row_datapath
 		row_memory
+		[[ -n $VM_BURST ]] && run_burst
 	else
 		section "3-4. VM rows skipped (--no-vm)"
 	fi
