@@ -18,7 +18,9 @@
 #                    side's DONE names a key holding the peer's certificate
 #                    (remote-auth), which keyctl shows.
 #   3. SIGHUP with a broken config: logged, the old config keeps serving
-#      (a mount still works).
+#      (a mount still works).  A server certificate renewed on disk with no
+#      SIGHUP is served from the next handshake on, though the workers keep
+#      the configs they build (helper/daemon/credcache.h).
 #   4. Failures that must fail fast (not hang), with handoffd's log naming
 #      the cause.  Server side, driven by a user-space RPC-with-TLS client
 #      (after a control it is served): a client certificate the server's
