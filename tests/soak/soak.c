@@ -23,7 +23,7 @@
  * allocator's free memory to the system first (malloc_trim), so RSS counts
  * what is held.  It fails unless the fd count is exactly the starting one
  * and anonymous RSS and malloc's bytes in use stay within a slack
- * (HANDOFF_SOAK_RSS_KB, default 1024, 2048 in the VM; HANDOFF_SOAK_HEAP_KB,
+ * (HANDOFF_SOAK_RSS_KB, default 1024, 4096 in the VM; HANDOFF_SOAK_HEAP_KB,
  * default 16): a leak of 16 bytes per handshake (a 32-byte block, with
  * malloc's header) is 32 KB in 1,000.  Under ASan memory is not measured
  * (its quarantine keeps freed blocks; LeakSanitizer judges leaks).
@@ -443,10 +443,12 @@ static bool judge(const char *what, const struct usage *start, double secs, long
 	 * show); RSS is the coarse one, for memory malloc does not count.
 	 * Under TCG (the VM) it stepped up by 1.1-1.2 MiB once in a while with
 	 * the heap exactly unchanged, in 200 handshakes as in 1,000 (no leak
-	 * grows like that): 2 MiB there.  Over half the slack, where it grew
+	 * grows like that), and once by 2.0 MiB, all of it in one thread
+	 * arena: 4 MiB there, still 20 KiB a handshake over 200, while the
+	 * heap's count catches 16 bytes.  Over half the slack, where it grew
 	 * is printed (which mapping), pass or fail.
 	 */
-	long rss_slack = env_long("HANDOFF_SOAK_RSS_KB", getenv("HANDOFF_VM") ? 2048 : 1024);
+	long rss_slack = env_long("HANDOFF_SOAK_RSS_KB", getenv("HANDOFF_VM") ? 4096 : 1024);
 	long heap_slack = env_long("HANDOFF_SOAK_HEAP_KB", 16) * 1024;
 	struct usage now;
 	bool ok;
