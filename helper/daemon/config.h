@@ -61,8 +61,9 @@ struct hd_conf {
 	size_t n_keyrings;
 	struct hd_conf_side client, server;
 	/*
-	 * Set by whoever loads the config, different for every load: what the
-	 * workers' credential caches (credcache.h) were built under.
+	 * Set by the daemon: 1 at start, one more per successful reload.  The
+	 * workers' credential caches (credcache.h) and the status socket's
+	 * config-generation both go by it.
 	 */
 	unsigned long generation;
 	unsigned workers;	/* threads doing handshakes */

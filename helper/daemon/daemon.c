@@ -60,7 +60,6 @@ struct daemon {
 	uint64_t next_id;
 	struct hd_stats stats;
 	int status_fd;			/* -1: no status socket */
-	unsigned generation;		/* of the config: +1 per reload */
 	unsigned long started_ms;
 	int results[2];			/* --fork-per-request: children's counters */
 };
@@ -126,7 +125,6 @@ static void warn_exposed_keys(const struct hd_conf *c)
 /* Loads the config the options name; NULL (logged) when it is broken. */
 static struct hd_conf_ref *load_config(const struct hd_options *opts)
 {
-	static unsigned long generation;	/* main thread only */
 	struct hd_conf_ref *ref = calloc(1, sizeof(*ref));
 	const char *path = hd_config_path(opts);
 	char err[512];
@@ -136,7 +134,6 @@ static struct hd_conf_ref *load_config(const struct hd_options *opts)
 		return NULL;
 	}
 	atomic_init(&ref->refs, 1);
-	generation++;
 	if (!path) {
 		hd_conf_init(&ref->conf);
 		hd_notice("no config file (%s, %s, %s): built-in defaults", hd_default_configs[0],
@@ -148,7 +145,6 @@ static struct hd_conf_ref *load_config(const struct hd_options *opts)
 		return NULL;
 	}
 	warn_exposed_keys(&ref->conf);
-	ref->conf.generation = generation;
 	if (opts->workers)
 		ref->conf.workers = opts->workers;
 	if (opts->max_handshakes)
@@ -525,9 +521,9 @@ static void reload(struct daemon *d)
 	if (fresh->conf.workers != d->conf->conf.workers)
 		hd_warn("reload: the number of workers changes only at restart");
 	hd_log_set_debug(fresh->conf.loglevel);
+	fresh->conf.generation = d->conf->conf.generation + 1;
 	conf_put(d->conf);
 	d->conf = fresh;
-	d->generation++;
 	hd_notice("reloaded %s", fresh->conf.path ? fresh->conf.path : "the built-in defaults");
 }
 
@@ -538,7 +534,7 @@ static void answer_status(struct daemon *d)
 		.mode = d->opts->fork_per_request ? "fork-per-request" : "pool",
 		.uptime_s = (now_ms() - d->started_ms) / 1000,
 		.config = d->conf->conf.path,
-		.config_generation = d->generation,
+		.config_generation = (unsigned)d->conf->conf.generation,
 		.workers = d->conf->conf.workers,
 		.max_handshakes = d->conf->conf.max_handshakes,
 		.in_flight = atomic_load(&d->in_flight),
@@ -584,7 +580,7 @@ static int open_status(struct daemon *d)
 
 int hd_daemon_run(const struct hd_options *opts)
 {
-	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1, .generation = 1,
+	struct daemon d = { .opts = opts, .wake_fd = -1, .status_fd = -1,
 			    .results = { -1, -1 }, .accept_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct pollfd pfd[5];
 	unsigned custody_max = 0;
@@ -597,6 +593,7 @@ int hd_daemon_run(const struct hd_options *opts)
 	d.conf = load_config(opts);
 	if (!d.conf)
 		return 1;
+	d.conf->conf.generation = 1;
 	hd_log_set_debug(d.conf->conf.loglevel);
 	hd_stats_init(&d.stats);
 	d.started_ms = now_ms();
