@@ -395,8 +395,8 @@ void hd_handshake_describe(struct handoff *h, char *buf, size_t size)
 		 handoff_conn_psk_identity(h) ? "\"" : "");
 }
 
-/* What every kernel consumer's handshake starts from. */
-static struct handoff_config *base_config(struct hd_result *res)
+/* What every kernel consumer's handshake starts from; NULL, with the cause in res. */
+static struct handoff_config *base_config(bool server, bool nfs, struct hd_result *res)
 {
 	struct handoff_config *cfg = handoff_config_new();
 
@@ -407,6 +407,10 @@ static struct handoff_config *base_config(struct hd_result *res)
 	/* Kernel consumers speak TLS 1.3 only (RFC 9289 for NFS, TP 8011 for NVMe). */
 	handoff_config_set_protocols(cfg, HANDOFF_PROTOCOL_TLSv1_3);
 	handoff_config_disable_tickets(cfg);
+	if (nfs && use_sunrpc_alpn(cfg, server, res) < 0) {
+		handoff_config_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
@@ -421,12 +425,11 @@ struct x509_build {
 static struct handoff_config *build_x509(void *arg)
 {
 	struct x509_build *b = arg;
-	struct handoff_config *cfg = base_config(b->res);
+	struct handoff_config *cfg = base_config(b->server, b->nfs, b->res);
 
 	if (!cfg)
 		return NULL;
-	if (setup_x509(cfg, b->req, b->side, b->server, b->res) < 0 ||
-	    (b->nfs && use_sunrpc_alpn(cfg, b->server, b->res) < 0)) {
+	if (setup_x509(cfg, b->req, b->side, b->server, b->res) < 0) {
 		handoff_config_free(cfg);
 		return NULL;
 	}
@@ -487,7 +490,7 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 			goto out;
 		break;
 	case HS_AUTH_PSK:
-		cfg = base_config(res);
+		cfg = base_config(server, nfs, res);
 		if (!cfg)
 			goto out;
 		if (server) {
@@ -496,8 +499,6 @@ uint32_t hd_handshake(const struct hd_request *req, const struct hd_conf *conf,
 		} else if (setup_psk_client(cfg, req, res, skipped, sizeof(skipped)) < 0) {
 			goto out;
 		}
-		if (nfs && use_sunrpc_alpn(cfg, server, res) < 0)
-			goto out;
 		break;
 	default:
 		set_cause(res, EOPNOTSUPP, "auth mode %u is not supported", req->auth_mode);
