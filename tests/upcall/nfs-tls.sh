@@ -152,9 +152,14 @@ expect_refused() {
 			bad "$what: mount hung (killed after 90 s)"
 	fi
 	[[ -z $pattern ]] && return
-	grep -q -- "$pattern" "$log" &&
-		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
-		bad "$what: no log line matching '$pattern'"
+	expect_logged "$what" "$pattern"
+}
+
+# expect_logged WHAT PATTERN: handoffd's log has a line matching PATTERN.
+expect_logged() {
+	grep -q -- "$2" "$log" &&
+		ok "$1: logged: $(grep -m1 -- "$2" "$log" | sed 's/^handoffd: //')" ||
+		bad "$1: no log line matching '$2'"
 }
 
 # rpctls [--repeat N] [CERT KEY]: the user-space RPC-with-TLS client against
@@ -181,9 +186,7 @@ expect_probe_refused() {
 	esac
 	# The daemon logs after DONE; the client may see the close first.
 	for _ in $(seq 30); do grep -q -- "$pattern" "$log" && break; sleep 0.1; done
-	grep -q -- "$pattern" "$log" &&
-		ok "$what: logged: $(grep -m1 -- "$pattern" "$log" | sed 's/^handoffd: //')" ||
-		bad "$what: no log line matching '$pattern'"
+	expect_logged "$what" "$pattern"
 }
 
 # reconfigure CERT KEY [ALLOWED]: the server side changes, by SIGHUP.
@@ -438,12 +441,12 @@ exportfs -f	# back to what mountd says
 
 # mtls with no client certificate anywhere: refused by the client side, not
 # let through as plain tls by a server that only asks for one.
-reconfigure "$pki/server.pem" "$pki/server-key.pem"
-sed -i '/^x509.certificate=.*client.pem$/d; /^x509.private_key=.*client-key.pem$/d' "$work/tlshd.conf"
-n=$(grep -c "reloaded" "$log")
-kill -HUP "$hd_pid"
-for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
 if [[ $client_refusals -eq 1 ]]; then
+	reconfigure "$pki/server.pem" "$pki/server-key.pem"
+	sed -i '/^x509.certificate=.*client.pem$/d; /^x509.private_key=.*client-key.pem$/d' "$work/tlshd.conf"
+	n=$(grep -c "reloaded" "$log")
+	kill -HUP "$hd_pid"
+	for _ in $(seq 50); do [[ $(grep -c "reloaded" "$log") -gt $n ]] && break; sleep 0.1; done
 	expect_refused "xprtsec=mtls without a client certificate" \
 		'nfs client peer=localhost auth=x509: failed EACCES: mtls: no client certificate: the kernel sent none and \[authenticate.client\] x509.certificate / x509.private_key are not set' mtls
 	kill "$hd_pid"
